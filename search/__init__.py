@@ -1,0 +1,28 @@
+"""Full-text search for archives of Chinese news kept as Hexo posts.
+
+Library use::
+
+    from search import Index, build_index
+    build_index("posts/", "index/")
+    with Index.open("index/") as ix:
+        results = ix.search("冬奥 开幕", page=1, per_page=10, sort="newest",
+                            filters={"source": "新华快讯", "date": "2022-01..2022-03"})
+        for hit in results.hits:
+            print(hit.title, hit.date, hit.snippet)
+"""
+
+from .analysis import normalise, word_analyzer
+from .corpus import Document, Problem, read_post
+from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, QuerySyntaxError,
+                     SearchError)
+from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index, update_index
+from .query import parse_query
+from .results import FacetCount, Hit, IndexStats, Post, SearchResults
+from .searcher import Filters, Index
+
+__all__ = [
+    "BuildReport", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
+    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "Post", "Problem",
+    "QuerySyntaxError", "SearchError", "SearchResults", "build_index", "normalise", "parse_query", "read_post",
+    "update_index", "word_analyzer",
+]

@@ -1,0 +1,5 @@
+"""``python -m search`` is the ``news-search`` command."""
+
+from .cli import main
+
+main()

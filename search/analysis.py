@@ -1,0 +1,284 @@
+"""Text analysis shared by indexing and querying: one normaliser, two token streams.
+
+Everything that turns text into index terms lives here, so a query is always cut
+exactly like the documents it is matched against.
+
+* :func:`normalise` folds text the way readers expect search to: zero-width
+  characters removed, NFKC (full-width ``ＧＤＰ`` -> ``gdp``), casefold, and
+  Traditional -> Simplified Chinese (OpenCC ``t2s``).
+  :func:`normalise_with_offsets` does the same and remembers, for every folded
+  character, which character of the original it came from, so highlights land
+  on the original text.
+* :func:`word_analyzer` segments folded text into words with jieba. Positions
+  are word ordinals (not character offsets, the classic ``ChineseAnalyzer``
+  mistake that breaks phrase queries) and nothing is stemmed. Words feed BM25
+  ranking.
+* :func:`gram_analyzer` emits overlapping character bigrams of the folded text,
+  whitespace removed, at character positions. A string of two or more
+  characters occurs in a text exactly when its bigrams occur at consecutive
+  positions, so a phrase query over bigrams gives "contains" semantics that do
+  not depend on how jieba happened to cut the document (it cuts 中亚五国峰会
+  into 中亚/五国/峰会, yet a reader searching 国峰 must still find it). This is
+  the recall field; single characters are answered by :func:`char_analyzer`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from whoosh.analysis import Composable, Filter, Token, Tokenizer
+
+#: Characters that are invisible in print and must never split or hide a word.
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_DROP_ZERO_WIDTH = dict.fromkeys(map(ord, ZERO_WIDTH))
+
+#: Separates the sections (title, source, categories, body) of one recall-field
+#: value; no n-gram spans it. The corpus reader strips control characters from
+#: text, so it never occurs inside a section.
+SECTION_BREAK = "\x1f"
+
+#: jieba mode used for both documents and queries: precise mode with HMM
+#: discovery of unknown words (names). Chosen in one place so index and query
+#: segmentation can never drift apart.
+JIEBA_HMM = True
+
+#: Name recorded in every index, so an index is always queried with the
+#: segmenter that built it.
+SEGMENTER = "jieba-0.42.1"
+
+
+@functools.cache
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def normalise(text: str) -> str:
+    """Return ``text`` folded for matching: no zero-width chars, NFKC, casefolded, Simplified.
+
+    >>> normalise("國際 ＧＤＰ Ｉｐｈｏｎｅ")
+    '国际 gdp iphone'
+    """
+    text = unicodedata.normalize("NFKC", text.translate(_DROP_ZERO_WIDTH)).casefold()
+    return _t2s().convert(text)
+
+
+def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Return ``(folded, origin)`` where ``folded[i]`` comes from ``text[origin[i]]``.
+
+    Folding may change the length (``ﬁ`` -> ``fi``, zero-width characters vanish),
+    so highlighting maps a match ``folded[i:j]`` back to
+    ``text[origin[i]:origin[j - 1] + 1]``.
+
+    >>> normalise_with_offsets("a\u200b國Ｂ")
+    ('a国b', [0, 2, 3])
+    """
+    pieces: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if ch in ZERO_WIDTH:
+            continue
+        folded = ch if ch.isascii() and not ch.isupper() else unicodedata.normalize("NFKC", ch).casefold()
+        pieces.append(folded)
+        origin.extend([i] * len(folded))
+    joined = "".join(pieces)
+    converted = _t2s().convert(joined)
+    if len(converted) != len(joined):
+        # OpenCC changed the length (rare multi-character rules): convert
+        # character by character, which keeps the map exact.
+        converted = "".join(_t2s().convert(c) if len(_t2s().convert(c)) == 1 else c for c in joined)
+    return converted, origin
+
+
+def compact(folded: str, origin: list[int] | None = None) -> tuple[str, list[int] | None]:
+    """Drop whitespace from folded text (and from its origin map), as the recall field does.
+
+    Whitespace is not part of any n-gram: ``iPhone 15`` and ``iPhone15`` match
+    each other, and a phrase copied across a line break still matches.
+    """
+    if origin is None:
+        return "".join(folded.split()), None
+    keep = [i for i, ch in enumerate(folded) if not ch.isspace()]
+    return "".join(folded[i] for i in keep), [origin[i] for i in keep]
+
+
+def is_cjk(ch: str) -> bool:
+    """Return True for a Han, kana or hangul character (text jieba must segment)."""
+    cp = ord(ch)
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2FA1F
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x3040 <= cp <= 0x30FF
+        or 0xAC00 <= cp <= 0xD7AF
+    )
+
+
+def is_word(text: str) -> bool:
+    """Return True if ``text`` holds a letter or digit of any script (not only punctuation)."""
+    return any(ch.isalnum() for ch in text)
+
+
+@functools.cache
+def segmenter(userdict: str | None = None):
+    """Return the jieba tokenizer for ``userdict`` (loaded once per process; jieba caches its dictionary).
+
+    This and OpenCC's tables are the only global state of the package.
+    """
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    if userdict is None:
+        jieba.initialize()
+        return jieba.dt
+    seg = jieba.Tokenizer()
+    seg.initialize()
+    seg.load_userdict(userdict)
+    return seg
+
+
+def segment(folded: str, userdict: str | None = None) -> Iterator[tuple[str, int, int]]:
+    """Yield ``(word, start, end)`` for each non-whitespace word of already folded text."""
+    for word, start, end in segmenter(userdict).tokenize(folded, HMM=JIEBA_HMM):
+        if not word.isspace():
+            yield word, start, end
+
+
+class JiebaTokenizer(Tokenizer):
+    """Folds text with :func:`normalise` and cuts it into words with jieba.
+
+    ``t.pos`` is the word ordinal, ``t.startchar``/``t.endchar`` are offsets in
+    the original (unfolded) text.
+
+    >>> [t.text for t in JiebaTokenizer()("國際論壇在北京舉行")]
+    ['国际', '论坛', '在', '北京', '举行']
+    """
+
+    def __init__(self, userdict: Path | str | None = None):
+        self.userdict = str(userdict) if userdict else None
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.userdict == self.userdict
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if chars:
+            folded, origin = normalise_with_offsets(value)
+        else:
+            folded, origin = normalise(value), None
+        for pos, (word, start, end) in enumerate(segment(folded, self.userdict), start_pos):
+            token.text = word
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = word
+            if positions:
+                token.pos = pos
+            if chars:
+                token.startchar = start_char + origin[start]
+                token.endchar = start_char + origin[end - 1] + 1
+            yield token
+
+
+class PunctuationFilter(Filter):
+    """Drops tokens made only of punctuation and symbols: they carry no meaning for ranking.
+
+    >>> [t.text for t in (JiebaTokenizer() | PunctuationFilter())("你好，世界！")]
+    ['你好', '世界']
+    """
+
+    def __call__(self, tokens):
+        for t in tokens:
+            if is_word(t.text):
+                yield t
+
+
+class GramTokenizer(Tokenizer):
+    """Emits overlapping character bigrams of folded, whitespace-free text at character positions.
+
+    A section shorter than two characters emits its single character. Sections
+    (see :data:`SECTION_BREAK`) are separated by a position gap so no phrase
+    spans two of them.
+
+    >>> [(t.text, t.pos) for t in GramTokenizer()("國際 論壇", positions=True)]
+    [('国际', 0), ('际论', 1), ('论坛', 2)]
+    """
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        offset = 0
+        for section in value.split(SECTION_BREAK):
+            if chars:
+                folded, origin = compact(*normalise_with_offsets(section))
+            else:
+                folded, origin = compact(normalise(section))
+            width = 2 if len(folded) >= 2 else 1
+            for i in range(len(folded) - width + 1):
+                token.text = folded[i:i + width]
+                token.boost = 1.0
+                token.stopped = False
+                if keeporiginal:
+                    token.original = token.text
+                if positions:
+                    token.pos = pos + i
+                if chars:
+                    token.startchar = start_char + offset + origin[i]
+                    token.endchar = start_char + offset + origin[i + width - 1] + 1
+                yield token
+            pos += len(folded) + 1
+            offset += len(section) + 1
+
+
+class CharTokenizer(Tokenizer):
+    """Emits every non-whitespace character of folded text: the recall field for one-character queries.
+
+    >>> [t.text for t in CharTokenizer()("國 a")]
+    ['国', 'a']
+    """
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        folded, _ = compact(normalise(value.replace(SECTION_BREAK, " ")))
+        for i, ch in enumerate(folded, start_pos):
+            token.text = ch
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = i
+            yield token
+
+
+def word_analyzer(userdict: Path | str | None = None) -> Composable:
+    """Return the word analyzer: fold, segment with jieba, drop punctuation.
+
+    >>> [t.text for t in word_analyzer()("ＧＤＰ增長５．２％")]
+    ['gdp', '增长', '5.2%']
+    """
+    return JiebaTokenizer(userdict) | PunctuationFilter()
+
+
+def gram_analyzer() -> Composable:
+    """Return the recall-field analyzer (character bigrams of folded text)."""
+    return GramTokenizer()
+
+
+def char_analyzer() -> Composable:
+    """Return the single-character recall analyzer."""
+    return CharTokenizer()
+
+
+def grams(folded_compact: str) -> list[str]:
+    """Return the bigrams of an already folded, compacted string, in order (what a phrase query needs)."""
+    if len(folded_compact) < 2:
+        return [folded_compact] if folded_compact else []
+    return [folded_compact[i:i + 2] for i in range(len(folded_compact) - 1)]

@@ -1,0 +1,323 @@
+"""The ``news-search`` command line: build, update, stats, query, serve.
+
+Exit codes: 0 success (zero hits is success); 1 operational failure (no index,
+index busy, unreadable corpus, bad query); 2 bad usage; 3 the build or update
+finished but skipped some files (listed in the report); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from .errors import SearchError
+from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index, update_index
+from .results import SearchResults
+from .searcher import MAX_PER_PAGE, SORTS, Index
+
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
+
+
+def demo_corpus() -> Path:
+    """Return the path of the small demo corpus bundled with the package."""
+    return Path(str(resources.files("search") / "demo_corpus"))
+
+
+def index_option(fn):
+    return click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+                        default=DEFAULT_INDEX_DIR, envvar="NEWS_SEARCH_INDEX", show_default=True,
+                        help="Index directory (env NEWS_SEARCH_INDEX).")(fn)
+
+
+def writer_options(fn):
+    for decorator in reversed((
+        click.option("--procs", type=click.IntRange(1, 64), default=None,
+                     help="Worker processes for parsing and indexing [default: all cores]."),
+        click.option("--wait", is_flag=True, help="Wait for another build/update to finish instead of failing."),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar or log lines."),
+    )):
+        fn = decorator(fn)
+    return fn
+
+
+class _Cli(click.Group):
+    """Turns library errors into one-line messages and Ctrl-C into exit code 130."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SearchError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted; the index is unchanged.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Cli)
+@click.version_option(package_name="news-search")
+def cli() -> None:
+    """Full-text search for Chinese news archives kept as Hexo posts.
+
+    \b
+    Quick start:
+        news-search build --corpus path/to/posts
+        news-search query 冬奥会
+        news-search serve
+    """
+
+
+@cli.command()
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Directory of Hexo posts (*.md) [default: the bundled demo corpus].")
+@index_option
+@click.option("--userdict", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Extra jieba dictionary (one 'word [freq [tag]]' per line).")
+@writer_options
+def build(corpus, index_dir, userdict, procs, wait, as_json, quiet):
+    """Index every post under --corpus from scratch.
+
+    The live index keeps answering queries until the new one is complete, then
+    is replaced atomically; an interrupted build leaves it as it was.
+
+    \b
+    Example:
+        news-search build --corpus ~/blog/source/_posts --index index/
+    """
+    if corpus is None:
+        corpus = demo_corpus()
+        _log(f"No --corpus given: indexing the bundled demo corpus ({corpus}).", quiet)
+    with _progress("Indexing", quiet) as progress:
+        report = build_index(corpus, index_dir, userdict=userdict, procs=procs, wait=wait, progress=progress)
+    _report(report, "build", as_json, quiet)
+
+
+@cli.command()
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Directory of Hexo posts [default: the corpus of the last build].")
+@index_option
+@writer_options
+def update(corpus, index_dir, procs, wait, as_json, quiet):
+    """Re-index only the posts added, changed or deleted since the last build/update.
+
+    \b
+    Example:
+        news-search update --index index/
+    """
+    with _progress("Updating", quiet) as progress:
+        report = update_index(index_dir, corpus, procs=procs, wait=wait, progress=progress)
+    _report(report, "update", as_json, quiet)
+
+
+@cli.command()
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def stats(index_dir, as_json):
+    """Show what the index holds: documents, size, build time, corpus, sources.
+
+    \b
+    Example:
+        news-search stats --json
+    """
+    with Index.open(index_dir) as ix:
+        s = ix.stats()
+    if as_json:
+        click.echo(json.dumps(s.to_dict(), ensure_ascii=False))
+        return
+    click.echo(f"documents   {s.docs}")
+    click.echo(f"size        {s.size_bytes / 1e6:.1f} MB")
+    click.echo(f"built       {s.built_at}")
+    click.echo(f"corpus      {s.corpus}")
+    if s.first_date:
+        click.echo(f"dates       {s.first_date:%Y-%m-%d} .. {s.last_date:%Y-%m-%d}")
+    click.echo(f"sources     {len(s.sources)}")
+    for f in s.sources:
+        click.echo(f"  {f.count:6d}  {f.value}")
+
+
+QUERY_HELP = """Search the index and print the results.
+
+\b
+Query language:
+    冬奥会 开幕            all words must occur; ranked by relevance
+    中亚五国峰会           no spaces needed
+    "国际 论坛"            exact phrase
+    -广告  -"付费内容"     exclude
+    芯片 OR 半导体         either; (a OR b) c groups
+    title:冬奥  source:新华社  category:科技
+    date:2022  date:2022-01..2022-03  date:>=2022-09-01
+
+Traditional/Simplified, full-width/half-width and case are folded, so 國際
+finds 国际 and ＧＤＰ finds GDP.
+
+\b
+Examples:
+    news-search query 冬奥会 --sort newest --limit 5
+    news-search query --json 'title:芯片 date:2022'
+    news-search query --batch queries.txt --limit 0 --json > results.jsonl
+"""
+
+
+@cli.command(help=QUERY_HELP)
+@click.argument("text", required=False)
+@index_option
+@click.option("--limit", type=click.IntRange(0, None), default=10, show_default=True,
+              help="Results per page; 0 = every match.")
+@click.option("--page", type=click.IntRange(1, None), default=1, show_default=True, help="Page number.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--source", default=None, help="Only posts from this source/author.")
+@click.option("--category", default=None, help="Only posts in this category (any level).")
+@click.option("--date", default=None, help="Date or range: 2022, 2022-01..2022-03, >=2022-09-01.")
+@click.option("--half-life", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Blend recency into relevance: a post this many days old scores half.")
+@click.option("--no-snippets", is_flag=True, help="Leave snippets out (faster for --limit 0).")
+@click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
+              help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
+def query(text, index_dir, limit, page, sort, source, category, date, half_life, no_snippets, batch, as_json):
+    if (text is None) == (batch is None):
+        raise click.UsageError("give either a QUERY or --batch FILE")
+    if limit > MAX_PER_PAGE and not batch and not as_json:
+        raise click.UsageError(f"--limit above {MAX_PER_PAGE} needs --json or --batch")
+    options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets,
+                   filters={"source": source, "category": category, "date": date})
+    with Index.open(index_dir) as ix:
+        if batch is not None:
+            _run_batch(ix, batch, options)
+            return
+        results = ix.search(text, page=page, facets=not as_json, **options)
+    if as_json:
+        click.echo(json.dumps(_batch_line(results), ensure_ascii=False))
+    else:
+        _print_results(results)
+
+
+def _run_batch(ix: Index, lines, options: dict) -> None:
+    failed = 0
+    for line in lines:
+        text = line.rstrip("\n")
+        started = time.perf_counter()
+        try:
+            out = _batch_line(ix.search(text, facets=False, **options))
+        except SearchError as exc:
+            failed += 1
+            out = {"query": text, "total": 0, "ms": round((time.perf_counter() - started) * 1000, 3),
+                   "hits": [], "error": str(exc)}
+        click.echo(json.dumps(out, ensure_ascii=False))
+    if failed:
+        raise click.ClickException(f"{failed} queries failed (see their \"error\" fields)")
+
+
+def _batch_line(results: SearchResults) -> dict:
+    return {"query": results.query, "total": results.total, "ms": round(results.ms, 3),
+            "page": results.page, "hits": [h.to_dict() for h in results.hits]}
+
+
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
+
+
+def _print_results(results: SearchResults) -> None:
+    from html import unescape
+
+    def plain(html: str) -> str:
+        return unescape(_MARK.sub(lambda m: click.style(m.group(1), bold=True, fg="red"), html))
+
+    click.echo(f"{results.total} results ({results.ms:.1f} ms), page {results.page} of {results.pages}")
+    first = (results.page - 1) * results.per_page
+    for n, hit in enumerate(results.hits, first + 1):
+        meta = " · ".join(x for x in (hit.source, f"{hit.date:%Y-%m-%d}" if hit.date else "") if x)
+        click.echo()
+        click.echo(f"{n:3d}. {plain(hit.title_html)}  " + click.style(meta, dim=True))
+        if hit.snippet:
+            click.echo(f"     {plain(hit.snippet)}")
+        click.echo(click.style(f"     {hit.id}", dim=True))
+
+
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Worker threads.")
+def serve(index_dir, host, port, threads):
+    """Serve the search site and JSON API with a production WSGI server (waitress).
+
+    Without an index, the bundled demo corpus is indexed first.
+
+    \b
+    Example:
+        news-search serve --index index/ --port 8000
+    """
+    import waitress
+
+    from web import create_app
+
+    if not (index_dir / "CURRENT").exists():
+        click.echo(f"No index in {index_dir}/: indexing the bundled demo corpus first.", err=True)
+        build_index(demo_corpus(), index_dir)
+    app = create_app({"INDEX_DIR": str(index_dir)})
+    click.echo(f"Serving {index_dir}/ on http://{host}:{port}/", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="news-search")
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+class _progress:
+    """A progress bar on a terminal, a log line every 10% in a pipe, nothing with --quiet."""
+
+    def __init__(self, label: str, quiet: bool):
+        self.label, self.quiet = label, quiet
+        self.bar = None
+        self.shown = 0
+        self.next_log = 0.1
+
+    def __enter__(self):
+        return None if self.quiet else self
+
+    def __call__(self, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            if self.bar is None:
+                self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+                self.bar.__enter__()
+            self.bar.update(done - self.shown)
+            self.shown = done
+        elif total and done / total >= self.next_log:
+            click.echo(f"{self.label.lower()}: {done}/{total} posts", err=True)
+            self.next_log += 0.1
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _log(message: str, quiet: bool) -> None:
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        if verb == "update":
+            click.echo(f"added {report.added}, changed {report.changed}, deleted {report.deleted}, "
+                       f"unchanged {report.unchanged}", err=True)
+        click.echo(f"{verb}: indexed {report.indexed} posts in {report.seconds:.1f} s "
+                   f"({report.docs_per_second:.0f} docs/s); index holds {report.total_docs}; "
+                   f"skipped {len(report.skipped)}, warnings {len(report.warnings)}", err=True)
+        for p in report.skipped:
+            click.echo(f"  skipped  {p.path}: {p.reason}", err=True)
+        for p in report.warnings:
+            click.echo(f"  warning  {p.path}: {p.reason}", err=True)
+    if report.skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+def main() -> None:
+    cli(prog_name="news-search")

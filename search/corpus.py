@@ -1,0 +1,302 @@
+"""Hexo posts on disk -> :class:`Document`: front matter, visible text and HTML of each article.
+
+Reading never stops on a bad file and never passes one silently: every file that
+had to be skipped, or could only be read in part, comes back as a
+:class:`Problem` with its path and the reason, for the build report.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path, PurePosixPath
+
+import frontmatter
+import yaml
+from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+from .analysis import ZERO_WIDTH
+
+POST_SUFFIXES = (".md", ".markdown")
+
+#: Elements whose content is never visible text.
+INVISIBLE_TAGS = frozenset({"script", "style", "iframe", "svg", "noscript", "template", "object",
+                            "embed", "head", "title", "meta", "link", "canvas", "audio", "video", "math"})
+#: Elements that start a new line of text (paragraph breaks are kept).
+BLOCK_TAGS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+                        "table", "blockquote", "pre", "figure", "figcaption", "section", "article",
+                        "header", "footer", "aside", "hr", "dd", "dt", "dl", "td", "th", "main", "nav",
+                        "caption", "details", "summary", "address"})
+_SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
+
+#: Control characters (other than newline and tab) and zero-width characters removed from text.
+_JUNK = dict.fromkeys([c for c in range(32) if c not in (9, 10)] + [127] + list(map(ord, ZERO_WIDTH)))
+_SPACES = re.compile(r"[^\S\n]+")
+_PROXIED = re.compile(r"^https?://[^/?#]+/?\?(?:url=)?(https?://.+)$", re.IGNORECASE)
+_LOOKS_LIKE_HTML = re.compile(r"^\s*<(?:[a-zA-Z!]|/)")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article. ``id`` is its POSIX path relative to the corpus root."""
+
+    id: str
+    title: str
+    source: str
+    categories: tuple[str, ...]
+    date: datetime | None  # timezone-aware UTC
+    image: str | None
+    text: str  # visible body text, paragraphs separated by newlines
+    html: str  # the body as HTML (Markdown bodies are rendered)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that was skipped (``skipped``) or read only in part."""
+
+    path: str
+    reason: str
+    skipped: bool = True
+
+
+@dataclass
+class ReadResult:
+    """What reading one file produced: a document (unless skipped) and any problems."""
+
+    document: Document | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def find_posts(root: Path) -> tuple[list[Path], list[Problem]]:
+    """Return every post file below ``root`` (sorted) and the places that could not be walked.
+
+    Directory symlinks are followed once; a symlink loop or an unreadable
+    directory is reported, not fatal.
+    """
+    root = Path(root)
+    posts: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[tuple[int, int]] = set()
+
+    def walk(directory: Path) -> None:
+        try:
+            st = directory.stat()
+        except OSError as exc:
+            problems.append(Problem(_rel(root, directory), f"cannot read directory: {exc.strerror}"))
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            problems.append(Problem(_rel(root, directory), "symlink loop: directory already visited"))
+            return
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Problem(_rel(root, directory), f"cannot read directory: {exc.strerror}"))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir():
+                    if not entry.name.startswith("."):
+                        walk(path)
+                elif entry.name.lower().endswith(POST_SUFFIXES):
+                    if entry.is_symlink() and not path.exists():
+                        problems.append(Problem(_rel(root, path), "broken symlink"))
+                    else:
+                        posts.append(path)
+            except OSError as exc:
+                problems.append(Problem(_rel(root, path), f"cannot stat: {exc.strerror}"))
+
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus directory not found: {root}")
+    walk(root)
+    return posts, problems
+
+
+def _rel(root: Path, path: Path) -> str:
+    return PurePosixPath(*path.relative_to(root).parts).as_posix() if path != root else "."
+
+
+def read_post(root: Path, path: Path) -> ReadResult:
+    """Read one post file into a :class:`Document`, reading broken files as well as possible."""
+    doc_id = _rel(Path(root), Path(path))
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return ReadResult(None, [Problem(doc_id, f"cannot read file: {exc.strerror or exc}")])
+    if not raw.strip():
+        return ReadResult(None, [Problem(doc_id, "empty file")])
+    if b"\x00" in raw[:8192]:
+        return ReadResult(None, [Problem(doc_id, "binary file (NUL bytes)")])
+    problems: list[Problem] = []
+    text = _decode(raw)
+    if text is None:
+        return ReadResult(None, [Problem(doc_id, "not UTF-8 or GB18030 text")])
+    if text[1]:
+        problems.append(Problem(doc_id, f"decoded as {text[1]}", skipped=False))
+    meta, body, warning = _split_front_matter(text[0])
+    if warning:
+        problems.append(Problem(doc_id, warning, skipped=False))
+    published, date_warning = parse_date(meta.get("date"))
+    if date_warning:
+        problems.append(Problem(doc_id, date_warning, skipped=False))
+    html = body if _LOOKS_LIKE_HTML.match(body) or not body.strip() else render_markdown(body)
+    title = clean_text(_as_text(meta.get("title"))) or Path(path).stem
+    document = Document(
+        id=doc_id,
+        title=title,
+        source=clean_text(_as_text(meta.get("author") or meta.get("source"))),
+        categories=tuple(c for c in (clean_text(x) for x in _as_list(meta.get("categories"))) if c),
+        date=published,
+        image=unwrap_image_url(_as_text(meta.get("headimg") or meta.get("thumbnail") or meta.get("cover"))),
+        text=html_to_text(html),
+        html=html,
+    )
+    return ReadResult(document, problems)
+
+
+def _decode(raw: bytes) -> tuple[str, str] | None:
+    """Return ``(text, fallback_encoding_or_empty)``, or None if no encoding fits."""
+    try:
+        return raw.decode("utf-8-sig"), ""
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030"), "GB18030"
+    except UnicodeDecodeError:
+        return None
+
+
+def _split_front_matter(text: str) -> tuple[dict, str, str]:
+    """Return ``(metadata, body, warning)``; a broken header leaves the body readable."""
+    try:
+        post = frontmatter.loads(text)
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        match = re.match(r"\A\s*---\s*\n.*?\n---\s*\n?(.*)\Z", text, re.DOTALL)
+        body = match.group(1) if match else text
+        return {}, body, f"invalid YAML front matter ({first_line}); title taken from file name"
+    meta = post.metadata if isinstance(post.metadata, dict) else {}
+    if not meta:
+        return {}, post.content, "no front matter; title taken from file name"
+    return meta, post.content, ""
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return " ".join(_as_text(v) for v in value)
+    return str(value)
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        out: list[str] = []
+        for item in value:
+            out.extend(_as_list(item))
+        return out
+    return [str(value)]
+
+
+def clean_text(text: str) -> str:
+    """Return ``text`` without control or zero-width characters, spaces collapsed, trimmed."""
+    text = unicodedata.normalize("NFC", text).translate(_JUNK)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def parse_date(value) -> tuple[datetime | None, str]:
+    """Return ``(aware UTC datetime or None, warning)`` for any date form found in Hexo front matter.
+
+    >>> parse_date("Tue, 25 Jan 2022 17:07:56 GMT")[0].isoformat()
+    '2022-01-25T17:07:56+00:00'
+    >>> parse_date("2022-06-07")[0].isoformat()
+    '2022-06-07T00:00:00+00:00'
+    """
+    if value is None or value == "":
+        return None, "no date"
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        parsed = _parse_date_text(str(value).strip())
+        if parsed is None:
+            return None, f"unparseable date {str(value)[:40]!r}"
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc), ""
+
+
+def _parse_date_text(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("/", "-").replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def unwrap_image_url(url: str) -> str | None:
+    """Return the original image URL, unwrapping CORS-proxy prefixes; None if not an http(s) URL.
+
+    >>> unwrap_image_url("https://cors.zfour.workers.dev/?http://img.example.com/a.jpg")
+    'http://img.example.com/a.jpg'
+    """
+    url = url.strip()
+    while (match := _PROXIED.match(url)):
+        url = match.group(1)
+    return url if re.match(r"^https?://\S+$", url, re.IGNORECASE) else None
+
+
+def html_to_text(html: str) -> str:
+    """Return the visible text of an HTML fragment, one line per block element.
+
+    Scripts, styles, iframes and SVG are dropped; entities are decoded; zero-width
+    and control characters removed.
+
+    >>> html_to_text("<p>第一段<b>加粗</b></p><script>x()</script><p>第二段&nbsp;!</p>")
+    '第一段加粗\\n第二段 !'
+    """
+    if "<" not in html and "&" not in html:
+        return clean_text(html)
+    soup = BeautifulSoup(html, "lxml")
+    pieces: list[str] = []
+    _collect_text(soup, pieces)
+    return clean_text("".join(pieces))
+
+
+def _collect_text(root: Tag, pieces: list[str]) -> None:
+    # Iterative walk: deeply nested HTML must not hit the recursion limit.
+    stack: list = [iter(root.children)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        if isinstance(child, str):  # "\n" markers pushed below, and NavigableStrings
+            if not isinstance(child, _SKIPPED_STRINGS):
+                pieces.append(str(child))
+        elif isinstance(child, Tag) and child.name not in INVISIBLE_TAGS:
+            if child.name in BLOCK_TAGS:
+                pieces.append("\n")
+                stack.append(iter(["\n"]))
+            stack.append(iter(child.children))
+
+
+def render_markdown(text: str) -> str:
+    """Render a Markdown body to HTML (raw HTML inside it is kept, as Hexo does)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)

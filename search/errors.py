@@ -1,0 +1,25 @@
+"""The exceptions the library raises; the CLI and the web app turn them into messages."""
+
+
+class SearchError(Exception):
+    """Base class: anything the user can fix or should be told about."""
+
+
+class IndexNotFoundError(SearchError):
+    """The index directory holds no (readable) index."""
+
+
+class IndexCorruptError(SearchError):
+    """The index exists but its files cannot be read; rebuilding fixes it."""
+
+
+class IndexBusyError(SearchError):
+    """Another process is writing the index."""
+
+
+class QuerySyntaxError(SearchError):
+    """A query or a filter value that cannot be understood (the message says why)."""
+
+
+class CorpusError(SearchError):
+    """The corpus directory cannot be read at all (single bad posts are reported, not raised)."""

@@ -1,0 +1,381 @@
+"""Documents -> Whoosh index: the schema, full builds and incremental updates.
+
+Fields, and why each exists:
+
+* ``title``/``body``: jieba words, ranked with BM25F (title weighted higher).
+* ``grams``: the recall field, character bigrams of title, source, categories
+  and body (see :mod:`search.analysis`); ``title_grams`` the same for the title
+  alone (``title:`` filters, title-match boosts); ``chars`` answers
+  one-character queries without a bigram prefix scan.
+* ``source``/``category``/``month``/``date``: sortable columns for filters,
+  facets and date sorting; ``*_key`` fields hold folded values for filters.
+* stored ``text``/``html`` are zlib-compressed: snippets and the article page
+  read them, and compression keeps the index small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+import time
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import accumulate
+from pathlib import Path
+
+from whoosh import fields, formats
+from whoosh import index as whoosh_index
+
+from . import storage
+from .analysis import SECTION_BREAK, SEGMENTER, char_analyzer, compact, gram_analyzer, normalise, word_analyzer
+from .corpus import Document, Problem, ReadResult, find_posts, read_post
+from .errors import CorpusError
+
+#: Default location of the index, relative to the working directory.
+DEFAULT_INDEX_DIR = Path("index")
+#: Title words count this many times a body word in BM25F.
+TITLE_BOOST = 3.0
+#: Below this many posts a build does not start worker processes.
+PARALLEL_THRESHOLD = 400
+#: Bumped whenever the schema or analysis changes incompatibly.
+SCHEMA_VERSION = 1
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class CompactPositions(formats.Positions):
+    """Positions stored as a typed array of deltas instead of Whoosh's pickled list.
+
+    A posting with one position takes 3 bytes instead of about 14, which keeps
+    the bigram recall field (one posting per character) small.
+    """
+
+    def encode(self, poslist):
+        deltas = [b - a for a, b in zip([0, *poslist], poslist)]
+        code = "H" if max(deltas, default=0) < 65536 else "I"
+        return code.encode("ascii") + array(code, deltas).tobytes()
+
+    def decode_positions(self, valuestring):
+        return list(accumulate(array(chr(valuestring[0]), valuestring[1:])))
+
+    def decode_frequency(self, valuestring):
+        return (len(valuestring) - 1) // (2 if valuestring[:1] == b"H" else 4)
+
+    def word_values(self, value, analyzer, **kwargs):
+        # Every posting weighs 1: the recall field decides matching, not
+        # ranking, and Whoosh stores a block of all-1.0 weights in no bytes.
+        for word, freq, _, encoded in super().word_values(value, analyzer, **kwargs):
+            yield word, freq, self.field_boost, encoded
+
+
+class GramField(fields.TEXT):
+    """A recall field: bigrams with compact positions, for exact substring phrase queries."""
+
+    def __init__(self, **kwargs):
+        super().__init__(analyzer=gram_analyzer(), phrase=True, **kwargs)
+        self.format = CompactPositions(field_boost=self.format.field_boost)
+
+
+def make_schema(userdict: str | None = None) -> fields.Schema:
+    """Return the index schema (the word analyzer uses ``userdict``, if given)."""
+    words = word_analyzer(userdict)
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        title=fields.TEXT(analyzer=words, phrase=False, stored=True, field_boost=TITLE_BOOST),
+        body=fields.TEXT(analyzer=words, phrase=False),
+        grams=GramField(),
+        title_grams=GramField(),
+        chars=fields.TEXT(analyzer=char_analyzer(), phrase=False),
+        source=fields.ID(stored=True, sortable=True),
+        source_key=fields.ID(),
+        category=fields.ID(sortable=True),
+        category_keys=fields.KEYWORD(commas=True),
+        categories=fields.STORED(),
+        date=fields.DATETIME(stored=True, sortable=True),
+        month=fields.ID(sortable=True),
+        image=fields.STORED(),
+        text=fields.STORED(),
+        html=fields.STORED(),
+    )
+
+
+def filter_key(value: str) -> str:
+    """Return the form of a source or category name used for exact filters (folded, no spaces).
+
+    >>> filter_key("IT 之家")
+    'it之家'
+    """
+    return compact(normalise(value))[0]
+
+
+def category_keys(categories: Iterable[str]) -> list[str]:
+    """Return filter keys for every level of a category path and every path prefix.
+
+    >>> category_keys(["新媒体", "果壳网"])
+    ['新媒体', '果壳网', '新媒体/果壳网']
+    """
+    levels = [filter_key(c) for c in categories if filter_key(c)]
+    prefixes = ["/".join(levels[:i]) for i in range(2, len(levels) + 1)]
+    return list(dict.fromkeys(levels + prefixes))
+
+
+def document_fields(doc: Document) -> dict:
+    """Return the Whoosh field values for ``doc``."""
+    values = dict(
+        id=doc.id,
+        title=doc.title,
+        body=doc.text,
+        grams=SECTION_BREAK.join([doc.title, doc.source, " ".join(doc.categories), doc.text]),
+        title_grams=doc.title,
+        chars=" ".join([doc.title, doc.source, " ".join(doc.categories), doc.text]),
+        source=doc.source,
+        source_key=filter_key(doc.source),
+        category=doc.categories[0] if doc.categories else "",
+        category_keys=",".join(k.replace(",", " ") for k in category_keys(doc.categories)),
+        categories=list(doc.categories),
+        month=doc.date.strftime("%Y-%m") if doc.date else "",
+        image=doc.image,
+        text=zlib.compress(doc.text.encode("utf-8")),
+        html=zlib.compress(doc.html.encode("utf-8")),
+    )
+    if doc.date is not None:
+        values["date"] = doc.date.astimezone(timezone.utc).replace(tzinfo=None)
+    return values
+
+
+@dataclass
+class BuildReport:
+    """What a build or update did, for the CLI's report and for scripts."""
+
+    indexed: int = 0  # documents written (added + changed on update)
+    added: int = 0
+    changed: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    total_docs: int = 0  # documents in the index afterwards
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[Problem]:
+        """Files left out of the index."""
+        return [p for p in self.problems if p.skipped]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Files indexed, but read only in part (bad date, broken header, re-encoded)."""
+        return [p for p in self.problems if not p.skipped]
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.indexed / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "indexed": self.indexed, "added": self.added, "changed": self.changed, "deleted": self.deleted,
+            "unchanged": self.unchanged, "docs": self.total_docs, "seconds": round(self.seconds, 3),
+            "docs_per_s": round(self.docs_per_second, 1),
+            "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
+            "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings],
+        }
+
+
+def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdict: str | None = None,
+                procs: int | None = None, wait: bool = False,
+                progress: ProgressCallback | None = None) -> BuildReport:
+    """Index every post under ``corpus_dir`` into a new generation of ``index_dir`` and publish it.
+
+    Readers keep using the previous generation until the new one is complete;
+    an interrupted build leaves it untouched.
+
+    :raises CorpusError: if ``corpus_dir`` is not a readable directory.
+    :raises IndexBusyError: if another build or update holds the index.
+    """
+    started = time.perf_counter()
+    corpus_dir, index_dir = Path(corpus_dir).resolve(), Path(index_dir)
+    paths, problems = _scan(corpus_dir)
+    report = BuildReport(problems=problems)
+    with storage.writer_lock(index_dir, wait=wait):
+        storage.remove_stale_generations(index_dir)
+        generation = storage.new_generation(index_dir)
+        try:
+            ix = whoosh_index.create_in(generation, make_schema(userdict))
+            manifest = _write_documents(ix, corpus_dir, paths, {}, report, procs=procs, progress=progress)
+            _finish(generation, corpus_dir, userdict, manifest, report)
+            storage.publish(index_dir, generation)
+        except BaseException:
+            shutil.rmtree(generation, ignore_errors=True)
+            raise
+    report.added = report.indexed
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = None, *,
+                 procs: int | None = None, wait: bool = False,
+                 progress: ProgressCallback | None = None) -> BuildReport:
+    """Bring ``index_dir`` up to date with its corpus, touching only added, changed and deleted posts.
+
+    A post counts as changed when its size or modification time differ and its
+    content hash does too. ``corpus_dir`` defaults to the one recorded by the
+    last build.
+
+    :raises IndexNotFoundError: if there is no index to update.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    with storage.writer_lock(index_dir, wait=wait):
+        storage.remove_stale_generations(index_dir)
+        live = storage.current_generation(index_dir)
+        meta = storage.read_json(live / storage.META)
+        corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
+        paths, problems = _scan(corpus_dir)
+        old = storage.read_json(live / storage.MANIFEST)
+        report = BuildReport(problems=problems)
+        manifest, todo, deleted = _diff(corpus_dir, paths, old, report)
+        report.deleted = len(deleted)
+        if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")):
+            report.total_docs = meta.get("docs", 0)
+            report.seconds = time.perf_counter() - started
+            return report
+        generation = storage.new_generation(index_dir)
+        try:
+            storage.clone_generation(live, generation)
+            ix = whoosh_index.open_dir(generation)
+            with ix.writer() as writer:
+                for doc_id in deleted:
+                    writer.delete_by_term("id", doc_id)
+            manifest = _write_documents(ix, corpus_dir, todo, manifest, report, procs=procs,
+                                        progress=progress, replace=True)
+            _finish(generation, corpus_dir, meta.get("userdict"), manifest, report)
+            storage.publish(index_dir, generation)
+        except BaseException:
+            shutil.rmtree(generation, ignore_errors=True)
+            raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _scan(corpus_dir: Path) -> tuple[list[Path], list[Problem]]:
+    try:
+        return find_posts(corpus_dir)
+    except OSError as exc:
+        raise CorpusError(f"cannot read corpus {corpus_dir}: {exc.strerror or exc}") from None
+
+
+def _fingerprint(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, None]
+
+
+def _content_hash(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport):
+    """Sort posts into unchanged and to-do (added or changed); list the deleted ids."""
+    manifest: dict = {}
+    todo: list[Path] = []
+    for path in paths:
+        doc_id = storage_id(corpus_dir, path)
+        try:
+            size, mtime, _ = _fingerprint(path)
+        except OSError:
+            todo.append(path)  # read_post reports the error
+            continue
+        before = old.get(doc_id)
+        if before and before[0] == size and before[1] == mtime:
+            manifest[doc_id] = before
+            report.unchanged += 1
+            continue
+        if before and before[2] is not None:
+            try:
+                same = _content_hash(path) == before[2]
+            except OSError:
+                same = False
+            if same:
+                manifest[doc_id] = [size, mtime, before[2]]
+                report.unchanged += 1
+                continue
+            report.changed += 1
+        else:
+            report.added += 1
+        todo.append(path)
+    seen = {storage_id(corpus_dir, p) for p in paths}
+    deleted = [doc_id for doc_id in old if doc_id not in seen]
+    return manifest, todo, deleted
+
+
+def storage_id(corpus_dir: Path, path: Path) -> str:
+    """Return the document id of ``path``: its POSIX path relative to ``corpus_dir``."""
+    return path.relative_to(corpus_dir).as_posix()
+
+
+def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, report: BuildReport, *,
+                     procs: int | None, progress: ProgressCallback | None, replace: bool = False) -> dict:
+    """Read ``paths`` (in parallel when there are many) and write them into ``ix``; return the manifest."""
+    procs = procs or os.cpu_count() or 1
+    parallel = procs > 1 and len(paths) >= PARALLEL_THRESHOLD
+    writer = ix.writer(procs=procs, multisegment=True, limitmb=128) if parallel and not replace \
+        else ix.writer(limitmb=128)
+    try:
+        for done, (path, result) in enumerate(_read_all(corpus_dir, paths, procs if parallel else 1), 1):
+            doc_id = storage_id(corpus_dir, path)
+            report.problems.extend(result.problems)
+            try:
+                size, mtime, _ = _fingerprint(path)
+                manifest[doc_id] = [size, mtime, _content_hash(path)]
+            except OSError:
+                manifest.pop(doc_id, None)
+            if result.document is not None:
+                values = document_fields(result.document)
+                if replace:
+                    writer.update_document(**values)
+                else:
+                    writer.add_document(**values)
+                report.indexed += 1
+            elif replace:
+                writer.delete_by_term("id", doc_id)
+            if progress:
+                progress(done, len(paths))
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return manifest
+
+
+def _read_all(corpus_dir: Path, paths: list[Path], procs: int) -> Iterator[tuple[Path, ReadResult]]:
+    if procs <= 1:
+        for path in paths:
+            yield path, read_post(corpus_dir, path)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(procs) as pool:
+        results = pool.imap(_read_one, [(corpus_dir, p) for p in paths], chunksize=16)
+        yield from zip(paths, results)
+
+
+def _read_one(args: tuple[Path, Path]) -> ReadResult:
+    return read_post(*args)
+
+
+def _finish(generation: Path, corpus_dir: Path, userdict: str | None, manifest: dict,
+            report: BuildReport) -> None:
+    """Record what built this generation (meta.json) and what it holds (manifest.json)."""
+    ix = whoosh_index.open_dir(generation)
+    report.total_docs = ix.doc_count()
+    storage.write_json(generation / storage.MANIFEST, manifest)
+    storage.write_json(generation / storage.META, {
+        "schema_version": SCHEMA_VERSION,
+        "segmenter": SEGMENTER,
+        "userdict": userdict,
+        "corpus": str(corpus_dir),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "docs": report.total_docs,
+    })

@@ -1,0 +1,459 @@
+"""The query language: text a reader types -> syntax tree -> Whoosh query.
+
+Syntax (one parser for the web, the CLI and the Python API)::
+
+    冬奥会 开幕            all words must occur (AND), ranked by relevance
+    中亚五国峰会           no spaces needed: cut with the index's own analyzer
+    "国际 论坛"            exact phrase (after folding; spaces are ignored)
+    -广告  -"付费 内容"    exclude a word or a phrase
+    芯片 OR 半导体         either; parentheses group: (芯片 OR 半导体) 美国
+    title:冬奥  source:果壳网  author:果壳网  category:科技  (any category level)
+    date:2022  date:2022-01..2022-03  date:>=2022-09-01  date:<2022-10
+
+Anything is accepted: a stray quote closes at the end, unbalanced parentheses
+are repaired, lone operators are ignored. Only a query that is too long or a
+filter value that is not a date raises :class:`QuerySyntaxError`, whose
+message says what to change.
+
+Matching follows "if the text contains it, search finds it": every word is
+looked up as a substring in the bigram recall field, so jieba's segmentation
+of the document cannot hide it. Ranking is BM25F over jieba words (title
+boosted), plus constant bonuses when a term or the whole query occurs as one
+contiguous string, and when it occurs in the title.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from whoosh import query as wq
+
+from .analysis import compact, grams, is_cjk, is_word, normalise, segment
+from .errors import QuerySyntaxError
+from .indexer import filter_key
+
+#: Longest query accepted, in characters.
+MAX_QUERY_CHARS = 1000
+#: Most terms (words, phrases, filters) in one query.
+MAX_TERMS = 40
+
+#: Score bonus when a multi-word term occurs contiguously (adjacent and in order).
+ADJACENT_BONUS = 8.0
+#: Score bonus when a term occurs in the title.
+TITLE_BONUS = 4.0
+#: Score bonus when the whole query occurs contiguously.
+WHOLE_QUERY_BONUS = 6.0
+#: Weight of the recall field's own BM25 score (a tie-breaker next to the word fields).
+RECALL_WEIGHT = 0.1
+
+FIELD_ALIASES = {"title": "title", "标题": "title", "source": "source", "author": "source",
+                 "来源": "source", "作者": "source", "category": "category", "cat": "category",
+                 "分类": "category", "date": "date", "日期": "date"}
+
+_QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "＂": "＂"}
+_OPEN = "(（"
+_FIELD = re.compile(r"^([^:：]+)[:：](.*)$", re.DOTALL)
+_CLOSE = ")）"
+
+
+# --- syntax tree -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Term:
+    """A word (``quoted=False``) or an exact phrase (``quoted=True``)."""
+
+    text: str
+    quoted: bool = False
+
+
+@dataclass(frozen=True)
+class FieldFilter:
+    """``title:``, ``source:`` or ``category:`` with its value."""
+
+    field: str
+    value: str
+    quoted: bool = False
+
+
+@dataclass(frozen=True)
+class DateFilter:
+    """A date range; either end may be open. ``end`` is exclusive."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class Not:
+    child: object
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple
+
+
+Node = Term | FieldFilter | DateFilter | Not | And | Or
+
+
+# --- lexer -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # "word", "phrase", "(", ")", "or", "not", "field"
+    text: str = ""
+    field: str = ""
+    quoted: bool = False
+
+
+def _lex(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in _OPEN:
+            toks.append(_Tok("("))
+            i += 1
+        elif ch in _CLOSE:
+            toks.append(_Tok(")"))
+            i += 1
+        elif ch in _QUOTES:
+            phrase, i = _read_quoted(text, i)
+            toks.append(_Tok("phrase", phrase, quoted=True))
+        elif ch in "-－" and i + 1 < n and not text[i + 1].isspace():
+            toks.append(_Tok("not"))
+            i += 1
+        else:
+            j = i
+            while j < n and not text[j].isspace() and text[j] not in _OPEN + _CLOSE and text[j] not in _QUOTES:
+                j += 1
+            word = text[i:j]
+            match = _FIELD.match(word)
+            name = FIELD_ALIASES.get(match.group(1).casefold()) if match else None
+            value = match.group(2) if match else ""
+            if name and not value and j < n and text[j] in _QUOTES:
+                value, j = _read_quoted(text, j)
+                toks.append(_Tok("field", value, field=name, quoted=True))
+            elif name and value:
+                toks.append(_Tok("field", value, field=name))
+            elif word in ("OR", "|", "||"):
+                toks.append(_Tok("or"))
+            elif word in ("AND", "&&"):
+                pass  # AND is the default
+            elif word == "NOT":
+                toks.append(_Tok("not"))
+            else:
+                toks.append(_Tok("word", word))
+            i = j
+    return toks
+
+
+def _read_quoted(text: str, i: int) -> tuple[str, int]:
+    """Read a quoted string starting at ``text[i]``; an unclosed quote runs to the end."""
+    close = _QUOTES[text[i]]
+    end = text.find(close, i + 1)
+    if close == "”":  # readers mix “…" and "…”
+        alt = text.find('"', i + 1)
+        end = alt if end < 0 or 0 <= alt < end else end
+    if end < 0:
+        return text[i + 1:], len(text)
+    return text[i + 1:end], end + 1
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+def parse_query(text: str) -> Node | None:
+    """Return the syntax tree of ``text`` (None for a query with nothing to search).
+
+    :raises QuerySyntaxError: if the query is too long, has too many terms, or
+        a ``date:`` value is not a date.
+
+    >>> parse_query('冬奥 -"广告" date:2022')
+    And(children=(Term(text='冬奥', quoted=False), Not(child=Term(text='广告', quoted=True)), \
+DateFilter(start=datetime.datetime(2022, 1, 1, 0, 0), end=datetime.datetime(2023, 1, 1, 0, 0))))
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
+    toks = _lex(text)
+    if sum(t.kind in ("word", "phrase", "field") for t in toks) > MAX_TERMS:
+        raise QuerySyntaxError(f"the query has more than {MAX_TERMS} terms; use fewer words")
+    parser = _Parser(toks)
+    return parser.parse()
+
+
+class _Parser:
+    """Recursive descent with repair: never fails on structure, only on bad filter values."""
+
+    def __init__(self, toks: list[_Tok]):
+        self.toks = toks
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def parse(self) -> Node | None:
+        nodes = []
+        while self.peek() is not None:
+            node = self.or_expr()
+            if node is not None:
+                nodes.append(node)
+            if self.peek() is not None and self.peek().kind == ")":
+                self.i += 1  # stray closing parenthesis
+        return _and(nodes)
+
+    def or_expr(self) -> Node | None:
+        alternatives = [self.and_expr()]
+        while self.peek() is not None and self.peek().kind == "or":
+            self.i += 1
+            alternatives.append(self.and_expr())
+        alternatives = [a for a in alternatives if a is not None]
+        if len(alternatives) > 1:
+            return Or(tuple(alternatives))
+        return alternatives[0] if alternatives else None
+
+    def and_expr(self) -> Node | None:
+        nodes = []
+        while (tok := self.peek()) is not None and tok.kind not in ("or", ")"):
+            node = self.unary()
+            if node is not None:
+                nodes.append(node)
+        return _and(nodes)
+
+    def unary(self) -> Node | None:
+        negate = False
+        while (tok := self.peek()) is not None and tok.kind == "not":
+            negate = not negate
+            self.i += 1
+        node = self.atom()
+        if node is None:
+            return None
+        return Not(node) if negate else node
+
+    def atom(self) -> Node | None:
+        tok = self.peek()
+        if tok is None or tok.kind in ("or", ")"):
+            return None
+        self.i += 1
+        if tok.kind == "(":
+            self.depth += 1
+            node = self.or_expr() if self.depth < 32 else None
+            self.depth -= 1
+            if self.peek() is not None and self.peek().kind == ")":
+                self.i += 1
+            return node
+        if tok.kind == "field":
+            if tok.field == "date":
+                return parse_date_range(tok.text)
+            return FieldFilter(tok.field, tok.text, tok.quoted) if tok.text.strip() else None
+        if not compact(normalise(tok.text))[0]:
+            return None  # nothing searchable (only spaces or invisible characters)
+        return Term(tok.text, quoted=tok.kind == "phrase")
+
+
+def _and(nodes: list) -> Node | None:
+    if not nodes:
+        return None
+    return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_DATE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")
+
+
+def parse_date_bound(text: str) -> tuple[datetime, datetime]:
+    """Return ``(first instant, first instant after)`` of a ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``.
+
+    :raises QuerySyntaxError: if ``text`` is not such a date.
+
+    >>> parse_date_bound("2022-02")
+    (datetime.datetime(2022, 2, 1, 0, 0), datetime.datetime(2022, 3, 1, 0, 0))
+    """
+    match = _DATE.match(text.strip())
+    if not match:
+        raise QuerySyntaxError(f"{text!r} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    try:
+        if day is not None:
+            start = datetime(year, month, day)
+            return start, start + timedelta(days=1)
+        if month is not None:
+            start = datetime(year, month, 1)
+            return start, start + timedelta(days=calendar.monthrange(year, month)[1])
+        return datetime(year, 1, 1), datetime(year + 1, 1, 1)
+    except (ValueError, OverflowError):
+        raise QuerySyntaxError(f"{text!r} is not a valid date") from None
+
+
+def parse_date_range(text: str) -> DateFilter:
+    """Return the :class:`DateFilter` of a ``date:`` value.
+
+    Forms: ``2022``, ``2022-03``, ``2022-03-05``, ``A..B`` (either end may be
+    left out), ``>=A``, ``>A``, ``<=A``, ``<A``. Times are UTC.
+
+    >>> parse_date_range(">=2022-09-01").start
+    datetime.datetime(2022, 9, 1, 0, 0)
+    """
+    text = text.strip().replace("～", "..").replace("~", "..")
+    for op in (">=", "<=", ">", "<"):
+        if text.startswith(op):
+            start, end = parse_date_bound(text[len(op):])
+            return {">=": DateFilter(start, None), ">": DateFilter(end, None),
+                    "<=": DateFilter(None, end), "<": DateFilter(None, start)}[op]
+    if ".." in text:
+        low, high = (part.strip() for part in text.split("..", 1))
+        if not low and not high:
+            raise QuerySyntaxError("a date range needs at least one end, e.g. date:2022-01..2022-03")
+        start = parse_date_bound(low)[0] if low else None
+        end = parse_date_bound(high)[1] if high else None
+        if start and end and start >= end:
+            raise QuerySyntaxError(f"the date range {text!r} ends before it starts")
+        return DateFilter(start, end)
+    return DateFilter(*parse_date_bound(text))
+
+
+def date_query(node: DateFilter) -> wq.Query:
+    """Return the Whoosh range query of a date filter (``end`` exclusive)."""
+    return wq.DateRange("date", node.start, node.end, endexcl=node.end is not None)
+
+
+# --- compilation -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Compiled:
+    """A Whoosh query plus what the highlighter needs: folded strings to mark."""
+
+    query: wq.Query
+    highlights: tuple[str, ...]
+    title_highlights: tuple[str, ...]
+
+
+def units(folded: str, userdict: str | None = None) -> list[str]:
+    """Split a folded, compacted term into the units that must each occur.
+
+    Chinese is cut into jieba words; runs of Latin letters, digits and
+    punctuation stay whole (``c++``, ``iphone14``); punctuation-only units are
+    dropped unless nothing else is left.
+
+    >>> units("中亚五国峰会")
+    ['中亚', '五国', '峰会']
+    >>> units("iphone14发布")
+    ['iphone14', '发布']
+    """
+    out: list[str] = []
+    for word, _, _ in segment(folded, userdict):
+        if out and not any(map(is_cjk, word)) and not any(map(is_cjk, out[-1])):
+            out[-1] += word
+        else:
+            out.append(word)
+    meaningful = [u for u in out if is_word(u)]
+    return meaningful or out
+
+
+def contains(text: str, field: str = "grams") -> wq.Query:
+    """Return a query matching documents whose ``field`` contains folded, compacted ``text``."""
+    parts = grams(text)
+    if len(text) == 1:
+        if field == "grams":
+            return wq.Term("chars", text)
+        return wq.Or([wq.Term(field, text), wq.Prefix(field, text)])
+    if len(parts) == 1:
+        return wq.Term(field, parts[0])
+    return wq.Phrase(field, parts)
+
+
+def compile_query(node: Node | None, *, userdict: str | None = None) -> Compiled:
+    """Return the Whoosh query for a syntax tree (``None`` matches every document)."""
+    compiler = _Compiler(userdict)
+    if node is None:
+        return Compiled(wq.Every(), (), ())
+    q = compiler.compile(node)
+    whole = compiler.whole_query(node)
+    if whole is not None:
+        q = wq.AndMaybe(q, whole)
+    return Compiled(q, tuple(dict.fromkeys(compiler.highlights)), tuple(dict.fromkeys(compiler.title_highlights)))
+
+
+class _Compiler:
+    def __init__(self, userdict: str | None):
+        self.userdict = userdict
+        self.highlights: list[str] = []
+        self.title_highlights: list[str] = []
+
+    def compile(self, node: Node, negated: bool = False) -> wq.Query:
+        if isinstance(node, Term):
+            return self.term(node, negated)
+        if isinstance(node, FieldFilter):
+            return wq.ConstantScoreQuery(self.field_filter(node, negated), 0.0)
+        if isinstance(node, DateFilter):
+            return wq.ConstantScoreQuery(date_query(node), 0.0)
+        if isinstance(node, Not):
+            return self.compile(node.child, not negated)
+        if isinstance(node, Or):
+            return wq.Or([self.compile(c, negated) for c in node.children])
+        positive = [c for c in node.children if not isinstance(c, Not)]
+        negative = [c.child for c in node.children if isinstance(c, Not)]
+        include = wq.And([self.compile(c, negated) for c in positive]) if positive else wq.Every()
+        if not negative:
+            return include
+        return wq.AndNot(include, wq.Or([self.compile(c, not negated) for c in negative]))
+
+    def term(self, node: Term, negated: bool) -> wq.Query:
+        folded = compact(normalise(node.text))[0]
+        if not negated:
+            self.highlights.append(folded)
+            self.title_highlights.append(folded)
+        if node.quoted:
+            required = [folded]
+        else:
+            required = units(folded, self.userdict)
+        match = wq.And([contains(u) for u in required]) if len(required) > 1 else contains(required[0])
+        if negated:
+            return match
+        if not node.quoted:
+            self.highlights.extend(u for u in required if u != folded)
+        match.boost = RECALL_WEIGHT
+        bonus: list[wq.Query] = [self.word_scores(folded)]
+        if len(required) > 1:
+            bonus.append(wq.ConstantScoreQuery(contains(folded), ADJACENT_BONUS))
+        bonus.append(wq.ConstantScoreQuery(contains(folded, "title_grams"), TITLE_BONUS))
+        return wq.AndMaybe(match, wq.Or(bonus))
+
+    def word_scores(self, folded: str) -> wq.Query:
+        """BM25F over the jieba words of a term, title and body."""
+        words = [w for w, _, _ in segment(folded, self.userdict) if is_word(w)] or [folded]
+        return wq.Or([wq.Term(f, w) for w in dict.fromkeys(words) for f in ("title", "body")])
+
+    def field_filter(self, node: FieldFilter, negated: bool) -> wq.Query:
+        key = filter_key(node.value)
+        if node.field == "source":
+            return wq.Term("source_key", key)
+        if node.field == "category":
+            return wq.Term("category_keys", key)
+        if not negated:
+            self.title_highlights.append(key)
+        if not key:
+            return wq.NullQuery
+        return contains(key, "title_grams")
+
+    def whole_query(self, node: Node) -> wq.Query | None:
+        """Bonus for documents containing all positive words of a plain AND query contiguously, in order."""
+        children = node.children if isinstance(node, And) else ()
+        terms = [c for c in children if isinstance(c, Term)]
+        if len(terms) < 2:
+            return None
+        joined = "".join(compact(normalise(t.text))[0] for t in terms)
+        self.highlights.append(joined)
+        return wq.Or([wq.ConstantScoreQuery(contains(joined), WHOLE_QUERY_BONUS),
+                      wq.ConstantScoreQuery(contains(joined, "title_grams"), WHOLE_QUERY_BONUS)])

@@ -1,0 +1,112 @@
+"""Value types returned by the search API; dicts appear only in ``to_dict()`` (the JSON boundary)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result.
+
+    ``snippet`` and ``title_html`` are HTML-safe: all text escaped, matches
+    wrapped in ``<mark>``. ``title`` is plain text.
+    """
+
+    id: str  # POSIX path relative to the corpus root
+    title: str
+    title_html: str
+    source: str
+    categories: tuple[str, ...]
+    date: datetime | None
+    image: str | None
+    score: float
+    snippet: str
+
+    def to_dict(self) -> dict:
+        return {"path": self.id, "score": round(self.score, 4), "title": self.title,
+                "title_html": self.title_html, "source": self.source, "categories": list(self.categories),
+                "date": _iso(self.date), "image": self.image, "snippet": self.snippet}
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    """How many results have ``value`` in a facet."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of results plus totals and facet counts over the whole result set."""
+
+    query: str
+    total: int
+    page: int
+    per_page: int  # 0 means every match on one page
+    sort: str
+    hits: tuple[Hit, ...]
+    facets: dict[str, tuple[FacetCount, ...]] = field(default_factory=dict)
+    ms: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        if not self.per_page:
+            return 1
+        return max(1, -(-self.total // self.per_page))
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "total": self.total, "page": self.page, "per_page": self.per_page,
+                "pages": self.pages, "sort": self.sort, "ms": round(self.ms, 3),
+                "hits": [h.to_dict() for h in self.hits],
+                "facets": {name: [{"value": f.value, "count": f.count} for f in counts]
+                           for name, counts in self.facets.items()}}
+
+
+@dataclass(frozen=True)
+class Post:
+    """A whole stored article, for the article page and ``/api/post``."""
+
+    id: str
+    title: str
+    source: str
+    categories: tuple[str, ...]
+    date: datetime | None
+    image: str | None
+    text: str
+    html: str  # as written by the author: sanitise before showing it
+
+    def to_dict(self) -> dict:
+        return {"path": self.id, "title": self.title, "source": self.source,
+                "categories": list(self.categories), "date": _iso(self.date), "image": self.image,
+                "text": self.text}
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What an index holds and where it came from."""
+
+    docs: int
+    size_bytes: int
+    built_at: str | None
+    corpus: str | None
+    generation: str
+    segmenter: str | None
+    first_date: datetime | None
+    last_date: datetime | None
+    sources: tuple[FacetCount, ...]
+    categories: tuple[FacetCount, ...]
+
+    def to_dict(self) -> dict:
+        return {"docs": self.docs, "size_bytes": self.size_bytes, "built_at": self.built_at,
+                "corpus": self.corpus, "generation": self.generation, "segmenter": self.segmenter,
+                "first_date": _iso(self.first_date), "last_date": _iso(self.last_date),
+                "sources": {f.value: f.count for f in self.sources},
+                "categories": {f.value: f.count for f in self.categories}}

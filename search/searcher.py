@@ -1,0 +1,299 @@
+"""An open index: searching, paging, sorting, facets, snippets, posts, related posts, stats.
+
+One :class:`Index` is meant to live as long as the process: it keeps one Whoosh
+reader, reused by every call and guarded by a lock (Whoosh readers share file
+handles, and searching is CPU-bound Python, so threads gain nothing by running
+searches side by side). Before each call it looks at the index directory's
+``CURRENT`` pointer and, when a build or update has published a new
+generation, switches to it, so a long-running server never needs a restart.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh import scoring, sorting
+from whoosh.searching import Searcher
+
+from . import storage
+from .errors import IndexCorruptError, QuerySyntaxError
+from .highlight import highlight_title, make_snippet
+from .indexer import DEFAULT_INDEX_DIR, filter_key
+from .query import compile_query, date_query, parse_date_range, parse_query
+from .results import FacetCount, Hit, IndexStats, Post, SearchResults
+
+SORTS = ("relevance", "newest", "oldest")
+FACETS = ("source", "category", "month")
+#: Most results one page may hold (``per_page=0`` asks for every match; only the CLI's batch mode uses it).
+MAX_PER_PAGE = 100
+#: Facet values returned per facet (months: all).
+FACET_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Structured filters, the API/CLI equivalent of ``source:``, ``category:`` and ``date:`` in a query."""
+
+    source: str | None = None
+    category: str | None = None
+    date: str | None = None  # same forms as the query's date: value, e.g. "2022-01..2022-03"
+
+    @classmethod
+    def from_mapping(cls, values: dict | None) -> Filters:
+        values = {k: v for k, v in (values or {}).items() if v not in (None, "")}
+        unknown = set(values) - {"source", "category", "date", "author"}
+        if unknown:
+            raise QuerySyntaxError(f"unknown filter {sorted(unknown)[0]!r}; use source, category or date")
+        return cls(source=values.get("source") or values.get("author"), category=values.get("category"),
+                   date=values.get("date"))
+
+    def query(self) -> wq.Query | None:
+        parts: list[wq.Query] = []
+        if self.source:
+            parts.append(wq.Term("source_key", filter_key(self.source)))
+        if self.category:
+            parts.append(wq.Term("category_keys", filter_key(self.category)))
+        if self.date:
+            parts.append(date_query(parse_date_range(self.date)))
+        return wq.And(parts) if parts else None
+
+
+class RecencyWeighting(scoring.BM25F):
+    """BM25F whose final score is halved for every ``half_life_days`` of the post's age."""
+
+    use_final = True
+
+    def __init__(self, half_life_days: float, now: datetime, **kwargs):
+        super().__init__(**kwargs)
+        self.half_life = half_life_days * 86400.0
+        self.now = now.replace(tzinfo=None)
+        self._dates = None
+
+    def final(self, searcher, docnum, score):
+        if self._dates is None:
+            self._dates = searcher.reader().column_reader("date")
+        published = self._dates[docnum]
+        if not published:
+            return score * 0.5
+        age = max(0.0, (self.now - published).total_seconds())
+        return score * math.pow(0.5, age / self.half_life)
+
+
+class Index:
+    """A search index on disk, opened for reading.
+
+    >>> ix = Index.open("index")                       # doctest: +SKIP
+    >>> ix.search("冬奥", sort="newest").total          # doctest: +SKIP
+    """
+
+    def __init__(self, index_dir: Path | str = DEFAULT_INDEX_DIR):
+        self.index_dir = Path(index_dir)
+        self._lock = threading.RLock()
+        self._key: str | None = None
+        self._searcher: Searcher | None = None
+        self._generation: Path | None = None
+        self._stats: IndexStats | None = None
+
+    @classmethod
+    def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR) -> Index:
+        """Return the index in ``index_dir``, opened.
+
+        :raises IndexNotFoundError: if there is no index there.
+        :raises IndexCorruptError: if its files cannot be read.
+        """
+        index = cls(index_dir)
+        index.refresh()
+        return index
+
+    def refresh(self) -> bool:
+        """Switch to the newest published generation if it changed; return True if it did."""
+        with self._lock:
+            key = storage.generation_key(self.index_dir)
+            if key is not None and key == self._key and self._searcher is not None:
+                return False
+            generation = storage.current_generation(self.index_dir)
+            try:
+                searcher = whoosh_index.open_dir(generation).searcher()
+            except Exception as exc:  # Whoosh raises many types on damaged files
+                if self._searcher is not None:
+                    return False  # keep answering from the generation we have
+                raise IndexCorruptError(
+                    f"the index in {self.index_dir}/ ({generation.name}) cannot be read: {exc}; "
+                    f"rebuild it with: news-search build --corpus DIR --index {self.index_dir}"
+                ) from exc
+            old, self._searcher = self._searcher, searcher
+            self._key, self._generation, self._stats = generation.name, generation, None
+            if old is not None:
+                old.close()
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+                self._key = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _current(self) -> Searcher:
+        try:
+            self.refresh()
+        except storage.IndexNotFoundError:
+            if self._searcher is None:
+                raise
+        return self._searcher
+
+    # --- searching ---------------------------------------------------------------------------
+
+    def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
+               filters: Filters | dict | None = None, half_life_days: float | None = None,
+               now: datetime | None = None, snippets: bool = True, facets: bool = True) -> SearchResults:
+        """Return one page of results for ``text`` in the query language (see :mod:`search.query`).
+
+        ``sort`` is ``relevance`` (default), ``newest`` or ``oldest``;
+        ``half_life_days`` blends recency into relevance (a post that old
+        scores half). ``per_page=0`` returns every match on one page.
+
+        :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
+        """
+        started = time.perf_counter()
+        _check_paging(page, per_page, sort, half_life_days)
+        if not isinstance(filters, Filters):
+            filters = Filters.from_mapping(filters)
+        with self._lock:
+            searcher = self._current()
+            userdict = None
+            compiled = compile_query(parse_query(text), userdict=userdict)
+            q = compiled.query
+            extra = filters.query()
+            if extra is not None:
+                q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
+            if half_life_days:
+                weighting = RecencyWeighting(half_life_days, now or datetime.now(timezone.utc))
+                searcher = Searcher(searcher.reader(), weighting=weighting, closereader=False)
+            limit = page * per_page if per_page else None
+            sortedby = None
+            if sort != "relevance":
+                sortedby = sorting.FieldFacet("date", reverse=sort == "newest")
+            groupedby = {name: sorting.FieldFacet(name, allow_overlap=False) for name in FACETS} if facets else None
+            results = searcher.search(q, limit=limit, sortedby=sortedby, groupedby=groupedby,
+                                      maptype=sorting.Count if facets else None, terms=False)
+            total = len(results)
+            first = (page - 1) * per_page if per_page else 0
+            hits = tuple(self._hit(searcher, results, i, compiled, snippets)
+                         for i in range(first, results.scored_length()))
+            facet_counts = _facet_counts(results) if facets else {}
+        return SearchResults(query=text, total=total, page=page, per_page=per_page, sort=sort, hits=hits,
+                             facets=facet_counts, ms=(time.perf_counter() - started) * 1000)
+
+    def _hit(self, searcher: Searcher, results, i: int, compiled, snippets: bool) -> Hit:
+        docnum = results.docnum(i)
+        stored = searcher.stored_fields(docnum)
+        text = zlib.decompress(stored["text"]).decode("utf-8") if snippets else ""
+        return Hit(
+            id=stored["id"],
+            title=stored["title"],
+            title_html=highlight_title(stored["title"], compiled.title_highlights),
+            source=stored.get("source", ""),
+            categories=tuple(stored.get("categories") or ()),
+            date=_aware(stored.get("date")),
+            image=stored.get("image"),
+            score=float(results.score(i) or 0.0),
+            snippet=make_snippet(text, compiled.highlights) if snippets else "",
+        )
+
+    # --- single posts ------------------------------------------------------------------------
+
+    def get(self, doc_id: str) -> Post | None:
+        """Return the stored post ``doc_id``, or None if the index has no such post."""
+        with self._lock:
+            searcher = self._current()
+            docnum = searcher.document_number(id=doc_id)
+            if docnum is None:
+                return None
+            stored = searcher.stored_fields(docnum)
+        return Post(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
+                    categories=tuple(stored.get("categories") or ()), date=_aware(stored.get("date")),
+                    image=stored.get("image"), text=zlib.decompress(stored["text"]).decode("utf-8"),
+                    html=zlib.decompress(stored["html"]).decode("utf-8"))
+
+    def more_like(self, doc_id: str, *, limit: int = 5) -> list[Hit]:
+        """Return up to ``limit`` posts similar to ``doc_id`` (key terms of its title and body)."""
+        post = self.get(doc_id)
+        if post is None:
+            return []
+        with self._lock:
+            searcher = self._current()
+            docnum = searcher.document_number(id=doc_id)
+            text = f"{post.title} {post.title} {post.text[:4000]}"
+            results = searcher.more_like(docnum, "body", text=text, top=limit, numterms=12)
+            compiled = compile_query(None)
+            return [self._hit(searcher, results, i, compiled, True) for i in range(results.scored_length())]
+
+    # --- statistics --------------------------------------------------------------------------
+
+    def stats(self) -> IndexStats:
+        """Return document count, size, provenance, date range and per-source counts."""
+        with self._lock:
+            searcher = self._current()
+            if self._stats is None:
+                self._stats = self._compute_stats(searcher)
+            return self._stats
+
+    def _compute_stats(self, searcher: Searcher) -> IndexStats:
+        meta = storage.read_json(self._generation / storage.META)
+        size = sum(p.stat().st_size for p in self._generation.iterdir() if p.is_file())
+        facets = {"source": sorting.FieldFacet("source"), "category": sorting.FieldFacet("category")}
+        everything = searcher.search(wq.Every(), limit=1, groupedby=facets, maptype=sorting.Count)
+        counts = _facet_counts(everything, limit=None)
+        dated = wq.DateRange("date", datetime(1000, 1, 1), None)
+        first = searcher.search(dated, limit=1, sortedby="date")
+        last = searcher.search(dated, limit=1, sortedby="date", reverse=True)
+        return IndexStats(
+            docs=searcher.doc_count(), size_bytes=size, built_at=meta.get("built_at"), corpus=meta.get("corpus"),
+            generation=self._generation.name, segmenter=meta.get("segmenter"),
+            first_date=_aware(first[0]["date"]) if len(first) else None,
+            last_date=_aware(last[0]["date"]) if len(last) else None,
+            sources=counts.get("source", ()), categories=counts.get("category", ()),
+        )
+
+
+def _check_paging(page: int, per_page: int, sort: str, half_life_days: float | None) -> None:
+    if not isinstance(page, int) or page < 1:
+        raise QuerySyntaxError(f"page must be a whole number from 1 up, not {page!r}")
+    if not isinstance(per_page, int) or per_page < 0:
+        raise QuerySyntaxError(f"per_page must be a whole number from 0 up, not {per_page!r}")
+    if sort not in SORTS:
+        raise QuerySyntaxError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    if half_life_days is not None and not (half_life_days > 0):
+        raise QuerySyntaxError(f"half_life_days must be a positive number of days, not {half_life_days!r}")
+
+
+def _facet_counts(results, limit: int | None = FACET_LIMIT) -> dict[str, tuple[FacetCount, ...]]:
+    out = {}
+    for name in results.facet_names():
+        counts = [(value, n) for value, n in results.groups(name).items() if value]
+        if name == "month":
+            counts.sort()
+        else:
+            counts.sort(key=lambda item: (-item[1], item[0]))
+            counts = counts[:limit] if limit else counts
+        out[name] = tuple(FacetCount(str(v), n) for v, n in counts)
+    return out
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value else None

@@ -1,0 +1,1 @@
+"""The Flask front end (see the web issue); placeholder factory until then."""
