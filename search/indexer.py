@@ -2,7 +2,7 @@
 
 Fields, and why each exists:
 
-* ``title``/``body``: jieba words, ranked with BM25F (title weighted higher).
+* ``title``/``body``: jieba words, ranked with BM25F (the query weights the title higher).
 * ``grams``: the recall field, character bigrams of title, source, categories
   and body (see :mod:`search.analysis`); ``title_grams`` the same for the title
   alone (``title:`` filters, title-match boosts); ``chars`` answers
@@ -38,8 +38,6 @@ from .errors import CorpusError
 
 #: Default location of the index, relative to the working directory.
 DEFAULT_INDEX_DIR = Path("index")
-#: Title words count this many times a body word in BM25F.
-TITLE_BOOST = 3.0
 #: Below this many posts a build does not start worker processes.
 PARALLEL_THRESHOLD = 400
 #: Bumped whenever the schema or analysis changes incompatibly.
@@ -86,7 +84,7 @@ def make_schema(userdict: str | None = None) -> fields.Schema:
     words = word_analyzer(userdict)
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
-        title=fields.TEXT(analyzer=words, phrase=False, stored=True, field_boost=TITLE_BOOST),
+        title=fields.TEXT(analyzer=words, phrase=False, stored=True),
         body=fields.TEXT(analyzer=words, phrase=False),
         grams=GramField(),
         title_grams=GramField(),

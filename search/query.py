@@ -40,6 +40,8 @@ MAX_QUERY_CHARS = 1000
 #: Most terms (words, phrases, filters) in one query.
 MAX_TERMS = 40
 
+#: Weight of a word found in the title, relative to the body (BM25F field weight).
+TITLE_WEIGHT = 3.0
 #: Score bonus when a multi-word term occurs contiguously (adjacent and in order).
 ADJACENT_BONUS = 8.0
 #: Score bonus when a term occurs in the title.
@@ -433,7 +435,8 @@ class _Compiler:
     def word_scores(self, folded: str) -> wq.Query:
         """BM25F over the jieba words of a term, title and body."""
         words = [w for w, _, _ in segment(folded, self.userdict) if is_word(w)] or [folded]
-        return wq.Or([wq.Term(f, w) for w in dict.fromkeys(words) for f in ("title", "body")])
+        return wq.Or([wq.Term(f, w, boost=TITLE_WEIGHT if f == "title" else 1.0)
+                      for w in dict.fromkeys(words) for f in ("title", "body")])
 
     def field_filter(self, node: FieldFilter, negated: bool) -> wq.Query:
         key = filter_key(node.value)

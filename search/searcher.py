@@ -20,7 +20,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh import scoring, sorting
+from whoosh import collectors, scoring, sorting
 from whoosh.searching import Searcher
 
 from . import storage
@@ -189,8 +189,7 @@ class Index:
             if sort != "relevance":
                 sortedby = sorting.FieldFacet("date", reverse=sort == "newest")
             groupedby = {name: sorting.FieldFacet(name, allow_overlap=False) for name in FACETS} if facets else None
-            results = searcher.search(q, limit=limit, sortedby=sortedby, groupedby=groupedby,
-                                      maptype=sorting.Count if facets else None, terms=False)
+            results = _run(searcher, q, limit=limit, sortedby=sortedby, groupedby=groupedby)
             total = len(results)
             first = (page - 1) * per_page if per_page else 0
             hits = tuple(self._hit(searcher, results, i, compiled, snippets)
@@ -269,6 +268,26 @@ class Index:
             last_date=_aware(last[0]["date"]) if len(last) else None,
             sources=counts.get("source", ()), categories=counts.get("category", ()),
         )
+
+
+def _run(searcher: Searcher, q: wq.Query, *, limit: int | None, sortedby=None, groupedby=None):
+    """Run ``q`` and return Whoosh results, scoring every match exactly.
+
+    Whoosh's default collectors prune sub-queries whose estimated best score
+    cannot reach the top N ("matcher replacement", block quality). Those
+    estimates are wrong for constant-score and phrase parts, which silently
+    dropped matches and mis-ranked results, so pruning is turned off here.
+    """
+    if sortedby is not None:
+        collector = collectors.SortingCollector(sortedby, limit=limit)
+    elif limit is None:
+        collector = collectors.UnlimitedCollector()
+    else:
+        collector = collectors.TopCollector(limit, usequality=False, replace=0)
+    if groupedby:
+        collector = collectors.FacetCollector(collector, groupedby, maptype=sorting.Count)
+    searcher.search_with_collector(q, collector)
+    return collector.results()
 
 
 def _check_paging(page: int, per_page: int, sort: str, half_life_days: float | None) -> None:
