@@ -127,7 +127,7 @@ def document_fields(doc: Document) -> dict:
     values = dict(
         id=doc.id,
         title=doc.title,
-        body=doc.text,
+        body=f"{doc.title}\n{doc.text}",  # title words count as body words too (BM25F-like)
         grams=SECTION_BREAK.join([doc.title, doc.source, " ".join(doc.categories), doc.text]),
         title_grams=doc.title,
         chars=" ".join([doc.title, doc.source, " ".join(doc.categories), doc.text]),

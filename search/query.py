@@ -40,16 +40,18 @@ MAX_QUERY_CHARS = 1000
 #: Most terms (words, phrases, filters) in one query.
 MAX_TERMS = 40
 
-#: Weight of a word found in the title, relative to the body (BM25F field weight).
-TITLE_WEIGHT = 3.0
+#: Weight of the title field's own BM25 score. Title words are also indexed in
+#: the body field, so this is an extra on top (tuned on ../shared/eval: the
+#: body-keyword "known item" queries suffer when titles dominate).
+TITLE_WEIGHT = 0.2
 #: Score bonus when a multi-word term occurs contiguously (adjacent and in order).
-ADJACENT_BONUS = 8.0
+ADJACENT_BONUS = 20.0
 #: Score bonus when a term occurs in the title.
-TITLE_BONUS = 4.0
+TITLE_BONUS = 1.0
 #: Score bonus when the whole query occurs contiguously.
-WHOLE_QUERY_BONUS = 6.0
+WHOLE_QUERY_BONUS = 3.0
 #: Weight of the recall field's own BM25 score (a tie-breaker next to the word fields).
-RECALL_WEIGHT = 0.1
+RECALL_WEIGHT = 0.05
 
 FIELD_ALIASES = {"title": "title", "标题": "title", "source": "source", "author": "source",
                  "来源": "source", "作者": "source", "category": "category", "cat": "category",

@@ -36,6 +36,10 @@ FACETS = ("source", "category", "month")
 MAX_PER_PAGE = 100
 #: Facet values returned per facet (months: all).
 FACET_LIMIT = 20
+#: BM25 parameters. News articles repeat their key words: a high K1 lets term
+#: frequency keep counting, and a mild B does not punish long articles much.
+BM25_B = 0.5
+BM25_K1 = 5.0
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ class Index:
                 return False
             generation = storage.current_generation(self.index_dir)
             try:
-                searcher = whoosh_index.open_dir(generation).searcher()
+                searcher = whoosh_index.open_dir(generation).searcher(weighting=_weighting())
             except Exception as exc:  # Whoosh raises many types on damaged files
                 if self._searcher is not None:
                     return False  # keep answering from the generation we have
@@ -182,7 +186,7 @@ class Index:
             if extra is not None:
                 q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
             if half_life_days:
-                weighting = RecencyWeighting(half_life_days, now or datetime.now(timezone.utc))
+                weighting = RecencyWeighting(half_life_days, now or datetime.now(timezone.utc), B=BM25_B, K1=BM25_K1)
                 searcher = Searcher(searcher.reader(), weighting=weighting, closereader=False)
             limit = page * per_page if per_page else None
             sortedby = None
@@ -268,6 +272,10 @@ class Index:
             last_date=_aware(last[0]["date"]) if len(last) else None,
             sources=counts.get("source", ()), categories=counts.get("category", ()),
         )
+
+
+def _weighting() -> scoring.WeightingModel:
+    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
 
 
 def _run(searcher: Searcher, q: wq.Query, *, limit: int | None, sortedby=None, groupedby=None):
