@@ -139,7 +139,8 @@ def segmenter(userdict: str | None = None):
         return jieba.dt
     seg = jieba.Tokenizer()
     seg.initialize()
-    seg.load_userdict(userdict)
+    with open(userdict, "rb") as fh:  # jieba leaves a path it opens itself unclosed
+        seg.load_userdict(fh)
     return seg
 
 

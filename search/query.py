@@ -156,6 +156,8 @@ def _lex(text: str) -> list[_Tok]:
                 pass  # AND is the default
             elif word == "NOT":
                 toks.append(_Tok("not"))
+            elif word in ("-", "－"):
+                pass  # a lone minus excludes nothing
             else:
                 toks.append(_Tok("word", word))
             i = j

@@ -1,0 +1,100 @@
+"""The shared normaliser and analyzers: folding, offsets, word positions, recall n-grams."""
+
+from search.analysis import (CharTokenizer, GramTokenizer, JiebaTokenizer, SECTION_BREAK, compact, grams,
+                             normalise, normalise_with_offsets, word_analyzer)
+
+
+def test_normalise_folds_traditional_to_simplified():
+    assert normalise("國際論壇") == "国际论坛"
+
+
+def test_normalise_folds_full_width_to_half_width():
+    assert normalise("ＧＤＰ增长５．２％") == "gdp增长5.2%"
+
+
+def test_normalise_casefolds_latin():
+    assert normalise("iPhone SOFTWARE") == "iphone software"
+
+
+def test_normalise_removes_zero_width_characters():
+    assert normalise("博\u200b物\u200d馆\ufeff") == "博物馆"
+
+
+def test_offsets_point_at_original_characters():
+    folded, origin = normalise_with_offsets("a\u200b國Ｂ")
+    assert folded == "a国b"
+    assert origin == [0, 2, 3]
+
+
+def test_offsets_survive_expanding_characters():
+    folded, origin = normalise_with_offsets("ﬁ國")
+    assert folded == "fi国"
+    assert origin == [0, 0, 1]
+
+
+def test_offset_fold_equals_fast_fold():
+    text = "Ｈｅｌｌｏ 國際 ＧＤＰ\u200b增長 iPhone15 ①"
+    assert normalise_with_offsets(text)[0] == normalise(text)
+
+
+def test_compact_drops_whitespace_and_keeps_offsets():
+    assert compact("ab c\nd", [0, 1, 2, 3, 4, 5]) == ("abcd", [0, 1, 3, 5])
+
+
+def test_tokenizer_positions_are_word_ordinals():
+    tokens = [(t.text, t.pos) for t in JiebaTokenizer()("我来到北京清华大学", positions=True)]
+    assert tokens == [("我", 0), ("来到", 1), ("北京", 2), ("清华大学", 3)]
+
+
+def test_tokenizer_reports_offsets_in_original_text():
+    tokens = [(t.text, t.startchar, t.endchar) for t in JiebaTokenizer()("國際 論壇", chars=True)]
+    assert tokens == [("国际", 0, 2), ("论坛", 3, 5)]
+
+
+def test_word_analyzer_does_not_stem_english():
+    assert [t.text for t in word_analyzer()("iPhone15 running games")] == ["iphone15", "running", "games"]
+
+
+def test_word_analyzer_drops_punctuation():
+    assert [t.text for t in word_analyzer()("你好，世界！")] == ["你好", "世界"]
+
+
+def test_user_dictionary_keeps_a_new_word_whole(tmp_path):
+    userdict = tmp_path / "dict.txt"
+    userdict.write_text("量子纠缠态 100 n\n", encoding="utf-8")
+    plain = [t.text for t in word_analyzer()("量子纠缠态")]
+    custom = [t.text for t in word_analyzer(userdict)("量子纠缠态")]
+    assert "量子纠缠态" not in plain
+    assert custom == ["量子纠缠态"]
+
+
+def test_gram_tokenizer_emits_bigrams_at_character_positions():
+    tokens = [(t.text, t.pos) for t in GramTokenizer()("中亚五国", positions=True)]
+    assert tokens == [("中亚", 0), ("亚五", 1), ("五国", 2)]
+
+
+def test_gram_tokenizer_ignores_whitespace():
+    assert [t.text for t in GramTokenizer()("a b")] == ["ab"]
+
+
+def test_gram_tokenizer_does_not_span_sections():
+    tokens = [(t.text, t.pos) for t in GramTokenizer()(f"标题{SECTION_BREAK}正文", positions=True)]
+    assert tokens == [("标题", 0), ("正文", 3)]
+
+
+def test_gram_tokenizer_keeps_a_one_character_section():
+    assert [t.text for t in GramTokenizer()("赞")] == ["赞"]
+
+
+def test_gram_tokenizer_offsets_map_to_original_text():
+    tokens = [(t.text, t.startchar, t.endchar) for t in GramTokenizer()("國 際", chars=True)]
+    assert tokens == [("国际", 0, 3)]
+
+
+def test_char_tokenizer_emits_folded_characters():
+    assert [t.text for t in CharTokenizer()("國 Ａ")] == ["国", "a"]
+
+
+def test_grams_of_query_string():
+    assert grams("国际论坛") == ["国际", "际论", "论坛"]
+    assert grams("国") == ["国"]
