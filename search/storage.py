@@ -17,10 +17,13 @@ with it, so there is no stale lock to clean by hand.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import json
+import multiprocessing.util
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +35,7 @@ LOCK = ".lock"
 META = "meta.json"
 MANIFEST = "manifest.json"
 GEN_PREFIX = "gen-"
+PR_SET_PDEATHSIG = 1
 #: Generations kept besides the live one, for readers still using them.
 KEEP_PREVIOUS = 1
 
@@ -146,6 +150,10 @@ def writer_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    handle = _LockHandle(fd)
+    # Worker processes forked while the lock is held must not keep it alive
+    # after this process dies, and must not outlive it.
+    multiprocessing.util.register_after_fork(handle, _detach_child)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -160,6 +168,24 @@ def writer_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+class _LockHandle:
+    def __init__(self, fd: int):
+        self.fd = fd
+
+
+def _detach_child(handle: _LockHandle) -> None:
+    """In a forked worker: drop our copy of the lock and die when the writer dies."""
+    try:
+        os.close(handle.fd)
+    except OSError:
+        pass
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: workers exit when their queues close
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -1,0 +1,133 @@
+"""Building and updating the index: reports, incremental changes, locking, and surviving kill -9."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from search import Index, IndexBusyError, IndexNotFoundError, build_index, update_index
+from search.storage import writer_lock
+from tests.conftest import write_post
+
+
+def generations(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.glob("gen-*"))
+
+
+def test_build_reports_counts_and_records_provenance(corpus_dir, tmp_path):
+    report = build_index(corpus_dir, tmp_path / "ix", procs=1)
+    assert (report.indexed, report.total_docs, report.skipped, report.warnings) == (4, 4, [], [])
+    meta = json.loads(next((tmp_path / "ix").glob("gen-*/meta.json")).read_text())
+    assert meta["corpus"] == str(corpus_dir.resolve())
+    assert meta["segmenter"].startswith("jieba")
+
+
+def test_broken_files_are_listed_and_good_ones_indexed(corpus_dir, tmp_path):
+    (corpus_dir / "empty.md").write_bytes(b"")
+    (corpus_dir / "binary.md").write_bytes(b"\x00\x01\x02")
+    (corpus_dir / "bad-yaml.md").write_text("---\ntitle: [x\n---\n<p>还能读</p>", encoding="utf-8")
+    report = build_index(corpus_dir, tmp_path / "ix", procs=1)
+    assert sorted((p.path, p.reason) for p in report.skipped) == [
+        ("binary.md", "binary file (NUL bytes)"), ("empty.md", "empty file")]
+    assert [p.path for p in report.warnings if "YAML" in p.reason] == ["bad-yaml.md"]
+    assert report.total_docs == 5
+
+
+def test_parallel_build_indexes_the_same_documents(tmp_path):
+    for i in range(450):
+        write_post(tmp_path / "c", f"a/b/c/{i}.md", title=f"新闻{i}", body=f"<p>第{i}条消息，关于芯片和冬奥会。</p>")
+    report = build_index(tmp_path / "c", tmp_path / "ix", procs=2)
+    assert report.total_docs == 450
+    with Index.open(tmp_path / "ix") as ix:
+        assert ix.search("芯片").total == 450
+        assert ix.search("title:新闻449").total == 1
+
+
+def test_update_touches_only_added_changed_and_deleted_posts(corpus_dir, index_dir):
+    write_post(corpus_dir, "新/台风.md", title="台风登陆", body="<p>台风登陆广东</p>")
+    changed = corpus_dir / "科技/环球/科技/iPhone.md"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("5G", "6G"), encoding="utf-8")
+    (corpus_dir / "财经/晨光/快讯/GDP.md").unlink()
+    touched = corpus_dir / "体育/新华/要闻/冬奥会开幕.md"
+    os.utime(touched, (time.time() + 5, time.time() + 5))  # new mtime, same content
+    report = update_index(index_dir, procs=1)
+    assert (report.added, report.changed, report.deleted, report.unchanged) == (1, 1, 1, 2)
+    assert report.total_docs == 4
+    with Index.open(index_dir) as ix:
+        assert ix.search("台风").total == 1
+        assert ix.search("6G").total == 1 and ix.search("5G").total == 0
+        assert ix.search("GDP").total == 0
+
+
+def test_update_with_nothing_changed_writes_nothing(index_dir):
+    before = generations(index_dir)
+    report = update_index(index_dir, procs=1)
+    assert (report.added, report.changed, report.deleted, report.unchanged) == (0, 0, 0, 4)
+    assert generations(index_dir) == before
+
+
+def test_update_without_index_is_a_clear_error(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="news-search build"):
+        update_index(tmp_path / "none")
+
+
+def test_second_writer_fails_with_a_clear_message(corpus_dir, index_dir):
+    with writer_lock(index_dir):
+        with pytest.raises(IndexBusyError, match=f"pid {os.getpid()}"):
+            build_index(corpus_dir, index_dir, procs=1)
+
+
+def test_lock_of_a_killed_writer_is_released(corpus_dir, index_dir):
+    with subprocess.Popen([sys.executable, "-c", (
+            "import sys, time; from search.storage import writer_lock\n"
+            f"with writer_lock({str(index_dir)!r}):\n    print('locked', flush=True); time.sleep(60)")],
+            stdout=subprocess.PIPE, text=True) as holder:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(IndexBusyError):
+            build_index(corpus_dir, index_dir, procs=1)
+        holder.send_signal(signal.SIGKILL)
+    assert build_index(corpus_dir, index_dir, procs=1).total_docs == 4
+
+
+def test_previous_generation_is_kept_and_older_ones_removed(corpus_dir, index_dir):
+    for _ in range(3):
+        build_index(corpus_dir, index_dir, procs=1)
+    assert generations(index_dir) == ["gen-000003", "gen-000004"]
+    assert (index_dir / "CURRENT").read_text().strip() == "gen-000004"
+
+
+def slow_corpus(root: Path, n: int = 500) -> Path:
+    """Enough text that a build takes several seconds, so it can be killed mid-way."""
+    text = "国际论坛在北京举行，各国代表讨论数字经济与人工智能的发展。" * 60
+    for i in range(n):
+        write_post(root, f"slow/{i // 100}/{i}.md", title=f"慢速文章{i}", body=f"<p>{text}{i}</p>")
+    return root
+
+
+@pytest.mark.parametrize("command", ["build", "update"])
+def test_killed_writer_leaves_the_live_index_answering(tmp_path, corpus_dir, index_dir, command):
+    with Index.open(index_dir) as ix:
+        before = [h.id for h in ix.search("开幕").hits]
+    slow_corpus(corpus_dir)
+    args = ["--corpus", str(corpus_dir)] if command == "build" else []
+    proc = subprocess.Popen([sys.executable, "-m", "search", command, "--index", str(index_dir), "-q", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(generations(index_dir)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # well inside the writing phase
+    assert proc.poll() is None, "the build finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with Index.open(index_dir) as ix:
+        assert ix.stats().docs == 4
+        assert [h.id for h in ix.search("开幕").hits] == before
+    report = build_index(corpus_dir, index_dir)  # no manual clean-up needed
+    assert report.total_docs == 504
+    assert len(generations(index_dir)) == 2
+    assert not list(index_dir.glob("*.tmp"))
