@@ -15,6 +15,7 @@ Fields, and why each exists:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -30,9 +31,11 @@ from pathlib import Path
 
 from whoosh import fields, formats
 from whoosh import index as whoosh_index
+from whoosh.system import pack_uint
 
 from . import storage
-from .analysis import SECTION_BREAK, SEGMENTER, char_analyzer, compact, gram_analyzer, normalise, word_analyzer
+from .analysis import (SECTION_BREAK, SEGMENTER, char_analyzer, char_counts, compact, gram_analyzer, gram_positions,
+                       normalise, word_analyzer, word_counts)
 from .corpus import Document, Problem, ReadResult, find_posts, read_post
 from .errors import CorpusError
 
@@ -78,17 +81,38 @@ class GramField(fields.TEXT):
         super().__init__(analyzer=gram_analyzer(), phrase=True, **kwargs)
         self.format = CompactPositions(field_boost=self.format.field_boost)
 
+    def index(self, value, **kwargs):
+        # Same terms as the analyzer (see analysis.gram_positions), without Token objects.
+        encode, boost = self.format.encode, self.format.field_boost
+        for gram, poses in gram_positions(value).items():
+            yield gram.encode("utf-8"), len(poses), boost, encode(poses)
+
+
+class CountField(fields.TEXT):
+    """A field of term frequencies (no positions) indexed through a fast counting function."""
+
+    def __init__(self, analyzer, counter, **kwargs):
+        super().__init__(analyzer=analyzer, phrase=False, **kwargs)
+        self.counter = counter
+
+    def index(self, value, **kwargs):
+        # Same terms as the analyzer, without Token objects; Frequency format
+        # stores the count as its value.
+        boost = self.format.field_boost
+        for term, freq in self.counter(value).items():
+            yield term.encode("utf-8"), freq, freq * boost, pack_uint(freq)
+
 
 def make_schema(userdict: str | None = None) -> fields.Schema:
     """Return the index schema (the word analyzer uses ``userdict``, if given)."""
-    words = word_analyzer(userdict)
+    words = functools.partial(word_counts, userdict=userdict)
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
-        title=fields.TEXT(analyzer=words, phrase=False, stored=True),
-        body=fields.TEXT(analyzer=words, phrase=False),
+        title=CountField(word_analyzer(userdict), words, stored=True),
+        body=CountField(word_analyzer(userdict), words),
         grams=GramField(),
         title_grams=GramField(),
-        chars=fields.TEXT(analyzer=char_analyzer(), phrase=False),
+        chars=CountField(char_analyzer(), char_counts),
         source=fields.ID(stored=True, sortable=True),
         source_key=fields.ID(),
         category=fields.ID(sortable=True),
@@ -319,8 +343,8 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
     """Read ``paths`` (in parallel when there are many) and write them into ``ix``; return the manifest."""
     procs = procs or os.cpu_count() or 1
     parallel = procs > 1 and len(paths) >= PARALLEL_THRESHOLD
-    writer = ix.writer(procs=procs, multisegment=True, limitmb=128) if parallel and not replace \
-        else ix.writer(limitmb=128)
+    writer = ix.writer(procs=procs, multisegment=True, limitmb=256) if parallel and not replace \
+        else ix.writer(limitmb=256)
     try:
         for done, (path, result) in enumerate(_read_all(corpus_dir, paths, procs if parallel else 1), 1):
             doc_id = storage_id(corpus_dir, path)

@@ -24,6 +24,7 @@ from whoosh import collectors, scoring, sorting
 from whoosh.searching import Searcher
 
 from . import storage
+from .analysis import warm_up
 from .errors import IndexCorruptError, QuerySyntaxError
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key
@@ -115,6 +116,7 @@ class Index:
         """
         index = cls(index_dir)
         index.refresh()
+        warm_up()
         return index
 
     def refresh(self) -> bool:

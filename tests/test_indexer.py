@@ -131,3 +131,15 @@ def test_killed_writer_leaves_the_live_index_answering(tmp_path, corpus_dir, ind
     assert report.total_docs == 504
     assert len(generations(index_dir)) == 2
     assert not list(index_dir.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("field", ["title", "body", "grams", "title_grams", "chars"])
+def test_fast_field_indexing_matches_the_shared_analyzers(field):
+    from whoosh import fields
+
+    from search.indexer import make_schema
+
+    text = "國際論壇在港舉行 ＧＤＰ增長５．２％\u200b iPhone15，ok\x1f標題 a"
+    fieldobj = make_schema()[field]
+    via_analyzer = sorted(fields.FieldType.index(fieldobj, text))
+    assert sorted(fieldobj.index(text)) == via_analyzer
