@@ -106,6 +106,7 @@ class Index:
         self._searcher: Searcher | None = None
         self._generation: Path | None = None
         self._stats: IndexStats | None = None
+        self._userdict: str | None = None  # the jieba user dictionary the index was built with
 
     @classmethod
     def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR) -> Index:
@@ -116,7 +117,7 @@ class Index:
         """
         index = cls(index_dir)
         index.refresh()
-        warm_up()
+        warm_up(index._userdict)
         return index
 
     def refresh(self) -> bool:
@@ -137,6 +138,7 @@ class Index:
                 ) from exc
             old, self._searcher = self._searcher, searcher
             self._key, self._generation, self._stats = generation.name, generation, None
+            self._userdict = storage.read_json(generation / storage.META).get("userdict")
             if old is not None:
                 old.close()
             return True
@@ -181,8 +183,7 @@ class Index:
             filters = Filters.from_mapping(filters)
         with self._lock:
             searcher = self._current()
-            userdict = None
-            compiled = compile_query(parse_query(text), userdict=userdict)
+            compiled = compile_query(parse_query(text), userdict=self._userdict)
             q = compiled.query
             extra = filters.query()
             if extra is not None:

@@ -215,3 +215,39 @@ def test_open_index_sees_a_rebuild_without_reopening(corpus_dir, index_dir):
         write_post(corpus_dir, "社会/台风.md", title="台风登陆", body="<p>台风登陆广东</p>")
         build_index(corpus_dir, index_dir, procs=1)
         assert ids(ix.search("台风")) == ["社会/台风.md"]
+
+
+@pytest.mark.parametrize("with_dict, expected", [(True, ["a/b/c/whole.md"]),
+                                                  (False, ["a/b/c/split.md", "a/b/c/whole.md"])])
+def test_queries_are_cut_with_the_user_dictionary_of_the_index(tmp_path, with_dict, expected):
+    userdict = tmp_path / "dict.txt"
+    userdict.write_text("量子纠缠态 100 n\n", encoding="utf-8")
+    write_post(tmp_path / "c", "a/b/c/whole.md", title="甲", body="<p>量子纠缠态的新实验。</p>")
+    write_post(tmp_path / "c", "a/b/c/split.md", title="乙", body="<p>量子的纠缠态。</p>")
+    build_index(tmp_path / "c", tmp_path / "ix", userdict=str(userdict) if with_dict else None, procs=1)
+    with Index.open(tmp_path / "ix") as ix:
+        # One dictionary word must occur whole; three default words may be scattered.
+        assert sorted(ids(ix.search("量子纠缠态"))) == expected
+
+
+def test_one_index_serves_many_threads_during_rebuilds(corpus_dir, index_dir):
+    import threading
+
+    errors, totals = [], []
+    with Index.open(index_dir) as ix:
+        def hammer():
+            try:
+                for _ in range(30):
+                    totals.append(ix.search("开幕 OR 论坛").total)
+            except Exception as exc:  # noqa: BLE001 - the test reports any failure
+                errors.append(exc)
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for _ in range(3):
+            build_index(corpus_dir, index_dir, procs=1)
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert set(totals) == {2}
