@@ -10,8 +10,10 @@ generation, switches to it, so a long-running server never needs a restart.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
+import warnings
 import time
 import zlib
 from dataclasses import dataclass
@@ -107,6 +109,7 @@ class Index:
         self._generation: Path | None = None
         self._stats: IndexStats | None = None
         self._userdict: str | None = None  # the jieba user dictionary the index was built with
+        self._failed_key: str | None = None  # a generation that could not be opened
 
     @classmethod
     def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR) -> Index:
@@ -121,21 +124,23 @@ class Index:
         return index
 
     def refresh(self) -> bool:
-        """Switch to the newest published generation if it changed; return True if it did."""
+        """Switch to the newest published generation if it changed; return True if it did.
+
+        A new generation that cannot be read is remembered and not retried; the
+        generation already open keeps answering.
+        """
         with self._lock:
             key = storage.generation_key(self.index_dir)
-            if key is not None and key == self._key and self._searcher is not None:
+            if self._searcher is not None and key in (self._key, self._failed_key):
                 return False
             generation = storage.current_generation(self.index_dir)
             try:
-                searcher = whoosh_index.open_dir(generation).searcher(weighting=_weighting())
-            except Exception as exc:  # Whoosh raises many types on damaged files
+                searcher = _open_searcher(generation, self.index_dir)
+            except IndexCorruptError:
+                self._failed_key = key
                 if self._searcher is not None:
-                    return False  # keep answering from the generation we have
-                raise IndexCorruptError(
-                    f"the index in {self.index_dir}/ ({generation.name}) cannot be read: {exc}; "
-                    f"rebuild it with: news-search build --corpus DIR --index {self.index_dir}"
-                ) from exc
+                    return False
+                raise
             old, self._searcher = self._searcher, searcher
             self._key, self._generation, self._stats = generation.name, generation, None
             self._userdict = storage.read_json(generation / storage.META).get("userdict")
@@ -275,6 +280,24 @@ class Index:
             last_date=_aware(last[0]["date"]) if len(last) else None,
             sources=counts.get("source", ()), categories=counts.get("category", ()),
         )
+
+
+def _open_searcher(generation: Path, index_dir: Path) -> Searcher:
+    """Open a generation's Whoosh index for searching.
+
+    :raises IndexCorruptError: naming the index and how to rebuild it.
+    """
+    with warnings.catch_warnings():
+        # Whoosh leaves the file it failed to parse open; it is closed when the
+        # exception is dropped, which must not warn.
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return whoosh_index.open_dir(generation).searcher(weighting=_weighting())
+        except Exception as exc:  # noqa: BLE001 - Whoosh raises many types on damaged files
+            reason = f"{exc}" or type(exc).__name__
+        gc.collect()
+    raise IndexCorruptError(f"the index in {index_dir}/ ({generation.name}) cannot be read: {reason}; "
+                            f"rebuild it with: news-search build --corpus DIR --index {index_dir}")
 
 
 def _weighting() -> scoring.WeightingModel:

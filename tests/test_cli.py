@@ -128,3 +128,17 @@ def test_python_dash_m_runs_the_same_cli(index_dir):
 
 def test_help_teaches_the_query_language(runner):
     assert 'date:2022-01..2022-03' in run(runner, "query", "--help").output
+
+
+@pytest.mark.parametrize("damage", ["truncate segment", "garbage toc"])
+def test_damaged_index_is_named_with_rebuild_advice(runner, index_dir, damage):
+    generation = index_dir / (index_dir / "CURRENT").read_text().strip()
+    if damage == "truncate segment":
+        segment = max(generation.glob("*.seg"), key=lambda p: p.stat().st_size)
+        segment.write_bytes(segment.read_bytes()[:1000])
+    else:
+        next(generation.glob("*.toc")).write_bytes(b"garbage")
+    result = runner.invoke(cli, ["query", "--index", str(index_dir), "冬奥会"])
+    assert result.exit_code == 1
+    assert f"the index in {index_dir}/" in result.output
+    assert "rebuild it with: news-search build" in result.output

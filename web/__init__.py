@@ -1,1 +1,79 @@
-"""The Flask front end (see the web issue); placeholder factory until then."""
+"""The search site and JSON API: a Flask app factory over the ``search`` library.
+
+Run it with ``news-search serve`` (waitress) or, for development,
+``flask --app web run``. Configuration comes from, in order: the defaults
+below, environment variables (``NEWS_SEARCH_INDEX``, ``NEWS_SEARCH_PER_PAGE``,
+``NEWS_SEARCH_TITLE``, ``NEWS_SEARCH_MAX_QUERY``), then ``test_config`` (which
+the CLI uses for its flags).
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from . import api, errors, index, pages, templating
+
+#: Environment variable -> (config key, type).
+ENV_CONFIG = {
+    "NEWS_SEARCH_INDEX": ("INDEX_DIR", str),
+    "NEWS_SEARCH_PER_PAGE": ("PER_PAGE", int),
+    "NEWS_SEARCH_TITLE": ("SITE_TITLE", str),
+    "NEWS_SEARCH_MAX_QUERY": ("MAX_QUERY_CHARS", int),
+}
+
+#: Sent with every response, errors and static files included. Scripts and
+#: styles only from our own static files; images from anywhere (thumbnails and
+#: article pictures are remote), never frames, plugins or form posts elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
+        "media-src 'none'; object-src 'none'; frame-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the site.
+
+    :raises ValueError: if a numeric setting from the environment is not a number or out of range.
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(INDEX_DIR="index", PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200)
+    app.config.update(_from_environment(os.environ))
+    if test_config is not None:
+        app.config.update(test_config)
+    if not 1 <= int(app.config["PER_PAGE"]) <= 50:
+        raise ValueError(f"PER_PAGE must be from 1 to 50, not {app.config['PER_PAGE']!r}")
+    app.json.ensure_ascii = False
+
+    index.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.after_request(_add_security_headers)
+    return app
+
+
+def _from_environment(environ) -> dict:
+    config = {}
+    for name, (key, kind) in ENV_CONFIG.items():
+        if environ.get(name):
+            try:
+                config[key] = kind(environ[name])
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, not {environ[name]!r}") from None
+    return config
+
+
+def _add_security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

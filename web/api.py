@@ -1,0 +1,49 @@
+"""The JSON API: ``/api/search``, ``/api/post/<id>``, ``/api/stats`` and its OpenAPI document.
+
+Responses are the library's ``to_dict()``; errors are
+``{"error": {"status": 400, "message": "..."}}``. ``/api/search?format=html``
+adds ``html``, the results region rendered by the same template as the page,
+which the instant search swaps in.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, render_template, request
+
+from .index import get_index
+from .openapi import openapi_document
+from .pages import is_safe_id, results_context, run_search, search_params
+from .params import ParamError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+FORMATS = ("json", "html")
+
+
+@bp.get("/search")
+def search():
+    response_format = request.args.get("format") or "json"
+    if response_format not in FORMATS:
+        raise ParamError(f"format 只能是 json 或 html，收到 {response_format!r}。")
+    params = search_params()
+    results = run_search(params)
+    data = results.to_dict()
+    if response_format == "html":
+        data["html"] = render_template("_results.html", **results_context(params, results))
+    return jsonify(data)
+
+
+@bp.get("/post/<path:doc_id>")
+def post(doc_id: str):
+    if not is_safe_id(doc_id) or (article := get_index().get(doc_id)) is None:
+        abort(404)
+    return jsonify(article.to_dict())
+
+
+@bp.get("/stats")
+def stats():
+    return jsonify(get_index().stats().to_dict())
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

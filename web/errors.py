@@ -1,0 +1,67 @@
+"""Errors as readers see them: an HTML page on the site, a JSON object under ``/api/``.
+
+No stack trace ever reaches the client: unexpected exceptions are logged and
+answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from search import IndexCorruptError, IndexNotFoundError, QuerySyntaxError
+
+from .params import ParamError, SearchParams
+
+#: Titles of the error page, by status.
+TITLES = {400: "请求有误", 404: "找不到这个页面", 405: "不支持的请求方法", 500: "服务器出错了",
+          503: "索引不可用"}
+MESSAGES = {
+    404: "链接可能已失效，或者文章已从索引中删除。",
+    405: "这个地址只接受 GET 请求。",
+    500: "服务器处理请求时出错，已记录下来。请稍后再试。",
+    503: "搜索索引暂时无法打开（可能还没有建立，或正在重建）。请稍后再试。",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ParamError, _bad_request)
+    app.register_error_handler(QuerySyntaxError, _bad_query)
+    app.register_error_handler(IndexNotFoundError, _index_unavailable)
+    app.register_error_handler(IndexCorruptError, _index_unavailable)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def error_response(status: int, message: str | None = None):
+    """Return the error page (or JSON object, under /api/) for ``status`` with a reader-facing message."""
+    message = message or MESSAGES.get(status) or TITLES.get(status, "出错了")
+    if request.path.startswith("/api/"):
+        response = jsonify(error={"status": status, "message": message})
+    else:
+        response = render_template("error.html", status=status, title=TITLES.get(status, "出错了"),
+                                   message=message, params=SearchParams(q=request.args.get("q", "")[:1000]))
+    return response, status
+
+
+def _bad_request(exc: ParamError):
+    return error_response(400, str(exc))
+
+
+def _bad_query(exc: QuerySyntaxError):
+    return error_response(400, f"无法理解这个查询：{exc}")
+
+
+def _index_unavailable(exc: Exception):
+    current_app.logger.warning("index unavailable: %s", exc)
+    return error_response(503)
+
+
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    return error_response(status, MESSAGES.get(status) if status in MESSAGES else None)
+
+
+def _unexpected(exc: Exception):
+    current_app.logger.exception("unhandled error on %s", request.path)
+    return error_response(500)

@@ -1,0 +1,39 @@
+"""One shared :class:`search.Index` per app, opened on first use.
+
+Opening an index is expensive, so unlike flaskr's per-request database
+connection, one Index serves every request and thread (it has its own lock)
+and follows rebuilds by itself. It is opened lazily so the site starts, and
+answers 503, while there is no index yet; the first request after the index
+appears opens it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask, current_app
+
+from search import Index
+
+EXTENSION = "news_search"
+
+
+def init_app(app: Flask) -> None:
+    """Prepare ``app`` to share one Index (opened by the first :func:`get_index`)."""
+    app.extensions[EXTENSION] = {"index": None, "lock": threading.Lock()}
+
+
+def get_index() -> Index:
+    """Return the app's Index, opening it the first time.
+
+    :raises IndexNotFoundError: if the configured directory holds no index (the site answers 503).
+    :raises IndexCorruptError: if the index cannot be read (503 as well).
+    """
+    state = current_app.extensions[EXTENSION]
+    index = state["index"]
+    if index is None:
+        with state["lock"]:
+            if state["index"] is None:
+                state["index"] = Index.open(current_app.config["INDEX_DIR"])
+            index = state["index"]
+    return index

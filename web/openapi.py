@@ -1,0 +1,99 @@
+"""The OpenAPI 3.1 document of the JSON API (tests check it against real responses)."""
+
+from __future__ import annotations
+
+from .params import MAX_PAGE, MAX_PER_PAGE, SORTS
+
+STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_DATE = {"type": ["string", "null"], "format": "date-time"}
+STRINGS = {"type": "array", "items": STRING}
+
+
+def _object(properties: dict, optional: tuple[str, ...] = ()) -> dict:
+    return {"type": "object", "properties": properties,
+            "required": [name for name in properties if name not in optional]}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SCHEMAS = {
+    "Hit": _object({"path": STRING, "score": NUMBER, "title": STRING,
+                    "title_html": {"type": "string", "description": "Escaped title, matches in <mark>."},
+                    "source": STRING, "categories": STRINGS, "date": NULLABLE_DATE,
+                    "image": NULLABLE_STRING,
+                    "snippet": {"type": "string", "description": "Escaped text, matches in <mark>."}}),
+    "FacetCount": _object({"value": STRING, "count": INTEGER}),
+    "SearchResults": _object({
+        "query": STRING, "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER,
+        "sort": {"type": "string", "enum": list(SORTS)}, "ms": NUMBER,
+        "hits": {"type": "array", "items": _ref("Hit")},
+        "facets": _object({name: {"type": "array", "items": _ref("FacetCount")}
+                           for name in ("source", "category", "month")}),
+        "html": {"type": "string", "description": "Only with format=html: the rendered results region."},
+    }, optional=("html",)),
+    "Post": _object({"path": STRING, "title": STRING, "source": STRING, "categories": STRINGS,
+                     "date": NULLABLE_DATE, "image": NULLABLE_STRING, "text": STRING}),
+    "Stats": _object({"docs": INTEGER, "size_bytes": INTEGER, "built_at": NULLABLE_STRING,
+                      "corpus": NULLABLE_STRING, "generation": STRING, "segmenter": NULLABLE_STRING,
+                      "first_date": NULLABLE_DATE, "last_date": NULLABLE_DATE,
+                      "sources": {"type": "object", "additionalProperties": INTEGER},
+                      "categories": {"type": "object", "additionalProperties": INTEGER}}),
+    "Error": _object({"error": _object({"status": INTEGER, "message": STRING})}),
+}
+
+
+def _param(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+SEARCH_PARAMETERS = [
+    _param("q", STRING, "Query: words (AND), \"phrase\", -word, A OR B, (…), title:, source:, category:, date:."),
+    _param("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "Page number."),
+    _param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10},
+           "Hits per page."),
+    _param("sort", {"type": "string", "enum": list(SORTS)}, "Default relevance (newest when q is empty)."),
+    _param("source", STRING, "Only posts of this source."),
+    _param("category", STRING, "Only posts in this category (any level)."),
+    _param("date", STRING, "Date range: 2022, 2022-01..2022-03, >=2022-09-01 (not with from/to)."),
+    _param("from", STRING, "First day/month/year (YYYY, YYYY-MM or YYYY-MM-DD)."),
+    _param("to", STRING, "Last day/month/year, inclusive."),
+    _param("format", {"type": "string", "enum": ["json", "html"], "default": "json"},
+           "html adds the rendered results region as `html`."),
+]
+
+
+def _json(description: str, schema: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _errors(*statuses: int) -> dict:
+    text = {400: "Bad parameter (the message says which).", 404: "No such post.",
+            503: "The index is not available."}
+    return {str(s): _json(text[s], "Error") for s in statuses}
+
+
+def _post_path_parameter() -> dict:
+    return {"name": "doc_id", "in": "path", "required": True, "schema": STRING,
+            "description": "Post path relative to the corpus root, URL-encoded (slashes kept)."}
+
+
+def openapi_document() -> dict:
+    """Return the OpenAPI document served at ``/api/openapi.json``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "news-search API", "version": "1.0.0",
+                 "description": "Full-text search over a Chinese news archive."},
+        "paths": {
+            "/api/search": {"get": {"summary": "Search posts", "parameters": SEARCH_PARAMETERS,
+                                    "responses": {"200": _json("One page of results.", "SearchResults"),
+                                                  **_errors(400, 503)}}},
+            "/api/post/{doc_id}": {"get": {"summary": "One post as plain text", "parameters": [
+                _post_path_parameter()], "responses": {"200": _json("The post.", "Post"), **_errors(404, 503)}}},
+            "/api/stats": {"get": {"summary": "What the index holds",
+                                   "responses": {"200": _json("Index statistics.", "Stats"), **_errors(503)}}},
+        },
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,147 @@
+"""Reading and checking request arguments, shared by the pages and the JSON API.
+
+Both call :func:`parse_search_args`; a bad value raises :class:`ParamError`,
+whose message (Simplified Chinese) is shown to the reader as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from search import QuerySyntaxError
+from search.query import parse_date_bound, parse_date_range
+
+SORTS = ("relevance", "newest", "oldest")
+MAX_PER_PAGE = 50
+#: Deepest page served (the library collects page * per_page hits).
+MAX_PAGE = 500
+
+
+class ParamError(ValueError):
+    """A request argument that is missing, malformed or out of range; ``str()`` is for the reader."""
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """One search request: query text, paging, sort and structured filters."""
+
+    q: str = ""
+    page: int = 1
+    per_page: int = 10
+    sort: str = ""  # "" only before parsing: pages without a search (home, article) build SearchParams()
+    source: str = ""
+    category: str = ""
+    date: str = ""  # the API's raw date filter, e.g. "2022-01..2022-03"
+    date_from: str = ""  # the form's from/to inputs: YYYY, YYYY-MM or YYYY-MM-DD
+    date_to: str = ""
+    default_per_page: int = 10
+
+    @property
+    def default_sort(self) -> str:
+        """Relevance for a query; newest first when browsing by filters alone."""
+        return "relevance" if self.q else "newest"
+
+    @property
+    def date_filter(self) -> str:
+        if self.date_from or self.date_to:
+            return f"{self.date_from}..{self.date_to}"
+        return self.date
+
+    @property
+    def date_label(self) -> str:
+        """The date filter as a chip shows it: ``2022-09``, ``2022-01 至 2022-03``."""
+        if self.date_from and self.date_from == self.date_to:
+            return self.date_from
+        if self.date_from or self.date_to:
+            return f"{self.date_from or '最早'} 至 {self.date_to or '现在'}"
+        return self.date
+
+    @property
+    def from_day(self) -> str:
+        """``from`` as the first day it covers (``YYYY-MM-DD``, for a date input), or ""."""
+        return parse_date_bound(self.date_from)[0].date().isoformat() if self.date_from else ""
+
+    @property
+    def to_day(self) -> str:
+        """``to`` as the last day it covers, or ""."""
+        return (parse_date_bound(self.date_to)[1] - timedelta(days=1)).date().isoformat() if self.date_to else ""
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.source or self.category or self.date_filter)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to search for: no words and no filters."""
+        return not self.q and not self.has_filters
+
+    def filters(self) -> dict[str, str]:
+        """Return the library's ``filters`` mapping."""
+        return {"source": self.source, "category": self.category, "date": self.date_filter}
+
+    def to_args(self, **changes) -> dict[str, str | int]:
+        """Return URL arguments for these parameters with ``changes`` applied, defaults left out.
+
+        Any change other than ``page`` goes back to page 1.
+        """
+        if "page" not in changes:
+            changes["page"] = 1
+        p = replace(self, **changes)
+        args = {"q": p.q, "source": p.source, "category": p.category, "date": p.date,
+                "from": p.date_from, "to": p.date_to,
+                "sort": p.sort if p.sort != p.default_sort else "",
+                "per_page": p.per_page if p.per_page != p.default_per_page else "",
+                "page": p.page if p.page != 1 else ""}
+        return {k: v for k, v in args.items() if v not in ("", None)}
+
+
+def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> SearchParams:
+    """Return the :class:`SearchParams` of a request's query string (a ``MultiDict`` or dict).
+
+    :raises ParamError: for a too-long query, a bad page, per_page, sort or date.
+    """
+    q = (args.get("q") or "").strip()
+    if len(q) > max_query_chars:
+        raise ParamError(f"查询太长了（{len(q)} 个字符），请缩短到 {max_query_chars} 个字符以内。")
+    params = SearchParams(
+        q=q,
+        page=_whole_number(args, "page", 1, 1, MAX_PAGE),
+        per_page=_whole_number(args, "per_page", default_per_page, 1, MAX_PER_PAGE),
+        source=(args.get("source") or "").strip(),
+        category=(args.get("category") or "").strip(),
+        date=(args.get("date") or "").strip(),
+        date_from=_date_bound(args, "from"),
+        date_to=_date_bound(args, "to"),
+        default_per_page=default_per_page,
+    )
+    sort = (args.get("sort") or "").strip() or params.default_sort
+    if sort not in SORTS:
+        raise ParamError(f"sort 只能是 relevance（相关度）、newest（最新）或 oldest（最早），收到 {sort!r}。")
+    if params.date and (params.date_from or params.date_to):
+        raise ParamError("date 不能与 from/to 同时使用。")
+    try:
+        parse_date_range(params.date_filter) if params.date_filter else None
+    except QuerySyntaxError:
+        raise ParamError(f"日期范围无效：{params.date_filter!r}。请用 2022、2022-01..2022-03、"
+                         ">=2022-09-01 这样的形式，且结束不早于开始。") from None
+    return replace(params, sort=sort)
+
+
+def _whole_number(args, name: str, default: int, low: int, high: int) -> int:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and low <= int(raw) <= high):
+        raise ParamError(f"{name} 必须是 {low} 到 {high} 之间的整数，收到 {raw!r}。")
+    return int(raw)
+
+
+def _date_bound(args, name: str) -> str:
+    raw = (args.get(name) or "").strip()
+    if raw:
+        try:
+            parse_date_bound(raw)
+        except QuerySyntaxError:
+            raise ParamError(f"{name} 不是有效日期：请用 YYYY、YYYY-MM 或 YYYY-MM-DD，收到 {raw!r}。") from None
+    return raw

@@ -1,0 +1,128 @@
+"""Article bodies: the author's raw HTML made safe to show, with query terms highlighted.
+
+Pipeline: nh3 (allow-list) -> lxml (lazy images get their real ``src``;
+``<mark>`` around query terms, in text nodes only) -> nh3 again, so what a
+template receives is always the sanitiser's own output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+import nh3
+from lxml import etree, html as lxml_html
+
+from search.highlight import find_spans
+
+TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "div", "dl", "dt",
+    "em", "figcaption", "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+    "ol", "p", "picture", "pre", "q", "s", "small", "span", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}
+#: Removed together with everything inside them.
+DROPPED = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math", "video",
+           "audio", "form", "select", "textarea", "button", "title", "head"}
+ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+#: Set on every such element (in this order) and allowed with exactly these values.
+FORCED_ATTRIBUTES = {
+    "img": {"loading": "lazy", "decoding": "async", "referrerpolicy": "no-referrer"},
+    "a": {"target": "_blank"},
+}
+#: Attributes where lazy-loading pages keep the real picture.
+LAZY_SOURCES = ("data-src", "data-original", "data-actualsrc", "data-lazy-src")
+
+
+def clean_html(raw: str, highlights: Iterable[str] = ()) -> str:
+    """Return ``raw`` sanitised, with matches of the folded ``highlights`` wrapped in ``<mark>``.
+
+    >>> clean_html('<p onclick="x()">國際<script>alert(1)</script></p>', ["国际"])
+    '<p><mark>國際</mark></p>'
+    """
+    first = nh3.clean(raw, tags=TAGS, clean_content_tags=DROPPED, url_schemes=URL_SCHEMES | {"data"},
+                      attributes=_with_lazy_sources(ATTRIBUTES), link_rel=None)
+    if not first.strip():
+        return ""
+    root = lxml_html.fragment_fromstring(first, create_parent="div")
+    _fix_images(root)
+    for tag, values in FORCED_ATTRIBUTES.items():
+        for element in root.iter(tag):
+            for name, value in values.items():
+                element.set(name, value)
+    needles = [h for h in highlights if h]
+    if needles:
+        _mark_text(root, needles)
+    inner = escape(root.text or "", quote=False) + "".join(
+        etree.tostring(child, encoding="unicode", method="html") for child in root)
+    return nh3.clean(inner, tags=TAGS, clean_content_tags=DROPPED, url_schemes=URL_SCHEMES,
+                     attributes=ATTRIBUTES, link_rel="noopener noreferrer nofollow",
+                     tag_attribute_values={tag: {name: {value} for name, value in values.items()}
+                                           for tag, values in FORCED_ATTRIBUTES.items()})
+
+
+def _with_lazy_sources(attributes: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {**attributes, "img": attributes["img"] | set(LAZY_SOURCES)}
+
+
+def _fix_images(root) -> None:
+    """Give lazy-loaded pictures their real source; drop pictures that have none."""
+    for img in list(root.iter("img")):
+        src = img.get("src", "")
+        if not src.startswith(("http://", "https://")):
+            src = next((img.get(a) for a in LAZY_SOURCES if (img.get(a) or "").startswith(("http", "//"))), "")
+            if src.startswith("//"):
+                src = "https:" + src
+        if src:
+            img.set("src", src)
+        else:
+            _remove_keeping_tail(img)
+
+
+def _remove_keeping_tail(element) -> None:
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
+
+
+def _mark_text(root, needles: list[str]) -> None:
+    """Wrap matches in every text node (element text and tails) in ``<mark>`` elements."""
+    for element in list(root.iter()):
+        if element.tag == "mark" or not isinstance(element.tag, str):
+            continue
+        if element.text:
+            marks, element.text = _split(element.text, needles)
+            for i, mark in enumerate(marks):
+                element.insert(i, mark)
+        if element is not root and element.tail:
+            marks, element.tail = _split(element.tail, needles)
+            parent, at = element.getparent(), element.getparent().index(element)
+            for i, mark in enumerate(marks, 1):
+                parent.insert(at + i, mark)
+
+
+def _split(text: str, needles: list[str]) -> tuple[list, str]:
+    """Return (``<mark>`` elements whose tails carry the text between matches, leading text)."""
+    spans = find_spans(text, needles)
+    if not spans:
+        return [], text
+    marks = []
+    for i, (start, end) in enumerate(spans):
+        mark = etree.Element("mark")
+        mark.text = text[start:end]
+        mark.tail = text[end:spans[i + 1][0] if i + 1 < len(spans) else len(text)]
+        marks.append(mark)
+    return marks, text[:spans[0][0]]
+
