@@ -245,7 +245,12 @@ def _print_results(results: SearchResults) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Worker threads.")
-def serve(index_dir, host, port, threads):
+@click.option("--per-page", type=click.IntRange(1, 50), default=None, envvar="NEWS_SEARCH_PER_PAGE",
+              help="Results per page [default: 10].")
+@click.option("--title", default=None, envvar="NEWS_SEARCH_TITLE", help="Site title [default: 新闻搜索].")
+@click.option("--max-query", type=click.IntRange(1, 1000), default=None, envvar="NEWS_SEARCH_MAX_QUERY",
+              help="Longest query accepted, in characters [default: 200].")
+def serve(index_dir, host, port, threads, per_page, title, max_query):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
     Without an index, the bundled demo corpus is indexed first.
@@ -261,7 +266,8 @@ def serve(index_dir, host, port, threads):
     if not (index_dir / "CURRENT").exists():
         click.echo(f"No index in {index_dir}/: indexing the bundled demo corpus first.", err=True)
         build_index(demo_corpus(), index_dir)
-    app = create_app({"INDEX_DIR": str(index_dir)})
+    settings = {"INDEX_DIR": str(index_dir), "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query}
+    app = create_app({key: value for key, value in settings.items() if value is not None})
     click.echo(f"Serving {index_dir}/ on http://{host}:{port}/", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="news-search")
 

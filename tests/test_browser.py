@@ -4,19 +4,14 @@ Uses Debian's ``chromium`` through Playwright. Skips when either is missing,
 except in CI (``CI=true``), where it fails. Pictures in posts point to remote
 hosts; this machine has no internet, so the browser gets a generated stand-in
 picture for them (and a test checks that a picture that fails is hidden).
-Screenshots go to docs/screenshots/{home,results,article}-{desktop,phone}.png.
+Screenshots go to artifacts/screenshots/{home,results,article}-{desktop,phone}.png (git-ignored;
+$NEWS_SEARCH_SCREENSHOTS overrides); docs/screenshots/ holds reviewed copies.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import struct
-import subprocess
-import sys
-import time
-import urllib.request
 import zlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,9 +20,11 @@ import pytest
 
 from search import build_index
 from tests.conftest import write_post
+from tests.servers import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("NEWS_SEARCH_SCREENSHOTS")
+                   or Path(__file__).resolve().parents[1] / "artifacts" / "screenshots")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -46,44 +43,6 @@ def _require_browser():
             pytest.fail(missing)
         pytest.skip(missing)
     return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(index_dir: Path):
-    """Start ``news-search serve`` on a free port; return (process, base URL) once it answers."""
-    port = _free_port()
-    script = Path(sys.executable).with_name("news-search")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "search"]
-    process = subprocess.Popen(command + ["serve", "--index", str(index_dir), "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()}")
-        try:
-            with urllib.request.urlopen(base + "/api/stats", timeout=5) as response:
-                if response.status == 200:
-                    return process, base
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not answer within 60 s")
-
-
-def _stop(process) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.stderr.close()
 
 
 def _stand_in_png(width: int = 240, height: int = 180) -> bytes:
@@ -110,9 +69,8 @@ def browser():
 @pytest.fixture(scope="module")
 def site(rsshub_index_dir):
     _require_browser()
-    process, base = _serve(rsshub_index_dir)
-    yield base
-    _stop(process)
+    with running_server(rsshub_index_dir) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +81,8 @@ def xss_site(tmp_path_factory):
                body=(f'<p>恶意正文{XSS}<a href="javascript:alert(1)">点我</a>'
                      '<iframe src="https://evil.example"></iframe></p>'))
     build_index(root / "posts", root / "index", procs=1)
-    process, base = _serve(root / "index")
-    yield base
-    _stop(process)
+    with running_server(root / "index") as base:
+        yield base
 
 
 class Page:
@@ -315,7 +272,7 @@ def test_markup_in_a_post_is_shown_as_text(browser, xss_site):
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_screenshots(browser, site, viewport):
-    """Home, results and article at desktop and phone widths, saved under docs/screenshots/."""
+    """Home, results and article at desktop and phone widths, saved under SCREENSHOTS."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = Page(browser, site, viewport=viewport)
     try:

@@ -142,3 +142,25 @@ def test_damaged_index_is_named_with_rebuild_advice(runner, index_dir, damage):
     assert result.exit_code == 1
     assert f"the index in {index_dir}/" in result.output
     assert "rebuild it with: news-search build" in result.output
+
+
+def test_serve_applies_its_flags(demo_index_dir):
+    import urllib.request
+
+    from tests.servers import running_server
+
+    with running_server(demo_index_dir, "--title", "我的新闻库", "--per-page", "3") as base:
+        home = urllib.request.urlopen(base + "/").read().decode()
+        results = json.loads(urllib.request.urlopen(base + "/api/search?q=%E5%86%AC%E5%A5%A5").read())
+    assert "我的新闻库" in home
+    assert results["per_page"] == 3 and len(results["hits"]) == 3
+
+
+def test_serve_without_an_index_builds_the_demo_first(tmp_path):
+    import urllib.request
+
+    from tests.servers import running_server
+
+    with running_server(tmp_path / "fresh") as base:
+        stats = json.loads(urllib.request.urlopen(base + "/api/stats").read())
+    assert stats["docs"] == 32

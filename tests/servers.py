@@ -1,0 +1,54 @@
+"""Start the real ``news-search serve`` (waitress) on a free local port for tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(index_dir: Path, *args: str) -> Iterator[str]:
+    """Run ``news-search serve --index index_dir *args``; yield its base URL once it answers."""
+    port = free_port()
+    script = Path(sys.executable).with_name("news-search")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "search"]
+    process = subprocess.Popen(command + ["serve", "--index", str(index_dir), "--port", str(port), *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(process, base)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
+def _wait_until_up(process: subprocess.Popen, base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()}")
+        try:
+            with urllib.request.urlopen(base + "/api/stats", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not answer within 60 s")
