@@ -35,9 +35,10 @@ from whoosh.system import pack_uint
 
 from . import storage
 from .analysis import (SECTION_BREAK, SEGMENTER, char_analyzer, char_counts, compact, gram_analyzer, gram_positions,
-                       normalise, word_analyzer, word_counts)
-from .corpus import Document, Problem, ReadResult, find_posts, read_post
+                       normalise, warm_up, word_analyzer, word_counts)
+from .corpus import Document, Problem, find_posts, read_post
 from .errors import CorpusError
+from .segments import BulkSegmentWriter, commit_segments
 
 #: Default location of the index, relative to the working directory.
 DEFAULT_INDEX_DIR = Path("index")
@@ -269,11 +270,7 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         try:
             storage.clone_generation(live, generation)
             ix = whoosh_index.open_dir(generation)
-            with ix.writer() as writer:
-                for doc_id in deleted:
-                    writer.delete_by_term("id", doc_id)
-            manifest = _write_documents(ix, corpus_dir, todo, manifest, report, procs=procs,
-                                        progress=progress, replace=True)
+            manifest = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress)
             _finish(generation, corpus_dir, meta.get("userdict"), manifest, report)
             storage.publish(index_dir, generation)
         except BaseException:
@@ -338,31 +335,98 @@ def storage_id(corpus_dir: Path, path: Path) -> str:
     return path.relative_to(corpus_dir).as_posix()
 
 
+#: Most posts per segment: bounds a worker's memory (postings are grouped in memory).
+SEGMENT_DOCS = 5000
+
+
+@dataclass
+class _Chunk:
+    """What indexing one chunk of posts produced."""
+
+    segment: object | None  # a finished Whoosh segment, not yet in the TOC
+    entries: list[tuple[str, list[Problem], list | None, bool]]  # id, problems, manifest entry, indexed
+
+
 def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, report: BuildReport, *,
-                     procs: int | None, progress: ProgressCallback | None, replace: bool = False) -> dict:
-    """Read ``paths`` (in parallel when there are many) and write them into ``ix``; return the manifest."""
+                     procs: int | None, progress: ProgressCallback | None) -> dict:
+    """Index ``paths`` into new segments of ``ix``, in parallel worker processes when there are many.
+
+    Each worker reads, analyses and writes its own chunk of posts as a segment;
+    the segments become visible together when the TOC naming them is written.
+    """
     procs = procs or os.cpu_count() or 1
-    parallel = procs > 1 and len(paths) >= PARALLEL_THRESHOLD
-    writer = ix.writer(procs=procs, multisegment=True, limitmb=256) if parallel and not replace \
-        else ix.writer(limitmb=256)
+    workers = procs if procs > 1 and len(paths) >= PARALLEL_THRESHOLD else 1
+    size = min(SEGMENT_DOCS, -(-len(paths) // workers)) or 1
+    jobs = [(ix.storage.folder, corpus_dir, paths[i:i + size]) for i in range(0, len(paths), size)]
+    segments, done = [], 0
+    for chunk in _run_jobs(jobs, workers):
+        if chunk.segment is not None:
+            segments.append(chunk.segment)
+        for doc_id, problems, entry, indexed in chunk.entries:
+            report.problems.extend(problems)
+            if entry is None:
+                manifest.pop(doc_id, None)
+            else:
+                manifest[doc_id] = entry
+            report.indexed += indexed
+        done += len(chunk.entries)
+        if progress:
+            progress(done, len(paths))
+    commit_segments(ix, segments)
+    return manifest
+
+
+def _run_jobs(jobs: list, workers: int) -> Iterator[_Chunk]:
+    if workers <= 1:
+        yield from map(_index_chunk, jobs)
+        return
+    warm_up()  # load jieba once, before forking, so workers share it
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap_unordered(_index_chunk, jobs)
+
+
+def _index_chunk(job: tuple[str, Path, list[Path]]) -> _Chunk:
+    """Read, analyse and write one chunk of posts as a new segment (runs in a worker)."""
+    folder, corpus_dir, paths = job
+    writer = BulkSegmentWriter(whoosh_index.open_dir(folder), _lk=False)
+    entries = []
     try:
-        for done, (path, result) in enumerate(_read_all(corpus_dir, paths, procs if parallel else 1), 1):
+        for path in paths:
+            result = read_post(corpus_dir, path)
+            if result.document is not None:
+                writer.add_document(**document_fields(result.document))
+            entries.append((storage_id(corpus_dir, path), result.problems, _manifest_entry(path),
+                            result.document is not None))
+        if writer.doc_count():
+            return _Chunk(writer.segment(), entries)
+        writer.discard()
+        return _Chunk(None, entries)
+    except BaseException:
+        writer.discard()
+        raise
+
+
+def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str], manifest: dict,
+                      report: BuildReport, progress: ProgressCallback | None) -> dict:
+    """Replace changed posts, add new ones and delete removed ones in one commit."""
+    writer = BulkSegmentWriter(ix)
+    try:
+        for doc_id in deleted:
+            writer.delete_by_term("id", doc_id)
+        for done, path in enumerate(paths, 1):
+            result = read_post(corpus_dir, path)
             doc_id = storage_id(corpus_dir, path)
             report.problems.extend(result.problems)
-            try:
-                size, mtime, _ = _fingerprint(path)
-                manifest[doc_id] = [size, mtime, _content_hash(path)]
-            except OSError:
-                manifest.pop(doc_id, None)
             if result.document is not None:
-                values = document_fields(result.document)
-                if replace:
-                    writer.update_document(**values)
-                else:
-                    writer.add_document(**values)
+                writer.update_document(**document_fields(result.document))
                 report.indexed += 1
-            elif replace:
+            else:
                 writer.delete_by_term("id", doc_id)
+            entry = _manifest_entry(path)
+            if entry is None:
+                manifest.pop(doc_id, None)
+            else:
+                manifest[doc_id] = entry
             if progress:
                 progress(done, len(paths))
         writer.commit()
@@ -372,19 +436,13 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
     return manifest
 
 
-def _read_all(corpus_dir: Path, paths: list[Path], procs: int) -> Iterator[tuple[Path, ReadResult]]:
-    if procs <= 1:
-        for path in paths:
-            yield path, read_post(corpus_dir, path)
-        return
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(procs) as pool:
-        results = pool.imap(_read_one, [(corpus_dir, p) for p in paths], chunksize=16)
-        yield from zip(paths, results)
-
-
-def _read_one(args: tuple[Path, Path]) -> ReadResult:
-    return read_post(*args)
+def _manifest_entry(path: Path) -> list | None:
+    """Return ``[size, mtime_ns, sha1]`` of a post file, or None if it cannot be read."""
+    try:
+        size, mtime, _ = _fingerprint(path)
+        return [size, mtime, _content_hash(path)]
+    except OSError:
+        return None
 
 
 def _finish(generation: Path, corpus_dir: Path, userdict: str | None, manifest: dict,
