@@ -313,17 +313,18 @@ def word_counts(value: str, userdict: str | None = None) -> dict[str, int]:
 def gram_positions(value: str) -> dict[str, list[int]]:
     """Return ``{bigram: [positions]}`` as :class:`GramTokenizer` would produce for ``value``."""
     positions: dict[str, list[int]] = {}
+    get = positions.get
     pos = 0
     for section in value.split(SECTION_BREAK):
         folded = "".join(normalise(section).split())
         if len(folded) == 1:
             positions.setdefault(folded, []).append(pos)
-        for i in range(len(folded) - 1):
-            gram = folded[i:i + 2]
-            if gram in positions:
-                positions[gram].append(pos + i)
+        for i, gram in enumerate([folded[i:i + 2] for i in range(len(folded) - 1)], pos):
+            found = get(gram)
+            if found is None:
+                positions[gram] = [i]
             else:
-                positions[gram] = [pos + i]
+                found.append(i)
         pos += len(folded) + 1
     return positions
 

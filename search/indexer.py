@@ -20,6 +20,7 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import struct
 import time
 import zlib
 from array import array
@@ -50,6 +51,10 @@ SCHEMA_VERSION = 1
 ProgressCallback = Callable[[int, int], None]
 
 
+_ONE_SHORT_POSITION = b"H"
+_pack_short = struct.Struct("=H").pack  # native order, as array("H") writes it
+
+
 class CompactPositions(formats.Positions):
     """Positions stored as a typed array of deltas instead of Whoosh's pickled list.
 
@@ -58,6 +63,8 @@ class CompactPositions(formats.Positions):
     """
 
     def encode(self, poslist):
+        if len(poslist) == 1 and poslist[0] < 65536:  # most postings: one position, no list work
+            return _ONE_SHORT_POSITION + _pack_short(poslist[0])
         deltas = [b - a for a, b in zip([0, *poslist], poslist)]
         code = "H" if max(deltas, default=0) < 65536 else "I"
         return code.encode("ascii") + array(code, deltas).tobytes()
