@@ -18,7 +18,15 @@ class IndexBusyError(SearchError):
 
 
 class QuerySyntaxError(SearchError):
-    """A query or a filter value that cannot be understood (the message says why)."""
+    """A query or a filter value that cannot be understood (the message says why).
+
+    ``zh`` says the same in Chinese, for user interfaces in Chinese (empty if
+    not translated).
+    """
+
+    def __init__(self, message: str, zh: str = ""):
+        super().__init__(message)
+        self.zh = zh
 
 
 class CorpusError(SearchError):

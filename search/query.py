@@ -189,10 +189,12 @@ def parse_query(text: str) -> Node | None:
 DateFilter(start=datetime.datetime(2022, 1, 1, 0, 0), end=datetime.datetime(2023, 1, 1, 0, 0))))
     """
     if len(text) > MAX_QUERY_CHARS:
-        raise QuerySyntaxError(f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
+        raise QuerySyntaxError(f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}",
+                               zh=f"查询有 {len(text)} 个字符，最多 {MAX_QUERY_CHARS} 个")
     toks = _lex(text)
     if sum(t.kind in ("word", "phrase", "field") for t in toks) > MAX_TERMS:
-        raise QuerySyntaxError(f"the query has more than {MAX_TERMS} terms; use fewer words")
+        raise QuerySyntaxError(f"the query has more than {MAX_TERMS} terms; use fewer words",
+                               zh=f"查询的词超过 {MAX_TERMS} 个，请减少一些")
     parser = _Parser(toks)
     return parser.parse()
 
@@ -288,7 +290,8 @@ def parse_date_bound(text: str) -> tuple[datetime, datetime]:
     """
     match = _DATE.match(text.strip())
     if not match:
-        raise QuerySyntaxError(f"{text!r} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD")
+        raise QuerySyntaxError(f"{text!r} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD",
+                               zh=f"“{text}”不是日期，请用 YYYY、YYYY-MM 或 YYYY-MM-DD")
     year, month, day = (int(g) if g else None for g in match.groups())
     try:
         if day is not None:
@@ -299,7 +302,7 @@ def parse_date_bound(text: str) -> tuple[datetime, datetime]:
             return start, start + timedelta(days=calendar.monthrange(year, month)[1])
         return datetime(year, 1, 1), datetime(year + 1, 1, 1)
     except (ValueError, OverflowError):
-        raise QuerySyntaxError(f"{text!r} is not a valid date") from None
+        raise QuerySyntaxError(f"{text!r} is not a valid date", zh=f"“{text}”不是有效的日期") from None
 
 
 def parse_date_range(text: str) -> DateFilter:
@@ -320,11 +323,13 @@ def parse_date_range(text: str) -> DateFilter:
     if ".." in text:
         low, high = (part.strip() for part in text.split("..", 1))
         if not low and not high:
-            raise QuerySyntaxError("a date range needs at least one end, e.g. date:2022-01..2022-03")
+            raise QuerySyntaxError("a date range needs at least one end, e.g. date:2022-01..2022-03",
+                                   zh="日期范围至少要有一端，例如 date:2022-01..2022-03")
         start = parse_date_bound(low)[0] if low else None
         end = parse_date_bound(high)[1] if high else None
         if start and end and start >= end:
-            raise QuerySyntaxError(f"the date range {text!r} ends before it starts")
+            raise QuerySyntaxError(f"the date range {text!r} ends before it starts",
+                                   zh=f"日期范围“{text}”的结束早于开始")
         return DateFilter(start, end)
     return DateFilter(*parse_date_bound(text))
 

@@ -264,7 +264,7 @@ def test_too_long_query_gets_a_friendly_message(client, path):
 def test_bad_date_inside_the_query_is_400(client, path):
     response = client.get(path, query_string={"q": "冬奥会 date:someday"})
     assert response.status_code == 400
-    assert "无法理解这个查询：" in text(response)
+    assert "无法理解这个查询：“someday”不是日期，请用 YYYY、YYYY-MM 或 YYYY-MM-DD" in text(response)
 
 
 def test_api_rejects_other_methods_with_json_405(client):

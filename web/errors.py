@@ -29,6 +29,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(QuerySyntaxError, _bad_query)
     app.register_error_handler(IndexNotFoundError, _index_unavailable)
     app.register_error_handler(IndexCorruptError, _index_unavailable)
+    # Index files that vanish or cannot be read under a running server (directory
+    # deleted, disk failing): the reader gets a 503 and the site keeps answering.
+    app.register_error_handler(OSError, _index_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
 
@@ -49,11 +52,11 @@ def _bad_request(exc: ParamError):
 
 
 def _bad_query(exc: QuerySyntaxError):
-    return error_response(400, f"无法理解这个查询：{exc}")
+    return error_response(400, f"无法理解这个查询：{exc.zh or exc}")
 
 
 def _index_unavailable(exc: Exception):
-    current_app.logger.warning("index unavailable: %s", exc)
+    current_app.logger.warning("index %s unavailable: %s", current_app.config["INDEX_DIR"], exc)
     return error_response(503)
 
 
