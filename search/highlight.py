@@ -21,6 +21,8 @@ MAX_FRAGMENTS = 2
 #: Characters of context kept before the first match of a fragment.
 LEAD_CHARS = 24
 ELLIPSIS = "…"
+#: Matches considered when choosing fragments (a long post may match hundreds of times).
+MAX_SPANS = 64
 
 
 def find_spans(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
@@ -32,18 +34,25 @@ def find_spans(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
     >>> find_spans("國際 論壇在港舉行", ["国际论坛"])
     [(0, 5)]
     """
+    return _merge([(start, end) for start, end, _ in _matches(text, needles)])
+
+
+def _matches(text: str, needles: Iterable[str]) -> list[tuple[int, int, int]]:
+    """Return ``(start, end, which needle)`` for each match, in text order, unmerged."""
     needles = sorted({n for n in needles if n}, key=len, reverse=True)
     if not needles or not text:
         return []
     folded, origin = normalise(text), None
     if len(folded) != len(text) or any(z in text for z in ZERO_WIDTH):
         folded, origin = normalise_with_offsets(text)
-    pattern = re.compile("|".join(r"\s*".join(map(re.escape, n)) for n in needles))
-    spans = []
+    pattern = re.compile("|".join("(" + r"\s*".join(map(re.escape, n)) + ")" for n in needles))
+    found = []
     for match in pattern.finditer(folded):
         start, last = match.start(), match.end() - 1
-        spans.append((start, last + 1) if origin is None else (origin[start], origin[last] + 1))
-    return _merge(spans)
+        if origin is not None:
+            start, last = origin[start], origin[last]
+        found.append((start, last + 1, match.lastindex))
+    return found
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -86,12 +95,12 @@ def make_snippet(text: str, needles: Iterable[str], *, length: int = SNIPPET_CHA
     >>> make_snippet("<b>國際</b>論壇開幕", ["国际"])
     '&lt;b&gt;<mark>國際</mark>&lt;/b&gt;論壇開幕'
     """
-    needles = list(needles)
     flat = text.replace("\n", " ")
-    spans = find_spans(flat, needles)
-    if not spans:
+    matches = _matches(flat, needles)
+    if not matches:
         return escape(flat[:length]) + (ELLIPSIS if len(flat) > length else "")
-    windows = _choose_windows(flat, spans, needles, length)
+    spans = _merge([(start, end) for start, end, _ in matches])
+    windows = _choose_windows(flat, matches, length)
     pieces = []
     for start, end in windows:
         piece = mark(flat, spans, start, end)
@@ -99,17 +108,16 @@ def make_snippet(text: str, needles: Iterable[str], *, length: int = SNIPPET_CHA
     return " ".join(pieces)
 
 
-def _choose_windows(text: str, spans: list[tuple[int, int]], needles: list[str],
-                    length: int) -> list[tuple[int, int]]:
-    """Pick non-overlapping windows that cover the most distinct matched strings, in text order."""
+def _choose_windows(text: str, matches: list[tuple[int, int, int]], length: int) -> list[tuple[int, int]]:
+    """Pick non-overlapping windows that cover the most distinct matched needles, in text order."""
     size = max(length // MAX_FRAGMENTS, 40)
+    matches = matches[:MAX_SPANS]
     candidates = []
-    for s, _ in spans[:64]:
-        start = max(0, s - LEAD_CHARS)
+    for first, _, _ in matches:
+        start = max(0, first - LEAD_CHARS)
         end = min(len(text), start + size)
-        inside = [text[a:b] for a, b in spans if a >= start and b <= end]
-        distinct = len({normalise("".join(x.split())) for x in inside})
-        candidates.append((-distinct, -len(inside), start, end))
+        inside = [which for a, b, which in matches if a >= start and b <= end]
+        candidates.append((-len(set(inside)), -len(inside), start, end))
     chosen: list[tuple[int, int]] = []
     for _, _, start, end in sorted(candidates):
         if all(end <= a or start >= b for a, b in chosen):
