@@ -1,0 +1,66 @@
+"""Query latency from a warm searcher, measured in a process of its own.
+
+Run by the suite as ``python -m bench.latency INDEX MIX OUT``. A separate
+process makes the searcher's memory measurable (its resident size after the
+mix is what one web worker would hold) and keeps the suite's own memory out
+of it. The mix runs once untimed to warm caches, then ``--rounds`` times timed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import click
+
+from search import Index, SearchError
+
+from .measure import process_memory
+from .queries import PER_PAGE, load_mix
+
+
+def time_mix(index_dir: Path, mix_file: Path, *, rounds: int) -> dict:
+    """Return per-kind latencies (ms, every round), failures, open time and this process's memory."""
+    mix = load_mix(mix_file)
+    started = time.perf_counter()
+    ix = Index.open(index_dir)
+    open_s = time.perf_counter() - started
+    timings: dict[str, list[float]] = {}
+    errors: dict[str, str] = {}
+    with ix:
+        for round_no in range(rounds + 1):  # round 0 warms up
+            for query in mix:
+                started = time.perf_counter()
+                try:
+                    ix.search(query.text, page=query.page, per_page=PER_PAGE, sort=query.sort,
+                              filters=query.filters, facets=query.facets)
+                except SearchError as exc:
+                    errors[query.text] = str(exc)
+                    continue
+                if round_no:
+                    timings.setdefault(query.kind, []).append((time.perf_counter() - started) * 1000)
+        memory = process_memory(os.getpid())
+    return {"open_s": round(open_s, 3), "rounds": rounds, "ms": timings, "errors": errors,
+            "rss_bytes": memory["rss"], "peak_rss_bytes": memory["peak_rss"]}
+
+
+@click.command()
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("mix_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rounds", type=click.IntRange(1, None), default=3, show_default=True,
+              help="Timed passes over the mix, after one untimed warm-up pass.")
+def main(index_dir: Path, mix_file: Path, out: Path, rounds: int) -> None:
+    """Time every query of MIX_FILE (JSON lines, see bench.queries) against INDEX_DIR; write JSON to OUT.
+
+    \b
+    Example:
+        python -m bench.latency /tmp/ix mix.jsonl latency.json --rounds 3
+    """
+    out.write_text(json.dumps(time_mix(index_dir, mix_file, rounds=rounds), ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""The benchmark suite still runs end to end (``--smoke``); timings are not checked, only that they exist."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from bench.queries import KINDS
+from bench.run import main
+
+
+def test_smoke_benchmark_writes_results_table_and_chart(tmp_path):
+    result = CliRunner().invoke(main, ["--smoke", "--skip-web", "--skip-classic", "--out", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    [size] = data["sizes"]
+    assert size["docs"] == size["posts"] == data["meta"]["corpus_posts"] > 0
+    assert size["body_bytes"] > 0
+    assert size["floor"]["seconds"] > 0 and size["floor"]["cpu_s"] > 0
+    build = size["build"]
+    assert build["wall_s"] > 0 and build["docs_per_s"] > 0 and build["index_bytes"] > 0
+    assert build["peak_rss_bytes"] >= build["peak_pss_bytes"] > 0
+    assert (size["update"]["changed"], size["update"]["added"]) == (5, 5)
+    assert size["update"]["report"]["changed"] == size["update"]["report"]["added"] == 5
+    assert set(size["queries"]["by_kind"]) - {"dev"} == set(KINDS) - {"dev"}  # dev queries live in ../shared
+    assert size["queries"]["errors"] == {}
+    assert size["queries"]["overall"]["n"] > 0 and size["queries"]["rss_bytes"] > 0
+    assert "classic" not in size and "web" not in size
+    assert [t["met"][0] for t in data["targets"] if t["target"].startswith("web")] == [None, None, None]
+    assert "| build wall (median) |" in (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert (tmp_path / "scaling.svg").read_text(encoding="utf-8").startswith("<svg")
