@@ -344,6 +344,9 @@ def storage_id(corpus_dir: Path, path: Path) -> str:
 
 #: Most posts per segment: bounds a worker's memory (postings are grouped in memory).
 SEGMENT_DOCS = 5000
+# Segments are written as separate files, not Whoosh's compound file: a reader
+# of a compound file maps and copies most of it into memory (about 2x the index
+# size resident), a reader of plain files reads only what a query touches.
 
 
 @dataclass
@@ -395,7 +398,7 @@ def _run_jobs(jobs: list, workers: int) -> Iterator[_Chunk]:
 def _index_chunk(job: tuple[str, Path, list[Path]]) -> _Chunk:
     """Read, analyse and write one chunk of posts as a new segment (runs in a worker)."""
     folder, corpus_dir, paths = job
-    writer = BulkSegmentWriter(whoosh_index.open_dir(folder), _lk=False)
+    writer = BulkSegmentWriter(whoosh_index.open_dir(folder), _lk=False, compound=False)
     entries = []
     try:
         for path in paths:
@@ -416,7 +419,7 @@ def _index_chunk(job: tuple[str, Path, list[Path]]) -> _Chunk:
 def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str], manifest: dict,
                       report: BuildReport, progress: ProgressCallback | None) -> dict:
     """Replace changed posts, add new ones and delete removed ones in one commit."""
-    writer = BulkSegmentWriter(ix)
+    writer = BulkSegmentWriter(ix, compound=False)
     try:
         for doc_id in deleted:
             writer.delete_by_term("id", doc_id)

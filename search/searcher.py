@@ -13,21 +13,24 @@ from __future__ import annotations
 import gc
 import math
 import threading
-import warnings
 import time
+import warnings
+import weakref
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from whoosh import collectors, scoring, sorting
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh import collectors, scoring, sorting
 from whoosh.searching import Searcher
 
 from . import storage
 from .analysis import warm_up
-from .errors import IndexCorruptError, QuerySyntaxError
+from .errors import IndexCorruptError, QuerySyntaxError, SearchError
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key
 from .query import compile_query, date_query, parse_date_range, parse_query
@@ -110,6 +113,7 @@ class Index:
         self._stats: IndexStats | None = None
         self._userdict: str | None = None  # the jieba user dictionary the index was built with
         self._failed_key: str | None = None  # a generation that could not be opened
+        self._closer: weakref.finalize | None = None  # closes the searcher's files, even if never close()d
 
     @classmethod
     def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR) -> Index:
@@ -141,25 +145,44 @@ class Index:
                 if self._searcher is not None:
                     return False
                 raise
-            old, self._searcher = self._searcher, searcher
+            if self._closer is not None:
+                self._closer()  # closes the generation we were using
+            self._searcher, self._closer = searcher, weakref.finalize(self, searcher.close)
             self._key, self._generation, self._stats = generation.name, generation, None
             self._userdict = storage.read_json(generation / storage.META).get("userdict")
-            if old is not None:
-                old.close()
             return True
 
     def close(self) -> None:
+        """Close the index files (also done when the Index is garbage-collected)."""
         with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
-                self._key = None
+            if self._closer is not None:
+                self._closer()
+            self._searcher = self._closer = self._key = None
 
     def __enter__(self) -> Index:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Searcher]:
+        """Hold the lock and yield the current searcher.
+
+        :raises IndexCorruptError: if Whoosh fails while reading the index files
+            (it raises bare ``Exception`` on damaged posting blocks).
+        """
+        with self._lock:
+            searcher = self._current()
+            try:
+                yield searcher
+            except SearchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - see above
+                raise IndexCorruptError(
+                    f"the index in {self.index_dir}/ ({self._key}) could not be read: {exc}; "
+                    f"rebuild it with: news-search build --corpus DIR --index {self.index_dir}"
+                ) from exc
 
     def _current(self) -> Searcher:
         try:
@@ -186,9 +209,8 @@ class Index:
         _check_paging(page, per_page, sort, half_life_days)
         if not isinstance(filters, Filters):
             filters = Filters.from_mapping(filters)
-        with self._lock:
-            searcher = self._current()
-            compiled = compile_query(parse_query(text), userdict=self._userdict)
+        compiled = compile_query(parse_query(text), userdict=self._userdict)
+        with self._reading() as searcher:
             q = compiled.query
             extra = filters.query()
             if extra is not None:
@@ -230,8 +252,7 @@ class Index:
 
     def get(self, doc_id: str) -> Post | None:
         """Return the stored post ``doc_id``, or None if the index has no such post."""
-        with self._lock:
-            searcher = self._current()
+        with self._reading() as searcher:
             docnum = searcher.document_number(id=doc_id)
             if docnum is None:
                 return None
@@ -246,8 +267,7 @@ class Index:
         post = self.get(doc_id)
         if post is None:
             return []
-        with self._lock:
-            searcher = self._current()
+        with self._reading() as searcher:
             docnum = searcher.document_number(id=doc_id)
             text = f"{post.title} {post.title} {post.text[:4000]}"
             results = searcher.more_like(docnum, "body", text=text, top=limit, numterms=12)
@@ -258,8 +278,7 @@ class Index:
 
     def stats(self) -> IndexStats:
         """Return document count, size, provenance, date range and per-source counts."""
-        with self._lock:
-            searcher = self._current()
+        with self._reading() as searcher:
             if self._stats is None:
                 self._stats = self._compute_stats(searcher)
             return self._stats

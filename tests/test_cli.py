@@ -134,7 +134,7 @@ def test_help_teaches_the_query_language(runner):
 def test_damaged_index_is_named_with_rebuild_advice(runner, index_dir, damage):
     generation = index_dir / (index_dir / "CURRENT").read_text().strip()
     if damage == "truncate segment":
-        segment = max(generation.glob("*.seg"), key=lambda p: p.stat().st_size)
+        segment = max(generation.glob("MAIN_*"), key=lambda p: p.stat().st_size)
         segment.write_bytes(segment.read_bytes()[:1000])
     else:
         next(generation.glob("*.toc")).write_bytes(b"garbage")
@@ -164,3 +164,16 @@ def test_serve_without_an_index_builds_the_demo_first(tmp_path):
     with running_server(tmp_path / "fresh") as base:
         stats = json.loads(urllib.request.urlopen(base + "/api/stats").read())
     assert stats["docs"] == 32
+
+
+def test_damage_found_while_searching_is_reported_as_a_broken_index(runner, demo_index_dir, tmp_path):
+    import shutil
+
+    index_dir = tmp_path / "copy"
+    shutil.copytree(demo_index_dir, index_dir)
+    generation = index_dir / (index_dir / "CURRENT").read_text().strip()
+    postings = next(generation.glob("*.pst"))
+    postings.write_bytes(postings.read_bytes()[:100])  # opens fine; posting blocks are read per query
+    result = runner.invoke(cli, ["query", "--index", str(index_dir), "国际 经济"])
+    assert result.exit_code == 1
+    assert f"the index in {index_dir}/" in result.output and "could not be read" in result.output
