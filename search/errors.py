@@ -17,6 +17,10 @@ class IndexBusyError(SearchError):
     """Another process is writing the index."""
 
 
+class IndexWriteError(SearchError):
+    """A build or update could not write (disk full, read-only, no permission); the live index is unchanged."""
+
+
 class QuerySyntaxError(SearchError):
     """A query or a filter value that cannot be understood (the message says why).
 

@@ -15,6 +15,7 @@ Fields, and why each exists:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import multiprocessing
@@ -239,7 +240,8 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
             _finish(generation, corpus_dir, userdict, manifest, report)
             storage.publish(index_dir, generation)
         except BaseException:
-            shutil.rmtree(generation, ignore_errors=True)
+            if storage.generation_key(index_dir) != generation.name:  # not if it was published already
+                shutil.rmtree(generation, ignore_errors=True)
             raise
     report.added = report.indexed
     report.seconds = time.perf_counter() - started
@@ -281,7 +283,8 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             _finish(generation, corpus_dir, meta.get("userdict"), manifest, report)
             storage.publish(index_dir, generation)
         except BaseException:
-            shutil.rmtree(generation, ignore_errors=True)
+            if storage.generation_key(index_dir) != generation.name:  # not if it was published already
+                shutil.rmtree(generation, ignore_errors=True)
             raise
     report.seconds = time.perf_counter() - started
     return report
@@ -441,7 +444,8 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
                 progress(done, len(paths))
         writer.commit()
     except BaseException:
-        writer.cancel()
+        with contextlib.suppress(Exception):  # after a failed commit (disk full) cancel() fails too;
+            writer.cancel()                   # keep the first error, the generation is deleted anyway
         raise
     return manifest
 

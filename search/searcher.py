@@ -134,7 +134,7 @@ class Index:
         generation already open keeps answering.
         """
         with self._lock:
-            key = storage.generation_key(self.index_dir)
+            key = storage.generation_fingerprint(self.index_dir)
             if self._searcher is not None and key in (self._key, self._failed_key):
                 return False
             generation = storage.current_generation(self.index_dir)
@@ -148,7 +148,7 @@ class Index:
             if self._closer is not None:
                 self._closer()  # closes the generation we were using
             self._searcher, self._closer = searcher, weakref.finalize(self, searcher.close)
-            self._key, self._generation, self._stats = generation.name, generation, None
+            self._key, self._generation, self._stats = key, generation, None
             self._userdict = storage.read_json(generation / storage.META).get("userdict")
             return True
 

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import IndexBusyError, IndexNotFoundError
+from .errors import IndexBusyError, IndexNotFoundError, IndexWriteError
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
@@ -69,6 +69,17 @@ def generation_key(index_dir: Path) -> str | None:
         return (Path(index_dir) / CURRENT).read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def generation_fingerprint(index_dir: Path) -> str | None:
+    """Return the live generation's name, inode and ctime: changes when a writer swaps it, and also
+    when the index directory is deleted and built again (generation names then start over)."""
+    name = generation_key(index_dir)
+    try:
+        st = (Path(index_dir) / name).stat() if name else None
+    except OSError:
+        return None
+    return f"{name}:{st.st_ino}:{st.st_ctime_ns}" if st else None
 
 
 def new_generation(index_dir: Path) -> Path:
@@ -146,10 +157,14 @@ def writer_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
     next one.
 
     :raises IndexBusyError: if another process holds it and ``wait`` is False.
+    :raises IndexWriteError: if the block (or taking the lock) fails to write: disk full, read-only, ….
     """
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise IndexWriteError(_write_failure(index_dir, exc)) from exc
     handle = _LockHandle(fd)
     # Worker processes forked while the lock is held must not keep it alive
     # after this process dies, and must not outlive it.
@@ -166,8 +181,16 @@ def writer_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
+    except OSError as exc:
+        raise IndexWriteError(_write_failure(index_dir, exc)) from exc
     finally:
         os.close(fd)
+
+
+def _write_failure(index_dir: Path, exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (f"cannot write the index in {index_dir}/: {exc.strerror or exc}{where}; "
+            "the live index is unchanged")
 
 
 class _LockHandle:
