@@ -13,7 +13,7 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from .index import get_index
 from .openapi import openapi_document
 from .pages import is_safe_id, results_context, run_search, search_params
-from .params import ParamError
+from .params import ParamError, shown
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 FORMATS = ("json", "html")
@@ -23,7 +23,7 @@ FORMATS = ("json", "html")
 def search():
     response_format = request.args.get("format") or "json"
     if response_format not in FORMATS:
-        raise ParamError(f"format 只能是 json 或 html，收到 {response_format!r}。")
+        raise ParamError(f"format 只能是 json 或 html，收到 {shown(response_format)}。")
     params = search_params()
     results = run_search(params)
     data = results.to_dict()

@@ -6,8 +6,8 @@ answered with a plain 500.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from search import IndexCorruptError, IndexNotFoundError, QuerySyntaxError
 
@@ -62,7 +62,10 @@ def _index_unavailable(exc: Exception):
 
 def _http_error(exc: HTTPException):
     status = exc.code or 500
-    return error_response(status, MESSAGES.get(status) if status in MESSAGES else None)
+    response = make_response(error_response(status, MESSAGES.get(status) if status in MESSAGES else None))
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # a 405 must say what is allowed
+    return response
 
 
 def _unexpected(exc: Exception):

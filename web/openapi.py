@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from .params import MAX_PAGE, MAX_PER_PAGE, SORTS
+from .params import MAX_FILTER_CHARS, MAX_PAGE, MAX_PER_PAGE, SORTS
 
 STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 NULLABLE_STRING = {"type": ["string", "null"]}
+FILTER = {"type": "string", "maxLength": MAX_FILTER_CHARS}
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date-time"}
 STRINGS = {"type": "array", "items": STRING}
 
@@ -55,11 +56,11 @@ SEARCH_PARAMETERS = [
     _param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10},
            "Hits per page."),
     _param("sort", {"type": "string", "enum": list(SORTS)}, "Default relevance (newest when q is empty)."),
-    _param("source", STRING, "Only posts of this source."),
-    _param("category", STRING, "Only posts in this category (any level)."),
-    _param("date", STRING, "Date range: 2022, 2022-01..2022-03, >=2022-09-01 (not with from/to)."),
-    _param("from", STRING, "First day/month/year (YYYY, YYYY-MM or YYYY-MM-DD)."),
-    _param("to", STRING, "Last day/month/year, inclusive."),
+    _param("source", FILTER, "Only posts of this source."),
+    _param("category", FILTER, "Only posts in this category (any level)."),
+    _param("date", FILTER, "Date range: 2022, 2022-01..2022-03, >=2022-09-01 (not with from/to)."),
+    _param("from", FILTER, "First day/month/year (YYYY, YYYY-MM or YYYY-MM-DD)."),
+    _param("to", FILTER, "Last day/month/year, inclusive."),
     _param("format", {"type": "string", "enum": ["json", "html"], "default": "json"},
            "html adds the rendered results region as `html`."),
 ]

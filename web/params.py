@@ -16,6 +16,10 @@ SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 50
 #: Deepest page served (the library collects page * per_page hits).
 MAX_PAGE = 500
+#: Longest source, category or date value accepted (real names are far shorter).
+MAX_FILTER_CHARS = 200
+#: Longest part of a bad value quoted back in an error message.
+SHOWN_CHARS = 40
 
 
 class ParamError(ValueError):
@@ -108,22 +112,22 @@ def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> S
         q=q,
         page=_whole_number(args, "page", 1, 1, MAX_PAGE),
         per_page=_whole_number(args, "per_page", default_per_page, 1, MAX_PER_PAGE),
-        source=(args.get("source") or "").strip(),
-        category=(args.get("category") or "").strip(),
-        date=(args.get("date") or "").strip(),
+        source=_filter_value(args, "source"),
+        category=_filter_value(args, "category"),
+        date=_filter_value(args, "date"),
         date_from=_date_bound(args, "from"),
         date_to=_date_bound(args, "to"),
         default_per_page=default_per_page,
     )
     sort = (args.get("sort") or "").strip() or params.default_sort
     if sort not in SORTS:
-        raise ParamError(f"sort 只能是 relevance（相关度）、newest（最新）或 oldest（最早），收到 {sort!r}。")
+        raise ParamError(f"sort 只能是 relevance（相关度）、newest（最新）或 oldest（最早），收到 {shown(sort)}。")
     if params.date and (params.date_from or params.date_to):
         raise ParamError("date 不能与 from/to 同时使用。")
     try:
         parse_date_range(params.date_filter) if params.date_filter else None
     except QuerySyntaxError:
-        raise ParamError(f"日期范围无效：{params.date_filter!r}。请用 2022、2022-01..2022-03、"
+        raise ParamError(f"日期范围无效：{shown(params.date_filter)}。请用 2022、2022-01..2022-03、"
                          ">=2022-09-01 这样的形式，且结束不早于开始。") from None
     return replace(params, sort=sort)
 
@@ -133,15 +137,34 @@ def _whole_number(args, name: str, default: int, low: int, high: int) -> int:
     if not raw:
         return default
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and low <= int(raw) <= high):
-        raise ParamError(f"{name} 必须是 {low} 到 {high} 之间的整数，收到 {raw!r}。")
+        raise ParamError(f"{name} 必须是 {low} 到 {high} 之间的整数，收到 {shown(raw)}。")
     return int(raw)
 
 
-def _date_bound(args, name: str) -> str:
+def shown(value: str) -> str:
+    """Return ``value`` quoted for an error message, cut to :data:`SHOWN_CHARS` characters.
+
+    >>> shown("x" * 50)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'"
+    """
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    quoted = repr(value[:SHOWN_CHARS])
+    return f"{quoted[:-1]}…{quoted[-1]}"
+
+
+def _filter_value(args, name: str) -> str:
     raw = (args.get(name) or "").strip()
+    if len(raw) > MAX_FILTER_CHARS:
+        raise ParamError(f"{name} 太长了（{len(raw)} 个字符），最多 {MAX_FILTER_CHARS} 个字符。")
+    return raw
+
+
+def _date_bound(args, name: str) -> str:
+    raw = _filter_value(args, name)
     if raw:
         try:
             parse_date_bound(raw)
         except QuerySyntaxError:
-            raise ParamError(f"{name} 不是有效日期：请用 YYYY、YYYY-MM 或 YYYY-MM-DD，收到 {raw!r}。") from None
+            raise ParamError(f"{name} 不是有效日期：请用 YYYY、YYYY-MM 或 YYYY-MM-DD，收到 {shown(raw)}。") from None
     return raw
