@@ -44,7 +44,8 @@ def write_chart(sizes: list[dict], path: Path) -> None:
 
 def _panel(sizes: list[dict], title: str, series: tuple[Series, ...], left: int, top: int) -> list[str]:
     docs = [s["docs"] for s in sizes]
-    lines = [(name, [(d, v) for d, v in zip(docs, map(_safe(fn), sizes), strict=True) if v is not None]) for name, fn in series]
+    lines = [(name, [(d, v) for d, v in zip(docs, map(_safe(fn), sizes), strict=True) if v is not None])
+             for name, fn in series]
     top_value = max((v for _, pts in lines for _, v in pts), default=0.0)
     step = _tick_step(top_value)
     ticks = max(1, math.ceil(top_value / step))

@@ -1,6 +1,6 @@
-"""The shared normaliser and analyzers: folding, offsets, word positions, recall n-grams."""
+"""The shared normaliser and analyzers: folding, offsets, word positions, single characters."""
 
-from search.analysis import (CharTokenizer, GramTokenizer, JiebaTokenizer, SECTION_BREAK, compact, grams,
+from search.analysis import (CharTokenizer, JiebaTokenizer, compact,
                              normalise, normalise_with_offsets, word_analyzer)
 
 
@@ -68,33 +68,5 @@ def test_user_dictionary_keeps_a_new_word_whole(tmp_path):
     assert custom == ["量子纠缠态"]
 
 
-def test_gram_tokenizer_emits_bigrams_at_character_positions():
-    tokens = [(t.text, t.pos) for t in GramTokenizer()("中亚五国", positions=True)]
-    assert tokens == [("中亚", 0), ("亚五", 1), ("五国", 2)]
-
-
-def test_gram_tokenizer_ignores_whitespace():
-    assert [t.text for t in GramTokenizer()("a b")] == ["ab"]
-
-
-def test_gram_tokenizer_does_not_span_sections():
-    tokens = [(t.text, t.pos) for t in GramTokenizer()(f"标题{SECTION_BREAK}正文", positions=True)]
-    assert tokens == [("标题", 0), ("正文", 3)]
-
-
-def test_gram_tokenizer_keeps_a_one_character_section():
-    assert [t.text for t in GramTokenizer()("赞")] == ["赞"]
-
-
-def test_gram_tokenizer_offsets_map_to_original_text():
-    tokens = [(t.text, t.startchar, t.endchar) for t in GramTokenizer()("國 際", chars=True)]
-    assert tokens == [("国际", 0, 3)]
-
-
 def test_char_tokenizer_emits_folded_characters():
     assert [t.text for t in CharTokenizer()("國 Ａ")] == ["国", "a"]
-
-
-def test_grams_of_query_string():
-    assert grams("国际论坛") == ["国际", "际论", "论坛"]
-    assert grams("国") == ["国"]
