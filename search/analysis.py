@@ -13,13 +13,14 @@ exactly like the documents it is matched against.
   are word ordinals (not character offsets, the classic ``ChineseAnalyzer``
   mistake that breaks phrase queries) and nothing is stemmed. Words feed BM25
   ranking.
-* :func:`gram_analyzer` emits overlapping character bigrams of the folded text,
-  whitespace removed, at character positions. A string of two or more
-  characters occurs in a text exactly when its bigrams occur at consecutive
-  positions, so a phrase query over bigrams gives "contains" semantics that do
-  not depend on how jieba happened to cut the document (it cuts 中亚五国峰会
-  into 中亚/五国/峰会, yet a reader searching 国峰 must still find it). This is
-  the recall field; single characters are answered by :func:`char_analyzer`.
+* The recall field is made of overlapping character bigrams of the folded
+  text, whitespace removed, at character positions (built and searched by
+  :mod:`search.recall` from :func:`normalise`'s output). A string of two or
+  more characters occurs in a text exactly when its bigrams occur at
+  consecutive positions, which gives "contains" semantics that do not depend on
+  how jieba happened to cut the document (it cuts 中亚五国峰会 into
+  中亚/五国/峰会, yet a reader searching 国峰 must still find it). Single
+  characters are answered by :func:`char_analyzer`.
 """
 
 from __future__ import annotations
@@ -219,44 +220,6 @@ class PunctuationFilter(Filter):
                 yield t
 
 
-class GramTokenizer(Tokenizer):
-    """Emits overlapping character bigrams of folded, whitespace-free text at character positions.
-
-    A section shorter than two characters emits its single character. Sections
-    (see :data:`SECTION_BREAK`) are separated by a position gap so no phrase
-    spans two of them.
-
-    >>> [(t.text, t.pos) for t in GramTokenizer()("國際 論壇", positions=True)]
-    [('国际', 0), ('际论', 1), ('论坛', 2)]
-    """
-
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        offset = 0
-        for section in value.split(SECTION_BREAK):
-            if chars:
-                folded, origin = compact(*normalise_with_offsets(section))
-            else:
-                folded, origin = compact(normalise(section))
-            width = 2 if len(folded) >= 2 else 1
-            for i in range(len(folded) - width + 1):
-                token.text = folded[i:i + width]
-                token.boost = 1.0
-                token.stopped = False
-                if keeporiginal:
-                    token.original = token.text
-                if positions:
-                    token.pos = pos + i
-                if chars:
-                    token.startchar = start_char + offset + origin[i]
-                    token.endchar = start_char + offset + origin[i + width - 1] + 1
-                yield token
-            pos += len(folded) + 1
-            offset += len(section) + 1
-
-
 class CharTokenizer(Tokenizer):
     """Emits every non-whitespace character of folded text: the recall field for one-character queries.
 
@@ -286,11 +249,6 @@ def word_analyzer(userdict: Path | str | None = None) -> Composable:
     return JiebaTokenizer(userdict) | PunctuationFilter()
 
 
-def gram_analyzer() -> Composable:
-    """Return the recall-field analyzer (character bigrams of folded text)."""
-    return GramTokenizer()
-
-
 def char_analyzer() -> Composable:
     """Return the single-character recall analyzer."""
     return CharTokenizer()
@@ -310,32 +268,6 @@ def word_counts(value: str, userdict: str | None = None) -> dict[str, int]:
     return counts
 
 
-def gram_positions(value: str) -> dict[str, list[int]]:
-    """Return ``{bigram: [positions]}`` as :class:`GramTokenizer` would produce for ``value``."""
-    positions: dict[str, list[int]] = {}
-    get = positions.get
-    pos = 0
-    for section in value.split(SECTION_BREAK):
-        folded = "".join(normalise(section).split())
-        if len(folded) == 1:
-            positions.setdefault(folded, []).append(pos)
-        for i, gram in enumerate([folded[i:i + 2] for i in range(len(folded) - 1)], pos):
-            found = get(gram)
-            if found is None:
-                positions[gram] = [i]
-            else:
-                found.append(i)
-        pos += len(folded) + 1
-    return positions
-
-
 def char_counts(value: str) -> dict[str, int]:
     """Return ``{character: frequency}`` as :class:`CharTokenizer` would produce for ``value``."""
     return Counter("".join(normalise(value.replace(SECTION_BREAK, " ")).split()))
-
-
-def grams(folded_compact: str) -> list[str]:
-    """Return the bigrams of an already folded, compacted string, in order (what a phrase query needs)."""
-    if len(folded_compact) < 2:
-        return [folded_compact] if folded_compact else []
-    return [folded_compact[i:i + 2] for i in range(len(folded_compact) - 1)]

@@ -3,10 +3,11 @@
 Fields, and why each exists:
 
 * ``title``/``body``: jieba words, ranked with BM25F (the query weights the title higher).
-* ``grams``: the recall field, character bigrams of title, source, categories
-  and body (see :mod:`search.analysis`); ``title_grams`` the same for the title
-  alone (``title:`` filters, title-match boosts); ``chars`` answers
-  one-character queries without a bigram prefix scan.
+* ``grams``: the recall field, positional character bigrams of title, source,
+  categories and body; ``title_grams`` the same for the title alone (``title:``
+  filters, title-match boosts). They live beside each segment in the compact
+  format of :mod:`search.recall`, not in Whoosh's term tables.
+* ``chars``: every character, which answers and ranks one-character queries.
 * ``source``/``category``/``month``/``date``: sortable columns for filters,
   facets and date sorting; ``*_key`` fields hold folded values for filters.
 * stored ``text``/``html`` are zlib-compressed: snippets and the article page
@@ -21,23 +22,20 @@ import hashlib
 import multiprocessing
 import os
 import shutil
-import struct
 import time
 import zlib
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import accumulate
 from pathlib import Path
 
-from whoosh import fields, formats
+from whoosh import fields
 from whoosh import index as whoosh_index
 from whoosh.system import pack_uint
 
 from . import storage
-from .analysis import (SECTION_BREAK, SEGMENTER, char_analyzer, char_counts, compact, gram_analyzer, gram_positions,
-                       normalise, warm_up, word_analyzer, word_counts)
+from .analysis import (SECTION_BREAK, SEGMENTER, char_analyzer, char_counts, compact, normalise, warm_up,
+                       word_analyzer, word_counts)
 from .corpus import Document, Problem, find_posts, read_post
 from .errors import CorpusError
 from .segments import BulkSegmentWriter, commit_segments
@@ -47,54 +45,11 @@ DEFAULT_INDEX_DIR = Path("index")
 #: Below this many posts a build does not start worker processes.
 PARALLEL_THRESHOLD = 400
 #: Bumped whenever the schema or analysis changes incompatibly.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Fields of :func:`document_fields` indexed by :mod:`search.recall` rather than by Whoosh.
+RECALL_FIELDS = ("grams", "title_grams")
 
 ProgressCallback = Callable[[int, int], None]
-
-
-_ONE_SHORT_POSITION = b"H"
-_pack_short = struct.Struct("=H").pack  # native order, as array("H") writes it
-
-
-class CompactPositions(formats.Positions):
-    """Positions stored as a typed array of deltas instead of Whoosh's pickled list.
-
-    A posting with one position takes 3 bytes instead of about 14, which keeps
-    the bigram recall field (one posting per character) small.
-    """
-
-    def encode(self, poslist):
-        if len(poslist) == 1 and poslist[0] < 65536:  # most postings: one position, no list work
-            return _ONE_SHORT_POSITION + _pack_short(poslist[0])
-        deltas = [b - a for a, b in zip([0, *poslist], poslist)]
-        code = "H" if max(deltas, default=0) < 65536 else "I"
-        return code.encode("ascii") + array(code, deltas).tobytes()
-
-    def decode_positions(self, valuestring):
-        return list(accumulate(array(chr(valuestring[0]), valuestring[1:])))
-
-    def decode_frequency(self, valuestring):
-        return (len(valuestring) - 1) // (2 if valuestring[:1] == b"H" else 4)
-
-    def word_values(self, value, analyzer, **kwargs):
-        # Every posting weighs 1: the recall field decides matching, not
-        # ranking, and Whoosh stores a block of all-1.0 weights in no bytes.
-        for word, freq, _, encoded in super().word_values(value, analyzer, **kwargs):
-            yield word, freq, self.field_boost, encoded
-
-
-class GramField(fields.TEXT):
-    """A recall field: bigrams with compact positions, for exact substring phrase queries."""
-
-    def __init__(self, **kwargs):
-        super().__init__(analyzer=gram_analyzer(), phrase=True, **kwargs)
-        self.format = CompactPositions(field_boost=self.format.field_boost)
-
-    def index(self, value, **kwargs):
-        # Same terms as the analyzer (see analysis.gram_positions), without Token objects.
-        encode, boost = self.format.encode, self.format.field_boost
-        for gram, poses in gram_positions(value).items():
-            yield gram.encode("utf-8"), len(poses), boost, encode(poses)
 
 
 class CountField(fields.TEXT):
@@ -119,8 +74,6 @@ def make_schema(userdict: str | None = None) -> fields.Schema:
         id=fields.ID(stored=True, unique=True),
         title=CountField(word_analyzer(userdict), words, stored=True),
         body=CountField(word_analyzer(userdict), words),
-        grams=GramField(),
-        title_grams=GramField(),
         chars=CountField(char_analyzer(), char_counts),
         source=fields.ID(stored=True, sortable=True),
         source_key=fields.ID(),
@@ -401,7 +354,7 @@ def _run_jobs(jobs: list, workers: int) -> Iterator[_Chunk]:
 def _index_chunk(job: tuple[str, Path, list[Path]]) -> _Chunk:
     """Read, analyse and write one chunk of posts as a new segment (runs in a worker)."""
     folder, corpus_dir, paths = job
-    writer = BulkSegmentWriter(whoosh_index.open_dir(folder), _lk=False, compound=False)
+    writer = BulkSegmentWriter(whoosh_index.open_dir(folder), recall_fields=RECALL_FIELDS, _lk=False, compound=False)
     entries = []
     try:
         for path in paths:
@@ -422,7 +375,7 @@ def _index_chunk(job: tuple[str, Path, list[Path]]) -> _Chunk:
 def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str], manifest: dict,
                       report: BuildReport, progress: ProgressCallback | None) -> dict:
     """Replace changed posts, add new ones and delete removed ones in one commit."""
-    writer = BulkSegmentWriter(ix, compound=False)
+    writer = BulkSegmentWriter(ix, recall_fields=RECALL_FIELDS, compound=False)
     try:
         for doc_id in deleted:
             writer.delete_by_term("id", doc_id)
@@ -442,7 +395,7 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
                 manifest[doc_id] = entry
             if progress:
                 progress(done, len(paths))
-        writer.commit()
+        writer.commit(merge=False)  # a merge would copy Whoosh's postings but not the recall files
     except BaseException:
         with contextlib.suppress(Exception):  # after a failed commit (disk full) cancel() fails too;
             writer.cancel()                   # keep the first error, the generation is deleted anyway

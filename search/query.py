@@ -31,9 +31,10 @@ from datetime import datetime, timedelta
 
 from whoosh import query as wq
 
-from .analysis import compact, grams, is_cjk, is_word, normalise, segment
+from .analysis import compact, is_cjk, is_word, normalise, segment
 from .errors import QuerySyntaxError
 from .indexer import filter_key
+from .recall import RecallQuery
 
 #: Longest query accepted, in characters.
 MAX_QUERY_CHARS = 1000
@@ -373,15 +374,14 @@ def units(folded: str, userdict: str | None = None) -> list[str]:
 
 
 def contains(text: str, field: str = "grams") -> wq.Query:
-    """Return a query matching documents whose ``field`` contains folded, compacted ``text``."""
-    parts = grams(text)
-    if len(text) == 1:
-        if field == "grams":
-            return wq.Term("chars", text)
-        return wq.Or([wq.Term(field, text), wq.Prefix(field, text)])
-    if len(parts) == 1:
-        return wq.Term(field, parts[0])
-    return wq.Phrase(field, parts)
+    """Return a query matching documents whose recall ``field`` contains folded, compacted ``text``.
+
+    One character in the whole post is looked up in the ``chars`` field, which
+    also ranks it; everything else in the recall index (:mod:`search.recall`).
+    """
+    if len(text) == 1 and field == "grams":
+        return wq.Term("chars", text)
+    return RecallQuery(field, text)
 
 
 def compile_query(node: Node | None, *, userdict: str | None = None) -> Compiled:

@@ -32,7 +32,7 @@ from . import storage
 from .analysis import warm_up
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
 from .highlight import highlight_title, make_snippet
-from .indexer import DEFAULT_INDEX_DIR, filter_key
+from .indexer import DEFAULT_INDEX_DIR, SCHEMA_VERSION, filter_key
 from .query import compile_query, date_query, parse_date_range, parse_query
 from .results import FacetCount, Hit, IndexStats, Post, SearchResults
 
@@ -306,6 +306,11 @@ def _open_searcher(generation: Path, index_dir: Path) -> Searcher:
 
     :raises IndexCorruptError: naming the index and how to rebuild it.
     """
+    version = storage.read_json(generation / storage.META).get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise IndexCorruptError(f"the index in {index_dir}/ was built by another version of news-search "
+                                f"(index format {version}, this version reads {SCHEMA_VERSION}); "
+                                f"rebuild it with: news-search build --corpus DIR --index {index_dir}")
     with warnings.catch_warnings():
         # Whoosh leaves the file it failed to parse open; it is closed when the
         # exception is dropped, which must not warn.

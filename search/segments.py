@@ -2,21 +2,25 @@
 
 Whoosh's ``SegmentWriter`` sends every posting through a sorting pool (tuples,
 pickled to temporary runs, merged back) and then through the codec one call at a
-time; profiled on news posts that costs several microseconds per posting, and the
-recall field produces one posting per character. :class:`BulkSegmentWriter` keeps
-Whoosh's document handling (stored fields, columns, lengths, deletions, merges)
-but collects postings per term while documents are added, then writes each
-posting list as whole blocks, and inlines short lists into the term table. The
-files are ordinary Whoosh segments, read by Whoosh's own readers.
+time; profiled on news posts that costs several microseconds per posting.
+:class:`BulkSegmentWriter` keeps Whoosh's document handling (stored fields,
+columns, lengths, deletions) but collects postings per term while documents are
+added, then writes each posting list as whole blocks, and inlines short lists
+into the term table. The files are ordinary Whoosh segments, read by Whoosh's
+own readers, plus the segment's recall index (:mod:`search.recall`). Segments
+are never merged: Whoosh's merge would drop the recall index.
 """
 
 from __future__ import annotations
 
 from array import array
+from pathlib import Path
 
 from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.index import TOC, clean_files
 from whoosh.writing import SegmentWriter
+
+from .recall import EXTENSION, RecallWriter
 
 #: Posting lists this short are stored inside the term table (no block, no header).
 INLINE_LIMIT = 6
@@ -45,12 +49,23 @@ class TermGroupingPool:
 
 
 class BulkSegmentWriter(SegmentWriter):
-    """A ``SegmentWriter`` whose postings are grouped in memory and written list by list."""
+    """A ``SegmentWriter`` whose postings are grouped in memory and written list by list.
 
-    def __init__(self, ix, **kwargs):
+    Values of ``recall_fields`` are not Whoosh fields: they go to the segment's
+    recall index (:mod:`search.recall`), written beside its Whoosh files.
+    """
+
+    def __init__(self, ix, *, recall_fields: tuple[str, ...] = (), **kwargs):
         super().__init__(ix, **kwargs)
         self.pool.cleanup()  # the sorting pool Whoosh made (and its temporary files) is never used
         self.pool = TermGroupingPool()
+        self.recall = RecallWriter(recall_fields)
+
+    def add_document(self, **fields):
+        recall = {name: fields.pop(name) for name in self.recall.fields if name in fields}
+        docnum = self.docnum
+        super().add_document(**fields)
+        self.recall.add(docnum, recall)
 
     def _flush_segment(self):
         self.perdocwriter.close()
@@ -66,6 +81,8 @@ class BulkSegmentWriter(SegmentWriter):
                 _write_term(writer, fieldobj.format, btext, ids, weights, values)
             writer.finish_field()
         writer.close()
+        self.recall.doc_count = self.docnum
+        self.recall.write(Path(self.storage.folder) / self.newsegment.make_filename(EXTENSION))
 
     def segment(self):
         """Finish this writer's segment and return it, without writing a TOC (the caller does).

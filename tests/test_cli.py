@@ -166,14 +166,16 @@ def test_serve_without_an_index_builds_the_demo_first(tmp_path):
     assert stats["docs"] == 32
 
 
-def test_damage_found_while_searching_is_reported_as_a_broken_index(runner, demo_index_dir, tmp_path):
+@pytest.mark.parametrize("damaged, query", [("*.pst", "的"), ("*.rcl", "国际 经济")])
+def test_damage_found_while_searching_is_reported_as_a_broken_index(runner, demo_index_dir, tmp_path, damaged,
+                                                                    query):
     import shutil
 
     index_dir = tmp_path / "copy"
     shutil.copytree(demo_index_dir, index_dir)
     generation = index_dir / (index_dir / "CURRENT").read_text().strip()
-    postings = next(generation.glob("*.pst"))
+    postings = next(generation.glob(damaged))
     postings.write_bytes(postings.read_bytes()[:100])  # opens fine; posting blocks are read per query
-    result = runner.invoke(cli, ["query", "--index", str(index_dir), "国际 经济"])
+    result = runner.invoke(cli, ["query", "--index", str(index_dir), query])
     assert result.exit_code == 1
     assert f"the index in {index_dir}/" in result.output and "could not be read" in result.output

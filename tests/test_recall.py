@@ -1,0 +1,100 @@
+"""The recall index: positional bigrams that find every substring of every post, exactly."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search.analysis import SECTION_BREAK
+from search.recall import RecallReader, RecallWriter, decode_varints, encode_varints, fold_sections
+
+
+def recall_of(tmp_path, *posts: str, field: str = "f") -> RecallReader:
+    writer = RecallWriter([field])
+    for docnum, text in enumerate(posts):
+        writer.add(docnum, {field: text})
+    path = tmp_path / "seg.rcl"
+    writer.write(path)
+    return RecallReader(path)
+
+
+def found(reader: RecallReader, text: str, field: str = "f") -> dict[int, int]:
+    docs, counts = reader.matches(field, text)
+    return dict(zip(docs.tolist(), counts.tolist()))
+
+
+def test_a_substring_is_found_whatever_the_word_boundaries(tmp_path):
+    reader = recall_of(tmp_path, "中亚五国峰会在西安举行", "五国联赛")
+    assert found(reader, "国峰") == {0: 1}
+    assert found(reader, "五国") == {0: 1, 1: 1}
+
+
+def test_bigrams_must_be_consecutive(tmp_path):
+    reader = recall_of(tmp_path, "国际数字经济论坛", "亚洲国际论坛")
+    assert found(reader, "国际论坛") == {1: 1}
+
+
+def test_occurrences_are_counted(tmp_path):
+    reader = recall_of(tmp_path, "哈哈哈 哈哈")
+    assert found(reader, "哈哈") == {0: 4}
+    assert found(reader, "哈哈哈哈") == {0: 2}
+
+
+def test_whitespace_is_ignored_and_text_is_folded(tmp_path):
+    reader = recall_of(tmp_path, "國際 ＧＤＰ 論壇")
+    assert found(reader, "国际gdp论坛") == {0: 1}
+
+
+def test_no_match_spans_two_sections(tmp_path):
+    reader = recall_of(tmp_path, f"标题{SECTION_BREAK}正文")
+    assert found(reader, "题正") == {}
+    assert found(reader, "正文") == {0: 1}
+
+
+def test_one_character_is_found_at_either_end_of_a_bigram_or_alone(tmp_path):
+    reader = recall_of(tmp_path, "中国", "国家", "赞", "美国")
+    assert sorted(found(reader, "国")) == [0, 1, 3]
+    assert found(reader, "赞") == {2: 1}
+
+
+def test_unknown_text_matches_nothing(tmp_path):
+    reader = recall_of(tmp_path, "北京")
+    assert found(reader, "上海") == {}
+    assert found(reader, "") == {}
+
+
+def test_lengths_count_characters_per_document(tmp_path):
+    reader = recall_of(tmp_path, "北京 冬奥", "", "a")
+    assert reader.lengths("f").tolist()[:3] == [5, 1, 2]
+
+
+def test_characters_outside_the_basic_plane_are_indexed(tmp_path):
+    reader = recall_of(tmp_path, "𠮷野家牛丼")
+    assert found(reader, "𠮷野") == {0: 1}
+
+
+def test_an_empty_segment_is_readable(tmp_path):
+    reader = recall_of(tmp_path)
+    assert found(reader, "北京") == {}
+
+
+def test_a_file_that_is_not_a_recall_index_is_refused(tmp_path):
+    (tmp_path / "x.rcl").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a recall index"):
+        RecallReader(tmp_path / "x.rcl")
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**63 - 1), max_size=50))
+def test_varints_round_trip(values):
+    data, ends = encode_varints(np.array(values, dtype=np.uint64))
+    assert decode_varints(data).tolist() == values
+    assert len(ends) == len(values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="国际论坛中亚 ab", max_size=30), min_size=1, max_size=6),
+       st.text(alphabet="国际论坛中亚ab", min_size=1, max_size=4))
+def test_matches_agree_with_substring_search(tmp_path_factory, posts, needle):
+    reader = recall_of(tmp_path_factory.mktemp("r"), *posts)
+    expected = {i for i, post in enumerate(posts) if needle in "".join(fold_sections(post))}
+    assert set(found(reader, needle)) == expected
