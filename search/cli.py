@@ -8,6 +8,7 @@ finished but skipped some files (listed in the report); 130 interrupted.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import click
 
+from .analysis import ENGINES
 from .errors import SearchError
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index, update_index
 from .results import SearchResults
-from .searcher import MAX_PER_PAGE, SORTS, Index
+from .searcher import MAX_PER_PAGE, SORTS, Index, warm_up_segmenter
 
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
@@ -80,22 +82,27 @@ def cli() -> None:
 @index_option
 @click.option("--userdict", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Extra jieba dictionary (one 'word [freq [tag]]' per line).")
+@click.option("--segmenter", type=click.Choice(ENGINES), default="jieba", show_default=True,
+              help="Word segmenter: jieba, or rjieba (the same algorithm in Rust, about 19x faster; "
+                   "pip install 'news-search[fast]'). The index remembers it; queries use the same one.")
 @writer_options
-def build(corpus, index_dir, userdict, procs, wait, as_json, quiet):
+def build(corpus, index_dir, userdict, segmenter, procs, wait, as_json, quiet):
     """Index every post under --corpus from scratch.
 
     The live index keeps answering queries until the new one is complete, then
     is replaced atomically; an interrupted build leaves it as it was.
 
     \b
-    Example:
+    Examples:
         news-search build --corpus ~/blog/source/_posts --index index/
+        news-search build --corpus ~/blog/source/_posts --segmenter rjieba
     """
     if corpus is None:
         corpus = demo_corpus()
         _log(f"No --corpus given: indexing the bundled demo corpus ({corpus}).", quiet)
     with _progress("Indexing", quiet) as progress:
-        report = build_index(corpus, index_dir, userdict=userdict, procs=procs, wait=wait, progress=progress)
+        report = build_index(corpus, index_dir, userdict=userdict, segmenter=segmenter, procs=procs, wait=wait,
+                             progress=progress)
     _report(report, "build", as_json, quiet)
 
 
@@ -244,13 +251,16 @@ def _print_results(results: SearchResults) -> None:
 @index_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Worker threads.")
+@click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8), show_default=True,
+              help="Worker processes (searching is CPU-bound: one per core; each holds its own searcher).")
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Threads per worker (they wait on the network, not on each other's searches).")
 @click.option("--per-page", type=click.IntRange(1, 50), default=None, envvar="NEWS_SEARCH_PER_PAGE",
               help="Results per page [default: 10].")
 @click.option("--title", default=None, envvar="NEWS_SEARCH_TITLE", help="Site title [default: 新闻搜索].")
 @click.option("--max-query", type=click.IntRange(1, 1000), default=None, envvar="NEWS_SEARCH_MAX_QUERY",
               help="Longest query accepted, in characters [default: 200].")
-def serve(index_dir, host, port, threads, per_page, title, max_query):
+def serve(index_dir, host, port, workers, threads, per_page, title, max_query):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
     Without an index, the bundled demo corpus is indexed first.
@@ -259,17 +269,19 @@ def serve(index_dir, host, port, threads, per_page, title, max_query):
     Example:
         news-search serve --index index/ --port 8000
     """
-    import waitress
-
     from web import create_app
+    from web.index import open_early
+    from web.serving import serve as serve_app
 
     if not (index_dir / "CURRENT").exists():
         click.echo(f"No index in {index_dir}/: indexing the bundled demo corpus first.", err=True)
         build_index(demo_corpus(), index_dir)
     settings = {"INDEX_DIR": str(index_dir), "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query}
-    app = create_app({key: value for key, value in settings.items() if value is not None})
-    click.echo(f"Serving {index_dir}/ on http://{host}:{port}/", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="news-search")
+    config = {key: value for key, value in settings.items() if value is not None}
+    create_app(config)  # bad settings fail here, once, not in every worker
+    warm_up_segmenter(index_dir)  # loaded before the workers fork, so they share its memory
+    click.echo(f"Serving {index_dir}/ on http://{host}:{port}/ ({workers} worker processes)", err=True)
+    serve_app(lambda: open_early(create_app(config)), host=host, port=port, threads=threads, workers=workers)
 
 
 # --- reporting --------------------------------------------------------------------------------

@@ -34,10 +34,10 @@ from whoosh import index as whoosh_index
 from whoosh.system import pack_uint
 
 from . import storage
-from .analysis import (SECTION_BREAK, SEGMENTER, char_analyzer, char_counts, compact, normalise, warm_up,
+from .analysis import (DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_analyzer, char_counts, compact, normalise,
                        word_analyzer, word_counts)
 from .corpus import Document, Problem, find_posts, read_post
-from .errors import CorpusError
+from .errors import CorpusError, IndexCorruptError
 from .segments import BulkSegmentWriter, commit_segments
 
 #: Default location of the index, relative to the working directory.
@@ -67,13 +67,13 @@ class CountField(fields.TEXT):
             yield term.encode("utf-8"), freq, freq * boost, pack_uint(freq)
 
 
-def make_schema(userdict: str | None = None) -> fields.Schema:
-    """Return the index schema (the word analyzer uses ``userdict``, if given)."""
-    words = functools.partial(word_counts, userdict=userdict)
+def make_schema(segmenter: Segmenter = DEFAULT_SEGMENTER) -> fields.Schema:
+    """Return the index schema (words are cut by ``segmenter``)."""
+    words = functools.partial(word_counts, segmenter=segmenter)
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
-        title=CountField(word_analyzer(userdict), words, stored=True),
-        body=CountField(word_analyzer(userdict), words),
+        title=CountField(word_analyzer(segmenter), words, stored=True),
+        body=CountField(word_analyzer(segmenter), words),
         chars=CountField(char_analyzer(), char_counts),
         source=fields.ID(stored=True, sortable=True),
         source_key=fields.ID(),
@@ -170,17 +170,23 @@ class BuildReport:
 
 
 def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdict: str | None = None,
-                procs: int | None = None, wait: bool = False,
+                segmenter: str = "jieba", procs: int | None = None, wait: bool = False,
                 progress: ProgressCallback | None = None) -> BuildReport:
     """Index every post under ``corpus_dir`` into a new generation of ``index_dir`` and publish it.
 
-    Readers keep using the previous generation until the new one is complete;
-    an interrupted build leaves it untouched.
+    Words are cut by ``segmenter`` (see :class:`~search.analysis.Segmenter`)
+    with the jieba user dictionary ``userdict``; the index records both, and
+    updates and queries use them too. Readers keep using the previous
+    generation until the new one is complete; an interrupted build leaves it
+    untouched.
 
     :raises CorpusError: if ``corpus_dir`` is not a readable directory.
     :raises IndexBusyError: if another build or update holds the index.
+    :raises SearchError: if ``segmenter`` is not installed.
     """
     started = time.perf_counter()
+    words = Segmenter(segmenter, str(userdict) if userdict else None)
+    words.warm_up()  # fails early if the segmenter is missing; forked workers share what it loaded
     corpus_dir, index_dir = Path(corpus_dir).resolve(), Path(index_dir)
     paths, problems = _scan(corpus_dir)
     report = BuildReport(problems=problems)
@@ -188,9 +194,9 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
         storage.remove_stale_generations(index_dir)
         generation = storage.new_generation(index_dir)
         try:
-            ix = whoosh_index.create_in(generation, make_schema(userdict))
+            ix = whoosh_index.create_in(generation, make_schema(words))
             manifest = _write_documents(ix, corpus_dir, paths, {}, report, procs=procs, progress=progress)
-            _finish(generation, corpus_dir, userdict, manifest, report)
+            _finish(generation, corpus_dir, words, manifest, report)
             storage.publish(index_dir, generation)
         except BaseException:
             if storage.generation_key(index_dir) != generation.name:  # not if it was published already
@@ -211,13 +217,15 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
     last build.
 
     :raises IndexNotFoundError: if there is no index to update.
+    :raises IndexCorruptError: if it was built by an incompatible version.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
     with storage.writer_lock(index_dir, wait=wait):
         storage.remove_stale_generations(index_dir)
         live = storage.current_generation(index_dir)
-        meta = storage.read_json(live / storage.META)
+        meta = read_meta(live, index_dir)
+        Segmenter.from_meta(meta).warm_up()
         corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
         paths, problems = _scan(corpus_dir)
         old = storage.read_json(live / storage.MANIFEST)
@@ -233,7 +241,7 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             storage.clone_generation(live, generation)
             ix = whoosh_index.open_dir(generation)
             manifest = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress)
-            _finish(generation, corpus_dir, meta.get("userdict"), manifest, report)
+            _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report)
             storage.publish(index_dir, generation)
         except BaseException:
             if storage.generation_key(index_dir) != generation.name:  # not if it was published already
@@ -241,6 +249,20 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def read_meta(generation: Path, index_dir: Path) -> dict:
+    """Return what built ``generation`` (its meta.json).
+
+    :raises IndexCorruptError: if an incompatible version of news-search built it.
+    """
+    meta = storage.read_json(generation / storage.META)
+    version = meta.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise IndexCorruptError(f"the index in {index_dir}/ was built by another version of news-search "
+                                f"(index format {version}, this version reads {SCHEMA_VERSION}); "
+                                f"rebuild it with: news-search build --corpus DIR --index {index_dir}")
+    return meta
 
 
 def _scan(corpus_dir: Path) -> tuple[list[Path], list[Problem]]:
@@ -346,7 +368,6 @@ def _run_jobs(jobs: list, workers: int) -> Iterator[_Chunk]:
     if workers <= 1:
         yield from map(_index_chunk, jobs)
         return
-    warm_up()  # load jieba once, before forking, so workers share it
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         yield from pool.imap_unordered(_index_chunk, jobs)
 
@@ -412,7 +433,7 @@ def _manifest_entry(path: Path) -> list | None:
         return None
 
 
-def _finish(generation: Path, corpus_dir: Path, userdict: str | None, manifest: dict,
+def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: dict,
             report: BuildReport) -> None:
     """Record what built this generation (meta.json) and what it holds (manifest.json)."""
     ix = whoosh_index.open_dir(generation)
@@ -420,8 +441,7 @@ def _finish(generation: Path, corpus_dir: Path, userdict: str | None, manifest: 
     storage.write_json(generation / storage.MANIFEST, manifest)
     storage.write_json(generation / storage.META, {
         "schema_version": SCHEMA_VERSION,
-        "segmenter": SEGMENTER,
-        "userdict": userdict,
+        **segmenter.to_meta(),
         "corpus": str(corpus_dir),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "docs": report.total_docs,

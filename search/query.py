@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from whoosh import query as wq
 
-from .analysis import compact, is_cjk, is_word, normalise, segment
+from .analysis import DEFAULT_SEGMENTER, Segmenter, compact, is_cjk, is_word, normalise
 from .errors import QuerySyntaxError
 from .indexer import filter_key
 from .recall import RecallQuery
@@ -351,7 +351,7 @@ class Compiled:
     title_highlights: tuple[str, ...]
 
 
-def units(folded: str, userdict: str | None = None) -> list[str]:
+def units(folded: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> list[str]:
     """Split a folded, compacted term into the units that must each occur.
 
     Chinese is cut into jieba words; runs of Latin letters, digits and
@@ -364,7 +364,7 @@ def units(folded: str, userdict: str | None = None) -> list[str]:
     ['iphone14', '发布']
     """
     out: list[str] = []
-    for word, _, _ in segment(folded, userdict):
+    for word, _, _ in segmenter.tokenize(folded):
         if out and not any(map(is_cjk, word)) and not any(map(is_cjk, out[-1])):
             out[-1] += word
         else:
@@ -384,9 +384,9 @@ def contains(text: str, field: str = "grams") -> wq.Query:
     return RecallQuery(field, text)
 
 
-def compile_query(node: Node | None, *, userdict: str | None = None) -> Compiled:
-    """Return the Whoosh query for a syntax tree (``None`` matches every document)."""
-    compiler = _Compiler(userdict)
+def compile_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER) -> Compiled:
+    """Return the Whoosh query for a syntax tree (``None`` matches every document), words cut by ``segmenter``."""
+    compiler = _Compiler(segmenter)
     if node is None:
         return Compiled(wq.Every(), (), ())
     q = compiler.compile(node)
@@ -397,8 +397,8 @@ def compile_query(node: Node | None, *, userdict: str | None = None) -> Compiled
 
 
 class _Compiler:
-    def __init__(self, userdict: str | None):
-        self.userdict = userdict
+    def __init__(self, segmenter: Segmenter):
+        self.segmenter = segmenter
         self.highlights: list[str] = []
         self.title_highlights: list[str] = []
 
@@ -428,7 +428,7 @@ class _Compiler:
         if node.quoted:
             required = [folded]
         else:
-            required = units(folded, self.userdict)
+            required = units(folded, self.segmenter)
         match = wq.And([contains(u) for u in required]) if len(required) > 1 else contains(required[0])
         if negated:
             return match
@@ -443,7 +443,7 @@ class _Compiler:
 
     def word_scores(self, folded: str) -> wq.Query:
         """BM25F over the jieba words of a term, title and body."""
-        words = [w for w, _, _ in segment(folded, self.userdict) if is_word(w)] or [folded]
+        words = [w for w, _, _ in self.segmenter.tokenize(folded) if is_word(w)] or [folded]
         return wq.Or([wq.Term(f, w, boost=TITLE_WEIGHT if f == "title" else 1.0)
                       for w in dict.fromkeys(words) for f in ("title", "body")])
 

@@ -29,10 +29,10 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from . import storage
-from .analysis import warm_up
+from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
 from .highlight import highlight_title, make_snippet
-from .indexer import DEFAULT_INDEX_DIR, SCHEMA_VERSION, filter_key
+from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta
 from .query import compile_query, date_query, parse_date_range, parse_query
 from .results import FacetCount, Hit, IndexStats, Post, SearchResults
 
@@ -111,7 +111,8 @@ class Index:
         self._searcher: Searcher | None = None
         self._generation: Path | None = None
         self._stats: IndexStats | None = None
-        self._userdict: str | None = None  # the jieba user dictionary the index was built with
+        #: The word segmenter the open generation was built with; queries are cut by it too.
+        self.segmenter: Segmenter = DEFAULT_SEGMENTER
         self._failed_key: str | None = None  # a generation that could not be opened
         self._closer: weakref.finalize | None = None  # closes the searcher's files, even if never close()d
 
@@ -124,7 +125,7 @@ class Index:
         """
         index = cls(index_dir)
         index.refresh()
-        warm_up(index._userdict)
+        index.segmenter.warm_up()
         return index
 
     def refresh(self) -> bool:
@@ -149,7 +150,7 @@ class Index:
                 self._closer()  # closes the generation we were using
             self._searcher, self._closer = searcher, weakref.finalize(self, searcher.close)
             self._key, self._generation, self._stats = key, generation, None
-            self._userdict = storage.read_json(generation / storage.META).get("userdict")
+            self.segmenter = Segmenter.from_meta(storage.read_json(generation / storage.META))
             return True
 
     def close(self) -> None:
@@ -209,7 +210,7 @@ class Index:
         _check_paging(page, per_page, sort, half_life_days)
         if not isinstance(filters, Filters):
             filters = Filters.from_mapping(filters)
-        compiled = compile_query(parse_query(text), userdict=self._userdict)
+        compiled = compile_query(parse_query(text), segmenter=self.segmenter)
         with self._reading() as searcher:
             q = compiled.query
             extra = filters.query()
@@ -301,16 +302,25 @@ class Index:
         )
 
 
+def warm_up_segmenter(index_dir: Path | str = DEFAULT_INDEX_DIR) -> None:
+    """Load the word segmenter of the index in ``index_dir``, if there is one.
+
+    A server calls this before forking its workers, so they share the
+    dictionary's memory instead of each loading their own.
+    """
+    try:
+        meta = storage.read_json(storage.current_generation(Path(index_dir)) / storage.META)
+    except (SearchError, OSError, ValueError):
+        return  # no readable index yet: the workers report it
+    Segmenter.from_meta(meta).warm_up()
+
+
 def _open_searcher(generation: Path, index_dir: Path) -> Searcher:
     """Open a generation's Whoosh index for searching.
 
     :raises IndexCorruptError: naming the index and how to rebuild it.
     """
-    version = storage.read_json(generation / storage.META).get("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
-        raise IndexCorruptError(f"the index in {index_dir}/ was built by another version of news-search "
-                                f"(index format {version}, this version reads {SCHEMA_VERSION}); "
-                                f"rebuild it with: news-search build --corpus DIR --index {index_dir}")
+    read_meta(generation, index_dir)
     with warnings.catch_warnings():
         # Whoosh leaves the file it failed to parse open; it is closed when the
         # exception is dropped, which must not warn.

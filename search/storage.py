@@ -17,25 +17,23 @@ with it, so there is no stale lock to clean by hand.
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import multiprocessing.util
 import os
 import shutil
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import IndexBusyError, IndexNotFoundError, IndexWriteError
+from .processes import die_with_parent
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
 META = "meta.json"
 MANIFEST = "manifest.json"
 GEN_PREFIX = "gen-"
-PR_SET_PDEATHSIG = 1
 #: Generations kept besides the live one, for readers still using them.
 KEEP_PREVIOUS = 1
 
@@ -204,11 +202,7 @@ def _detach_child(handle: _LockHandle) -> None:
         os.close(handle.fd)
     except OSError:
         pass
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: workers exit when their queues close
+    die_with_parent()
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -21,6 +21,13 @@ def free_port() -> int:
 @contextmanager
 def running_server(index_dir: Path, *args: str) -> Iterator[str]:
     """Run ``news-search serve --index index_dir *args``; yield its base URL once it answers."""
+    with server_process(index_dir, *args) as (_, base):
+        yield base
+
+
+@contextmanager
+def server_process(index_dir: Path, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Like :func:`running_server`, also yielding the server's process."""
     port = free_port()
     script = Path(sys.executable).with_name("news-search")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "search"]
@@ -28,8 +35,8 @@ def running_server(index_dir: Path, *args: str) -> Iterator[str]:
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(process, base)
-        yield base
+        wait_until_up(process, base)
+        yield process, base
     finally:
         process.terminate()
         try:
@@ -40,7 +47,8 @@ def running_server(index_dir: Path, *args: str) -> Iterator[str]:
         process.stderr.close()
 
 
-def _wait_until_up(process: subprocess.Popen, base: str) -> None:
+def wait_until_up(process: subprocess.Popen, base: str) -> None:
+    """Return once ``base`` answers; raise if the server exits or stays silent for a minute."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,7 +1,9 @@
 """The shared normaliser and analyzers: folding, offsets, word positions, single characters."""
 
-from search.analysis import (CharTokenizer, JiebaTokenizer, compact,
-                             normalise, normalise_with_offsets, word_analyzer)
+import pytest
+
+from search.analysis import (ENGINES, CharTokenizer, JiebaTokenizer, Segmenter, compact, normalise,
+                             normalise_with_offsets, word_analyzer)
 
 
 def test_normalise_folds_traditional_to_simplified():
@@ -59,13 +61,30 @@ def test_word_analyzer_drops_punctuation():
     assert [t.text for t in word_analyzer()("你好，世界！")] == ["你好", "世界"]
 
 
-def test_user_dictionary_keeps_a_new_word_whole(tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_user_dictionary_keeps_a_new_word_whole(tmp_path, engine):
     userdict = tmp_path / "dict.txt"
     userdict.write_text("量子纠缠态 100 n\n", encoding="utf-8")
-    plain = [t.text for t in word_analyzer()("量子纠缠态")]
-    custom = [t.text for t in word_analyzer(userdict)("量子纠缠态")]
+    plain = [t.text for t in word_analyzer(Segmenter(engine))("量子纠缠态")]
+    custom = [t.text for t in word_analyzer(Segmenter(engine, str(userdict)))("量子纠缠态")]
     assert "量子纠缠态" not in plain
     assert custom == ["量子纠缠态"]
+
+
+def test_rjieba_cuts_chinese_news_like_jieba():
+    text = normalise("中亚五国峰会在西安举行，國際論壇聚焦數字轉型，ＧＤＰ增長５．２％")
+    assert list(Segmenter("rjieba").tokenize(text)) == list(Segmenter("jieba").tokenize(text))
+
+
+def test_an_unknown_segmenter_is_refused():
+    with pytest.raises(ValueError, match="unknown segmenter 'thulac'; choose one of jieba, rjieba"):
+        Segmenter("thulac")
+
+
+def test_a_segmenter_is_recorded_with_its_version():
+    meta = Segmenter("rjieba").to_meta()
+    assert meta["segmenter"].startswith("rjieba-") and Segmenter.from_meta(meta) == Segmenter("rjieba")
+    assert Segmenter.from_meta({}) == Segmenter("jieba")
 
 
 def test_char_tokenizer_emits_folded_characters():

@@ -44,6 +44,12 @@ def test_build_without_corpus_indexes_the_demo(runner, tmp_path):
     assert json.loads(result.stdout)["docs"] == 32
 
 
+def test_build_with_the_fast_segmenter_records_it(runner, corpus_dir, tmp_path):
+    run(runner, "build", "--corpus", corpus_dir, "--index", tmp_path / "ix", "--segmenter", "rjieba", "-q")
+    stats = json.loads(run(runner, "stats", "--index", tmp_path / "ix", "--json").output)
+    assert stats["segmenter"].startswith("rjieba-")
+
+
 def test_stats_json_contract(runner, index_dir, corpus_dir):
     stats = json.loads(run(runner, "stats", "--index", index_dir, "--json").output)
     assert stats["docs"] == 4

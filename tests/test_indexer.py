@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from search import Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, build_index, update_index
+from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchError, build_index,
+                    update_index)
 from search.storage import writer_lock
 from tests.conftest import write_post
 
@@ -181,3 +182,27 @@ def test_a_missing_recall_file_is_reported_as_damage(index_dir):
         path.unlink()
     with Index.open(index_dir) as ix, pytest.raises(IndexCorruptError, match="rebuild it"):
         ix.search("国际论坛")
+
+
+def test_an_index_built_with_rjieba_is_updated_and_queried_with_rjieba(corpus_dir, tmp_path):
+    index_dir = tmp_path / "index"
+    build_index(corpus_dir, index_dir, segmenter="rjieba", procs=1)
+    write_post(corpus_dir, "new.md", title="中亚峰会", body="<p>中亚五国峰会在西安举行</p>")
+    update_index(index_dir)
+    with Index.open(index_dir) as ix:
+        assert ix.stats().segmenter.startswith("rjieba-")
+        assert ix.segmenter.engine == "rjieba"
+        assert {h.id for h in ix.search("五国峰会").hits} == {"new.md", "体育/新华/要闻/冬奥会开幕.md"}
+
+
+def test_a_missing_segmenter_is_a_clear_error(corpus_dir, tmp_path, monkeypatch):
+    from search import analysis
+
+    monkeypatch.setitem(sys.modules, "rjieba", None)  # makes `import rjieba` fail
+    analysis._engine.cache_clear()
+    try:
+        with pytest.raises(SearchError, match=r"rjieba segmenter is not installed.*news-search\[fast\]"):
+            build_index(corpus_dir, tmp_path / "index", segmenter="rjieba")
+    finally:
+        analysis._engine.cache_clear()
+    assert not (tmp_path / "index").exists()

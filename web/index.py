@@ -13,7 +13,7 @@ import threading
 
 from flask import Flask, current_app
 
-from search import Index
+from search import Index, SearchError
 
 EXTENSION = "news_search"
 
@@ -37,3 +37,19 @@ def get_index() -> Index:
                 state["index"] = Index.open(current_app.config["INDEX_DIR"])
             index = state["index"]
     return index
+
+
+def open_early(app: Flask) -> Flask:
+    """Open ``app``'s index now, if there is one, and return ``app``.
+
+    A server worker calls this as it starts: its first request does not pay
+    for opening (or for the statistics the home page shows), and it holds the
+    index files open from then on, so a deleted index directory does not take
+    down a worker that had not served yet.
+    """
+    with app.app_context():
+        try:
+            get_index().stats()
+        except SearchError:
+            pass  # answered with 503 until the index appears
+    return app

@@ -78,6 +78,6 @@ def is_safe_id(doc_id: str) -> bool:
 def query_highlights(q: str) -> tuple[str, ...]:
     """Return the folded strings to mark for query ``q`` (none if it cannot be parsed)."""
     try:
-        return compile_query(parse_query(q)).highlights if q.strip() else ()
+        return compile_query(parse_query(q), segmenter=get_index().segmenter).highlights if q.strip() else ()
     except QuerySyntaxError:
         return ()
