@@ -12,6 +12,8 @@ Fields, and why each exists:
   facets and date sorting; ``*_key`` fields hold folded values for filters.
 * stored ``text``/``html`` are zlib-compressed: snippets and the article page
   read them, and compression keeps the index small.
+* stored ``front_matter`` and ``date_zoned``, only in posts that have them: what
+  a post's URL on the blog may need (see :mod:`search.permalinks`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ def make_schema(userdict: str | None = None) -> fields.Schema:
         image=fields.STORED(),
         text=fields.STORED(),
         html=fields.STORED(),
+        front_matter=fields.STORED(),
+        date_zoned=fields.STORED(),
     )
 
 
@@ -129,6 +133,10 @@ def document_fields(doc: Document) -> dict:
     )
     if doc.date is not None:
         values["date"] = doc.date.astimezone(timezone.utc).replace(tzinfo=None)
+    if doc.front_matter:  # most posts have none: store nothing rather than an empty value
+        values["front_matter"] = doc.front_matter
+    if doc.date_zoned:
+        values["date_zoned"] = True
     return values
 
 
@@ -377,6 +385,7 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
     """Replace changed posts, add new ones and delete removed ones in one commit."""
     writer = BulkSegmentWriter(ix, recall_fields=RECALL_FIELDS, compound=False)
     try:
+        _add_missing_fields(writer)
         for doc_id in deleted:
             writer.delete_by_term("id", doc_id)
         for done, path in enumerate(paths, 1):
@@ -401,6 +410,18 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
             writer.cancel()                   # keep the first error, the generation is deleted anyway
         raise
     return manifest
+
+
+def _add_missing_fields(writer) -> None:
+    """Give an index written before a stored field joined the schema that field.
+
+    Whoosh refuses documents with fields its schema lacks. Stored fields added
+    within one index format (``front_matter``, ``date_zoned``) change nothing
+    else: a reader of an older index finds them missing, and an update adds them.
+    """
+    for name, field_type in make_schema().items():
+        if name not in writer.schema and isinstance(field_type, fields.STORED):
+            writer.add_field(name, field_type)
 
 
 def _manifest_entry(path: Path) -> list | None:

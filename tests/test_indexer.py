@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from whoosh import index as whoosh_index
 
-from search import Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, build_index, update_index
+from search import Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, PostUrls, build_index, update_index
 from search.storage import writer_lock
 from tests.conftest import write_post
 
@@ -62,6 +63,20 @@ def test_update_touches_only_added_changed_and_deleted_posts(corpus_dir, index_d
         assert ix.search("台风").total == 1
         assert ix.search("6G").total == 1 and ix.search("5G").total == 0
         assert ix.search("GDP").total == 0
+
+
+def test_update_gives_an_index_built_before_blog_url_fields_those_fields(corpus_dir, index_dir):
+    generation = next(index_dir.glob("gen-*"))
+    writer = whoosh_index.open_dir(generation).writer()  # make it an index written before these fields
+    writer.remove_field("front_matter")
+    writer.remove_field("date_zoned")
+    writer.commit(merge=False)
+    write_post(corpus_dir, "新/短链.md", title="短链文章", date="'Tue, 25 Jan 2022 17:07:56 GMT'",
+               extra="abbrlink: 1a2b\n")
+    assert update_index(index_dir).added == 1
+    urls = PostUrls("https://blog.example.com", permalink="p/:year:month:day/:abbrlink/", timezone="Asia/Shanghai")
+    with Index.open(index_dir, post_urls=urls) as ix:
+        assert ix.get("新/短链.md").url == "https://blog.example.com/p/20220126/1a2b/"
 
 
 def test_update_with_nothing_changed_writes_nothing(index_dir):
