@@ -24,6 +24,6 @@ from .searcher import Filters, Index
 __all__ = [
     "BuildReport", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
     "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "Post", "PostUrls",
-    "Problem", "QuerySyntaxError", "SearchError", "SearchResults", "build_index", "normalise", "parse_query", "read_post",
-    "update_index", "word_analyzer",
+    "Problem", "QuerySyntaxError", "SearchError", "SearchResults", "build_index", "normalise", "parse_query",
+    "read_post", "update_index", "word_analyzer",
 ]
