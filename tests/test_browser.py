@@ -427,6 +427,32 @@ def test_widget_shows_markup_in_a_post_as_text(browser, xss_index_dir):
             tab.close()
 
 
+def test_widget_inserts_only_text_and_marks_whatever_the_server_sends(browser, embedding):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
+    hostile = {"query": "x", "total": 1, "page": 1, "per_page": 6, "pages": 1, "sort": "relevance", "ms": 1,
+               "facets": {}, "hits": [{
+                   "path": "a.md", "score": 1, "title": "t", "source": "<b>来源</b>", "categories": [],
+                   "date": None, "image": None, "url": "javascript:alert(1)",
+                   "title_html": '<mark>恶意</mark><img src=x onerror=alert(1)>&lt;b&gt;&#x26;',
+                   "snippet": '<mark><script>alert(1)</script></mark><a href="javascript:alert(1)">链接</a>'}]}
+    try:
+        tab.page.route(embedding.api + "/api/search?*", lambda route: route.fulfill(
+            json=hostile, headers={"Access-Control-Allow-Origin": embedding.blog.origin}))
+        page = _widget_search(tab, "恶意")
+        page.wait_for_selector(f"{WIDGET} [role=option] .title")
+        assert page.locator(f"{WIDGET} .title").inner_text() == "恶意<img src=x onerror=alert(1)><b>&"
+        assert page.locator(f"{WIDGET} .title mark").inner_text() == "恶意"
+        assert page.locator(f"{WIDGET} .snippet").inner_text() == '<script>alert(1)</script><a href="javascript:alert(1)">链接</a>'
+        assert page.locator(f"{WIDGET} .meta").inner_text() == "<b>来源</b>"
+        elements = page.locator(f"{WIDGET} .hit *").evaluate_all("nodes => nodes.map(n => n.localName)")
+        assert set(elements) == {"span", "mark"}
+        assert page.locator(f"{WIDGET} .hit").get_attribute("href").startswith(embedding.api + "/post/a.md")
+        page.wait_for_timeout(300)
+        assert tab.dialogs == []
+    finally:
+        tab.close()
+
+
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_widget_screenshots(browser, embedding, viewport):
     """The widget on the stand-in blog page with results open, saved under SCREENSHOTS."""

@@ -137,7 +137,8 @@
 
     function moreOption(q, total) {
       return element("li", { role: "option", id: "option-more", class: "more", "aria-selected": "false" }, [
-        element("a", { href: resultsPage(q), tabindex: "-1" }, ["查看全部 " + total.toLocaleString("zh-CN") + " 条结果"])
+        element("a", { href: resultsPage(q), tabindex: "-1" },
+                ["查看全部 " + total.toLocaleString("zh-CN") + " 条结果"])
       ]);
     }
 
