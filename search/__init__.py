@@ -16,13 +16,14 @@ from .corpus import Document, Problem, read_post
 from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError,
                      QuerySyntaxError, SearchError)
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index, update_index
+from .permalinks import PostUrls
 from .query import parse_query
 from .results import FacetCount, Hit, IndexStats, Post, SearchResults
 from .searcher import Filters, Index
 
 __all__ = [
     "BuildReport", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
-    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "Post", "Problem",
-    "QuerySyntaxError", "SearchError", "SearchResults", "build_index", "normalise", "parse_query", "read_post",
-    "update_index", "word_analyzer",
+    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "Post", "PostUrls",
+    "Problem", "QuerySyntaxError", "SearchError", "SearchResults", "build_index", "normalise", "parse_query",
+    "read_post", "update_index", "word_analyzer",
 ]

@@ -260,25 +260,43 @@ def _print_results(results: SearchResults) -> None:
 @click.option("--title", default=None, envvar="NEWS_SEARCH_TITLE", help="Site title [default: 新闻搜索].")
 @click.option("--max-query", type=click.IntRange(1, 1000), default=None, envvar="NEWS_SEARCH_MAX_QUERY",
               help="Longest query accepted, in characters [default: 200].")
-def serve(index_dir, host, port, workers, threads, per_page, title, max_query):
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="URL",
+              help="A site whose pages may call the JSON API (the widget), e.g. https://blog.example.com; "
+                   "repeatable. '*' allows every site. [default: none; env NEWS_SEARCH_ALLOW_ORIGINS, "
+                   "separated by spaces or commas]")
+@click.option("--blog-url", default=None, envvar="NEWS_SEARCH_BLOG_URL", metavar="URL",
+              help="The blog's address (Hexo's url setting): results then link to the posts there.")
+@click.option("--permalink", default=None, envvar="NEWS_SEARCH_PERMALINK", metavar="PATTERN",
+              help="Hexo's permalink setting [default: :year/:month/:day/:title/].")
+@click.option("--blog-timezone", default=None, envvar="NEWS_SEARCH_BLOG_TIMEZONE", metavar="ZONE",
+              help="Hexo's timezone setting, e.g. Asia/Shanghai [default: UTC].")
+def serve(index_dir, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url, permalink,
+          blog_timezone):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
     Without an index, the bundled demo corpus is indexed first.
 
     \b
-    Example:
+    Examples:
         news-search serve --index index/ --port 8000
+        news-search serve --allow-origin https://blog.example.com \\
+            --blog-url https://blog.example.com --permalink ':year/:month/:day/:title/'
     """
     from web import create_app
     from web.index import open_early
     from web.serving import serve as serve_app
 
+    settings = {"INDEX_DIR": str(index_dir), "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query,
+                "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url, "PERMALINK": permalink,
+                "BLOG_TIMEZONE": blog_timezone}
+    config = {key: value for key, value in settings.items() if value is not None}
+    try:
+        create_app(config)  # bad settings fail here, once, not in every worker
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     if not (index_dir / "CURRENT").exists():
         click.echo(f"No index in {index_dir}/: indexing the bundled demo corpus first.", err=True)
         build_index(demo_corpus(), index_dir)
-    settings = {"INDEX_DIR": str(index_dir), "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query}
-    config = {key: value for key, value in settings.items() if value is not None}
-    create_app(config)  # bad settings fail here, once, not in every worker
     warm_up_segmenter(index_dir)  # loaded before the workers fork, so they share its memory
     click.echo(f"Serving {index_dir}/ on http://{host}:{port}/ ({workers} worker processes)", err=True)
     serve_app(lambda: open_early(create_app(config)), host=host, port=port, threads=threads, workers=workers)

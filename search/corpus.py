@@ -38,6 +38,10 @@ _JUNK = dict.fromkeys([c for c in range(32) if c not in (9, 10)] + [127] + list(
 _SPACES = re.compile(r"[^\S\n]+")
 _PROXIED = re.compile(r"^https?://[^/?#]+/?\?(?:url=)?(https?://.+)$", re.IGNORECASE)
 _LOOKS_LIKE_HTML = re.compile(r"^\s*<(?:[a-zA-Z!]|/)")
+#: Front-matter keys read into Document fields; other short values are kept in ``front_matter``.
+READ_KEYS = frozenset({"title", "date", "author", "source", "categories", "headimg", "thumbnail", "cover"})
+#: Longest front-matter value kept in ``front_matter`` (identifiers and paths, not descriptions).
+FRONT_MATTER_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class Document:
     image: str | None
     text: str  # visible body text, paragraphs separated by newlines
     html: str  # the body as HTML (Markdown bodies are rendered)
+    #: Other short one-line front-matter values (abbrlink, permalink, lang, ...), for blog URLs.
+    front_matter: dict[str, str] = field(default_factory=dict)
+    #: The date was text with its own zone ("... GMT"), an instant; otherwise a wall-clock time.
+    date_zoned: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,8 @@ def read_post(root: Path, path: Path) -> ReadResult:
         image=unwrap_image_url(_as_text(meta.get("headimg") or meta.get("thumbnail") or meta.get("cover"))),
         text=html_to_text(html),
         html=html,
+        front_matter=other_front_matter(meta),
+        date_zoned=published is not None and _written_with_zone(meta.get("date")),
     )
     return ReadResult(document, problems)
 
@@ -206,6 +216,22 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
+def other_front_matter(meta: dict) -> dict[str, str]:
+    """Return the short one-line text and number values of front-matter keys not read elsewhere.
+
+    >>> other_front_matter({"title": "T", "abbrlink": 3201, "lang": "zh-CN", "comments": False, "tags": ["a"]})
+    {'abbrlink': '3201', 'lang': 'zh-CN'}
+    """
+    kept = {}
+    for key, value in meta.items():
+        if isinstance(key, str) and key not in READ_KEYS and isinstance(value, (str, int)) \
+                and not isinstance(value, bool):
+            text = clean_text(str(value))
+            if text and len(text) <= FRONT_MATTER_CHARS and "\n" not in text:
+                kept[key] = text
+    return kept
+
+
 def clean_text(text: str) -> str:
     """Return ``text`` without control or zero-width characters, spaces collapsed, trimmed."""
     text = unicodedata.normalize("NFC", text).translate(_JUNK)
@@ -234,6 +260,14 @@ def parse_date(value) -> tuple[datetime | None, str]:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc), ""
+
+
+def _written_with_zone(value) -> bool:
+    """True for a date given as text with its own zone; YAML timestamps count as wall-clock times, as in Hexo."""
+    if not isinstance(value, str):
+        return False
+    parsed = _parse_date_text(value.strip())
+    return parsed is not None and parsed.tzinfo is not None
 
 
 def _parse_date_text(text: str) -> datetime | None:

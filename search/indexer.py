@@ -12,6 +12,8 @@ Fields, and why each exists:
   facets and date sorting; ``*_key`` fields hold folded values for filters.
 * stored ``text``/``html`` are zlib-compressed: snippets and the article page
   read them, and compression keeps the index small.
+* stored ``front_matter`` and ``date_zoned``, only in posts that have them: what
+  a post's URL on the blog may need (see :mod:`search.permalinks`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ def make_schema(segmenter: Segmenter = DEFAULT_SEGMENTER) -> fields.Schema:
         image=fields.STORED(),
         text=fields.STORED(),
         html=fields.STORED(),
+        front_matter=fields.STORED(),
+        date_zoned=fields.STORED(),
     )
 
 
@@ -129,6 +133,10 @@ def document_fields(doc: Document) -> dict:
     )
     if doc.date is not None:
         values["date"] = doc.date.astimezone(timezone.utc).replace(tzinfo=None)
+    if doc.front_matter:  # most posts have none: store nothing rather than an empty value
+        values["front_matter"] = doc.front_matter
+    if doc.date_zoned:
+        values["date_zoned"] = True
     return values
 
 

@@ -15,7 +15,8 @@ class Hit:
     """One search result.
 
     ``snippet`` and ``title_html`` are HTML-safe: all text escaped, matches
-    wrapped in ``<mark>``. ``title`` is plain text.
+    wrapped in ``<mark>``. ``title`` is plain text. ``url`` is the post's public
+    URL on the blog, when the index was opened with the blog's URL settings.
     """
 
     id: str  # POSIX path relative to the corpus root
@@ -27,11 +28,12 @@ class Hit:
     image: str | None
     score: float
     snippet: str
+    url: str | None = None
 
     def to_dict(self) -> dict:
         return {"path": self.id, "score": round(self.score, 4), "title": self.title,
                 "title_html": self.title_html, "source": self.source, "categories": list(self.categories),
-                "date": _iso(self.date), "image": self.image, "snippet": self.snippet}
+                "date": _iso(self.date), "image": self.image, "snippet": self.snippet, "url": self.url}
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,12 @@ class Post:
     image: str | None
     text: str
     html: str  # as written by the author: sanitise before showing it
+    url: str | None = None  # on the blog, as for Hit
 
     def to_dict(self) -> dict:
         return {"path": self.id, "title": self.title, "source": self.source,
                 "categories": list(self.categories), "date": _iso(self.date), "image": self.image,
-                "text": self.text}
+                "text": self.text, "url": self.url}
 
 
 @dataclass(frozen=True)

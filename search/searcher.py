@@ -33,6 +33,7 @@ from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta
+from .permalinks import PostUrls
 from .query import compile_query, date_query, parse_date_range, parse_query
 from .results import FacetCount, Hit, IndexStats, Post, SearchResults
 
@@ -102,10 +103,13 @@ class Index:
 
     >>> ix = Index.open("index")                       # doctest: +SKIP
     >>> ix.search("冬奥", sort="newest").total          # doctest: +SKIP
+
+    With ``post_urls`` (the blog's URL settings) hits and posts carry their URL on the blog.
     """
 
-    def __init__(self, index_dir: Path | str = DEFAULT_INDEX_DIR):
+    def __init__(self, index_dir: Path | str = DEFAULT_INDEX_DIR, *, post_urls: PostUrls | None = None):
         self.index_dir = Path(index_dir)
+        self.post_urls = post_urls
         self._lock = threading.RLock()
         self._key: str | None = None
         self._searcher: Searcher | None = None
@@ -117,13 +121,13 @@ class Index:
         self._closer: weakref.finalize | None = None  # closes the searcher's files, even if never close()d
 
     @classmethod
-    def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR) -> Index:
+    def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR, *, post_urls: PostUrls | None = None) -> Index:
         """Return the index in ``index_dir``, opened.
 
         :raises IndexNotFoundError: if there is no index there.
         :raises IndexCorruptError: if its files cannot be read.
         """
-        index = cls(index_dir)
+        index = cls(index_dir, post_urls=post_urls)
         index.refresh()
         index.segmenter.warm_up()
         return index
@@ -247,6 +251,7 @@ class Index:
             image=stored.get("image"),
             score=float(results.score(i) or 0.0),
             snippet=make_snippet(text, compiled.highlights) if snippets else "",
+            url=self._url(stored),
         )
 
     # --- single posts ------------------------------------------------------------------------
@@ -261,7 +266,15 @@ class Index:
         return Post(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
                     categories=tuple(stored.get("categories") or ()), date=_aware(stored.get("date")),
                     image=stored.get("image"), text=zlib.decompress(stored["text"]).decode("utf-8"),
-                    html=zlib.decompress(stored["html"]).decode("utf-8"))
+                    html=zlib.decompress(stored["html"]).decode("utf-8"), url=self._url(stored))
+
+    def _url(self, stored: dict) -> str | None:
+        """Return the post's URL on the blog (None without blog settings)."""
+        if self.post_urls is None:
+            return None
+        return self.post_urls.url(doc_id=stored["id"], title=stored["title"],
+                                  categories=stored.get("categories") or (), date=_aware(stored.get("date")),
+                                  date_zoned=bool(stored.get("date_zoned")), front_matter=stored.get("front_matter"))
 
     def more_like(self, doc_id: str, *, limit: int = 5) -> list[Hit]:
         """Return up to ``limit`` posts similar to ``doc_id`` (key terms of its title and body)."""

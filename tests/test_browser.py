@@ -4,8 +4,11 @@ Uses Debian's ``chromium`` through Playwright. Skips when either is missing,
 except in CI (``CI=true``), where it fails. Pictures in posts point to remote
 hosts; this machine has no internet, so the browser gets a generated stand-in
 picture for them (and a test checks that a picture that fails is hidden).
-Screenshots go to artifacts/screenshots/{home,results,article}-{desktop,phone}.png (git-ignored;
+Screenshots go to artifacts/screenshots/{home,results,article,widget}-{desktop,phone}.png (git-ignored;
 $NEWS_SEARCH_SCREENSHOTS overrides); docs/screenshots/ holds reviewed copies.
+
+The widget tests put ``/widget.js`` on a plain page served from other local
+ports (other origins, as a Hexo blog is): one allowed to call our API, one not.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import NamedTuple
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
 from search import build_index
 from tests.conftest import write_post
-from tests.servers import running_server
+from tests.servers import HostSite, host_site, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("NEWS_SEARCH_SCREENSHOTS")
@@ -74,14 +78,20 @@ def site(rsshub_index_dir):
 
 
 @pytest.fixture(scope="module")
-def xss_site(tmp_path_factory):
+def xss_index_dir(tmp_path_factory):
+    """An index of one post whose title, source and body hold markup and scripts."""
     _require_browser()
     root = tmp_path_factory.mktemp("xss")
     write_post(root / "posts", "evil/post.md", title=f"恶意标题{XSS}", author=f"恶意来源{XSS}",
                body=(f'<p>恶意正文{XSS}<a href="javascript:alert(1)">点我</a>'
                      '<iframe src="https://evil.example"></iframe></p>'))
     build_index(root / "posts", root / "index", procs=1)
-    with running_server(root / "index") as base:
+    return root / "index"
+
+
+@pytest.fixture(scope="module")
+def xss_site(xss_index_dir):
+    with running_server(xss_index_dir) as base:
         yield base
 
 
@@ -89,10 +99,11 @@ class Page:
     """A browser tab that records console errors, page errors and dialogs (alert() would be one)."""
 
     def __init__(self, browser, base: str, *, viewport: str = "desktop", pictures: str = "stand-in",
-                 javascript: bool = True):
+                 javascript: bool = True, also: tuple[str, ...] = (), color_scheme: str = "light"):
         self.base = base
+        self.reachable = (base, *also)  # origins the tab may load from (the widget's page calls our server)
         self.context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN",
-                                           java_script_enabled=javascript)
+                                           java_script_enabled=javascript, color_scheme=color_scheme)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -112,7 +123,7 @@ class Page:
 
     def _route(self, route) -> None:
         request = route.request
-        if request.url.startswith(self.base):
+        if request.url.startswith(self.reachable):
             route.continue_()
         elif request.resource_type == "image":
             route.fulfill(status=200, content_type="image/png", body=self.picture)
@@ -120,7 +131,7 @@ class Page:
             route.abort()
 
     def _offline(self, route) -> None:
-        if route.request.url.startswith(self.base):
+        if route.request.url.startswith(self.reachable):
             route.continue_()
         else:
             route.fulfill(status=404, body="")  # a picture that has gone away
@@ -288,3 +299,170 @@ def test_screenshots(browser, site, viewport):
         assert shot.errors == []
     finally:
         shot.close()
+
+
+# --- the widget on another site ----------------------------------------------------------------------
+
+WIDGET_PAGE = Path(__file__).with_name("widget_host.html").read_text(encoding="utf-8")
+WIDGET = "news-search-widget"  # Playwright's CSS selectors reach into its (open) shadow root
+
+
+class Embedding(NamedTuple):
+    """Our server, a blog allowed to call it (and where posts live), and a site that is not allowed."""
+
+    api: str
+    blog: HostSite
+    stranger: HostSite
+
+
+@pytest.fixture(scope="module")
+def embedding(rsshub_index_dir):
+    _require_browser()
+    with host_site() as blog, host_site() as stranger:
+        with running_server(rsshub_index_dir, "--allow-origin", blog.origin, "--blog-url", blog.origin,
+                            "--blog-timezone", "Asia/Shanghai") as api:
+            blog.page = stranger.page = WIDGET_PAGE.replace("{endpoint}", api)
+            yield Embedding(api, blog, stranger)
+
+
+def _widget_search(tab: Page, query: str):
+    page = tab.goto("/")
+    page.locator(f"{WIDGET} input").click()
+    page.keyboard.type(query, delay=40)
+    return page
+
+
+def test_widget_shows_highlighted_results_and_follows_one_with_the_keyboard(browser, embedding):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
+    try:
+        page = _widget_search(tab, "芯片")
+        page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
+        expected = tab.context.request.get(embedding.api + "/api/search?q=芯片&per_page=6").json()
+        titles = page.locator(f"{WIDGET} .hit .title")
+        assert titles.all_inner_texts() == [hit["title"] for hit in expected["hits"]]
+        assert page.locator(f"{WIDGET} .title mark").first.inner_text() == "芯片"
+        assert page.locator(f"{WIDGET} .more").inner_text() == f"查看全部 {expected['total']:,} 条结果"
+        combobox = page.get_by_role("combobox", name="搜索本站文章")
+        for key, selected in (("ArrowDown", "option-0"), ("ArrowDown", "option-1"), ("ArrowUp", "option-0"),
+                              ("ArrowDown", "option-1")):
+            page.keyboard.press(key)
+            assert combobox.get_attribute("aria-activedescendant") == selected
+            assert page.locator(f"{WIDGET} [aria-selected=true]").get_attribute("id") == selected
+        target = expected["hits"][1]["url"]
+        assert target.startswith(embedding.blog.origin + "/2022/")  # the post's own page on the blog
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: unquote(url) == unquote(target))
+        assert unquote(embedding.blog.visited[-1]) == unquote(target.removeprefix(embedding.blog.origin))
+        assert tab.errors == [] and tab.dialogs == []
+    finally:
+        tab.close()
+
+
+def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embedding):
+    tab = Page(browser, embedding.stranger.origin, also=(embedding.api,))
+    try:
+        page = _widget_search(tab, "芯片")
+        message = page.locator(f"{WIDGET} .message.error")
+        message.wait_for()
+        assert message.inner_text() == "搜索服务暂时无法访问，请稍后再试。"
+        assert page.locator(f"{WIDGET} [role=option]").count() == 0
+        assert any("blocked by CORS policy" in error for error in tab.errors)
+    finally:
+        tab.close()
+
+
+def test_widget_is_accessible_and_untouched_by_the_page_styles(browser, embedding):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
+    try:
+        page = _widget_search(tab, "手机")
+        page.wait_for_selector(f"{WIDGET} [role=option]")
+        assert page.get_by_role("search").count() == 1
+        combobox = page.get_by_role("combobox", name="搜索本站文章")
+        assert combobox.get_attribute("aria-expanded") == "true"
+        listbox = page.get_by_role("listbox", name="搜索结果")
+        assert listbox.get_by_role("option").count() == 7  # six hits and "more results"
+        assert page.locator(f"{WIDGET} [role=status]").inner_text().startswith("找到 ")
+        style = page.locator(f"{WIDGET} input").evaluate(
+            "e => [getComputedStyle(e).borderTopLeftRadius, getComputedStyle(e).fontFamily]")
+        assert style[0] == "999px" and "monospace" not in style[1]  # the page sets 0 and monospace for inputs
+        assert page.locator(f"{WIDGET} mark").first.evaluate("e => getComputedStyle(e).backgroundColor") \
+            == "rgb(255, 229, 143)"  # the page's own marks are green
+        assert page.locator(f"{WIDGET} li").first.evaluate("e => getComputedStyle(e).listStyleType") == "none"
+        page.keyboard.press("Escape")
+        assert combobox.get_attribute("aria-expanded") == "false" and not listbox.is_visible()
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_widget_follows_the_readers_dark_mode_unless_told(browser, embedding):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,), color_scheme="dark")
+    try:
+        page = _widget_search(tab, "手机")
+        panel = page.locator(f"{WIDGET} .panel")
+        panel.wait_for()
+        background = "e => getComputedStyle(e).backgroundColor"
+        assert panel.evaluate(background) == "rgb(23, 27, 33)"
+        page.locator(WIDGET).evaluate("e => e.dataset.theme = 'light'")  # a theme's own light/dark switch
+        assert panel.evaluate(background) == "rgb(255, 255, 255)"
+    finally:
+        tab.close()
+
+
+def test_widget_shows_markup_in_a_post_as_text(browser, xss_index_dir):
+    with host_site() as blog, running_server(xss_index_dir, "--allow-origin", blog.origin) as api:
+        # In <head>, without defer: the widget waits for the page to have its target element.
+        blog.page = (f'<!doctype html><meta charset="utf-8"><script src="{api}/widget.js" data-endpoint="{api}" '
+                     f'data-target="#search"></script><div id="search"></div>')
+        tab = Page(browser, blog.origin, also=(api,))
+        try:
+            page = _widget_search(tab, "恶意")
+            page.wait_for_selector(f"#search > {WIDGET} [role=option] .title")
+            assert XSS in page.locator(f"{WIDGET} .title").first.inner_text()
+            assert XSS in page.locator(f"{WIDGET} .meta").first.inner_text()
+            assert page.locator(f"{WIDGET} img, {WIDGET} script, {WIDGET} b, {WIDGET} [onerror]").count() == 0
+            page.wait_for_timeout(300)
+            assert tab.dialogs == [] and tab.errors == []
+        finally:
+            tab.close()
+
+
+def test_widget_inserts_only_text_and_marks_whatever_the_server_sends(browser, embedding):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
+    hostile = {"query": "x", "total": 1, "page": 1, "per_page": 6, "pages": 1, "sort": "relevance", "ms": 1,
+               "facets": {}, "hits": [{
+                   "path": "a.md", "score": 1, "title": "t", "source": "<b>来源</b>", "categories": [],
+                   "date": None, "image": None, "url": "javascript:alert(1)",
+                   "title_html": '<mark>恶意</mark><img src=x onerror=alert(1)>&lt;b&gt;&#x26;',
+                   "snippet": '<mark><script>alert(1)</script></mark><a href="javascript:alert(1)">链接</a>'}]}
+    try:
+        tab.page.route(embedding.api + "/api/search?*", lambda route: route.fulfill(
+            json=hostile, headers={"Access-Control-Allow-Origin": embedding.blog.origin}))
+        page = _widget_search(tab, "恶意")
+        page.wait_for_selector(f"{WIDGET} [role=option] .title")
+        assert page.locator(f"{WIDGET} .title").inner_text() == "恶意<img src=x onerror=alert(1)><b>&"
+        assert page.locator(f"{WIDGET} .title mark").inner_text() == "恶意"
+        assert page.locator(f"{WIDGET} .snippet").inner_text() == '<script>alert(1)</script><a href="javascript:alert(1)">链接</a>'
+        assert page.locator(f"{WIDGET} .meta").inner_text() == "<b>来源</b>"
+        elements = page.locator(f"{WIDGET} .hit *").evaluate_all("nodes => nodes.map(n => n.localName)")
+        assert set(elements) == {"span", "mark"}
+        assert page.locator(f"{WIDGET} .hit").get_attribute("href").startswith(embedding.api + "/post/a.md")
+        page.wait_for_timeout(300)
+        assert tab.dialogs == []
+    finally:
+        tab.close()
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_widget_screenshots(browser, embedding, viewport):
+    """The widget on the stand-in blog page with results open, saved under SCREENSHOTS."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,), viewport=viewport)
+    try:
+        page = _widget_search(tab, "芯片")
+        page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
+        page.keyboard.press("ArrowDown")
+        page.screenshot(path=SCREENSHOTS / f"widget-{viewport}.png")
+        assert tab.errors == []
+    finally:
+        tab.close()

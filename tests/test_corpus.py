@@ -57,6 +57,23 @@ def test_yaml_date_value_is_parsed(tmp_path):
     assert read(tmp_path, "a.md").document.date == datetime(2021, 10, 28, 14, 8, 7, tzinfo=timezone.utc)
 
 
+def test_other_short_front_matter_values_are_kept_for_blog_urls(tmp_path):
+    write_post(tmp_path, "a.md", extra=("abbrlink: 3201\npermalink: /p/short/\nlang: zh-CN\ncomments: false\n"
+                                        "tags: [科技]\nupdated: 2022-06-08\ndescription: '" + "长" * 101 + "'\n"))
+    assert read(tmp_path, "a.md").document.front_matter == {"abbrlink": "3201", "permalink": "/p/short/",
+                                                            "lang": "zh-CN"}
+
+
+@pytest.mark.parametrize("date, zoned", [
+    ("'Tue, 25 Jan 2022 17:07:56 GMT'", True), ("'2022-06-07T08:00:00+08:00'", True),
+    ("2022-06-07T08:00:00+08:00", False),  # a YAML timestamp: Hexo shows it as UTC wall-clock time
+    ("2022-06-07", False), ("'2021-10-28 14:08:07'", False), ("nonsense", False),
+])
+def test_date_written_as_text_with_its_zone_is_marked(tmp_path, date, zoned):
+    write_post(tmp_path, "a.md", date=date)
+    assert read(tmp_path, "a.md").document.date_zoned is zoned
+
+
 def test_unwraps_nested_proxy_prefixes():
     url = "https://cors.zfour.workers.dev/?https://proxy.example/?http://img.example.com/x.png"
     assert unwrap_image_url(url) == "http://img.example.com/x.png"

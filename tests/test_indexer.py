@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchError, build_index,
-                    update_index)
+from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchError,
+                    build_index, update_index)
 from search.storage import writer_lock
 from tests.conftest import write_post
 

@@ -2,8 +2,7 @@
 
 Run it with ``news-search serve`` (waitress) or, for development,
 ``flask --app web run``. Configuration comes from, in order: the defaults
-below, environment variables (``NEWS_SEARCH_INDEX``, ``NEWS_SEARCH_PER_PAGE``,
-``NEWS_SEARCH_TITLE``, ``NEWS_SEARCH_MAX_QUERY``), then ``test_config`` (which
+below, environment variables (:data:`ENV_CONFIG`), then ``test_config`` (which
 the CLI uses for its flags).
 """
 
@@ -13,14 +12,20 @@ import os
 
 from flask import Flask
 
-from . import api, errors, index, pages, templating
+from search.permalinks import DEFAULT_PERMALINK
 
-#: Environment variable -> (config key, type).
+from . import api, cors, errors, index, pages, templating, widget
+
+#: Environment variable -> (config key, type); a list is written separated by spaces or commas.
 ENV_CONFIG = {
     "NEWS_SEARCH_INDEX": ("INDEX_DIR", str),
     "NEWS_SEARCH_PER_PAGE": ("PER_PAGE", int),
     "NEWS_SEARCH_TITLE": ("SITE_TITLE", str),
     "NEWS_SEARCH_MAX_QUERY": ("MAX_QUERY_CHARS", int),
+    "NEWS_SEARCH_ALLOW_ORIGINS": ("CORS_ORIGINS", list),
+    "NEWS_SEARCH_BLOG_URL": ("BLOG_URL", str),
+    "NEWS_SEARCH_PERMALINK": ("PERMALINK", str),
+    "NEWS_SEARCH_BLOG_TIMEZONE": ("BLOG_TIMEZONE", str),
 }
 
 #: Sent with every response, errors and static files included. Scripts and
@@ -42,10 +47,15 @@ SECURITY_HEADERS = {
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the site.
 
-    :raises ValueError: if a numeric setting from the environment is not a number or out of range.
+    ``CORS_ORIGINS`` lists the sites whose pages may call the JSON API (see
+    :mod:`web.cors`); with ``BLOG_URL`` (and ``PERMALINK``, ``BLOG_TIMEZONE``)
+    hits and posts carry their URL on the blog (see :mod:`search.permalinks`).
+
+    :raises ValueError: for a setting that is malformed or out of range (the message names it).
     """
     app = Flask(__name__)
-    app.config.from_mapping(INDEX_DIR="index", PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200)
+    app.config.from_mapping(INDEX_DIR="index", PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200,
+                            CORS_ORIGINS=[], BLOG_URL="", PERMALINK=DEFAULT_PERMALINK, BLOG_TIMEZONE="UTC")
     app.config.update(_from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
@@ -54,10 +64,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
 
     index.init_app(app)
+    cors.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(widget.bp)
     app.after_request(_add_security_headers)
     return app
 
@@ -65,11 +77,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _from_environment(environ) -> dict:
     config = {}
     for name, (key, kind) in ENV_CONFIG.items():
-        if environ.get(name):
-            try:
-                config[key] = kind(environ[name])
-            except ValueError:
-                raise ValueError(f"{name} must be a whole number, not {environ[name]!r}") from None
+        value = environ.get(name, "").strip()
+        if not value:
+            continue
+        if kind is list:
+            config[key] = value.replace(",", " ").split()
+            continue
+        try:
+            config[key] = kind(value)
+        except ValueError:  # only int() can fail
+            raise ValueError(f"{name} must be a whole number, not {value!r}") from None
     return config
 
 

@@ -4,7 +4,8 @@ Opening an index is expensive, so unlike flaskr's per-request database
 connection, one Index serves every request and thread (it has its own lock)
 and follows rebuilds by itself. It is opened lazily so the site starts, and
 answers 503, while there is no index yet; the first request after the index
-appears opens it.
+appears opens it. With a ``BLOG_URL`` setting the Index gives every hit and
+post its URL on the blog.
 """
 
 from __future__ import annotations
@@ -13,14 +14,27 @@ import threading
 
 from flask import Flask, current_app
 
-from search import Index, SearchError
+from search import Index, PostUrls, SearchError
 
 EXTENSION = "news_search"
 
 
 def init_app(app: Flask) -> None:
-    """Prepare ``app`` to share one Index (opened by the first :func:`get_index`)."""
-    app.extensions[EXTENSION] = {"index": None, "lock": threading.Lock()}
+    """Prepare ``app`` to share one Index (opened by the first :func:`get_index`).
+
+    :raises ValueError: for a malformed blog URL, permalink pattern or time zone.
+    """
+    app.extensions[EXTENSION] = {"index": None, "lock": threading.Lock(), "post_urls": post_urls(app.config)}
+
+
+def post_urls(config) -> PostUrls | None:
+    """Return the blog's URL settings from the app's ``config``, or None if no BLOG_URL is set.
+
+    :raises ValueError: naming the setting that is wrong.
+    """
+    if not config["BLOG_URL"]:
+        return None
+    return PostUrls(config["BLOG_URL"], permalink=config["PERMALINK"], timezone=config["BLOG_TIMEZONE"])
 
 
 def get_index() -> Index:
@@ -34,7 +48,7 @@ def get_index() -> Index:
     if index is None:
         with state["lock"]:
             if state["index"] is None:
-                state["index"] = Index.open(current_app.config["INDEX_DIR"])
+                state["index"] = Index.open(current_app.config["INDEX_DIR"], post_urls=state["post_urls"])
             index = state["index"]
     return index
 

@@ -9,6 +9,8 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 FILTER = {"type": "string", "maxLength": MAX_FILTER_CHARS}
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date-time"}
 STRINGS = {"type": "array", "items": STRING}
+BLOG_URL = {"type": ["string", "null"], "format": "uri",
+            "description": "The post's URL on the blog; null unless the server was given the blog's URL."}
 
 
 def _object(properties: dict, optional: tuple[str, ...] = ()) -> dict:
@@ -25,7 +27,8 @@ SCHEMAS = {
                     "title_html": {"type": "string", "description": "Escaped title, matches in <mark>."},
                     "source": STRING, "categories": STRINGS, "date": NULLABLE_DATE,
                     "image": NULLABLE_STRING,
-                    "snippet": {"type": "string", "description": "Escaped text, matches in <mark>."}}),
+                    "snippet": {"type": "string", "description": "Escaped text, matches in <mark>."},
+                    "url": BLOG_URL}),
     "FacetCount": _object({"value": STRING, "count": INTEGER}),
     "SearchResults": _object({
         "query": STRING, "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER,
@@ -36,7 +39,7 @@ SCHEMAS = {
         "html": {"type": "string", "description": "Only with format=html: the rendered results region."},
     }, optional=("html",)),
     "Post": _object({"path": STRING, "title": STRING, "source": STRING, "categories": STRINGS,
-                     "date": NULLABLE_DATE, "image": NULLABLE_STRING, "text": STRING}),
+                     "date": NULLABLE_DATE, "image": NULLABLE_STRING, "text": STRING, "url": BLOG_URL}),
     "Stats": _object({"docs": INTEGER, "size_bytes": INTEGER, "built_at": NULLABLE_STRING,
                       "corpus": NULLABLE_STRING, "generation": STRING, "segmenter": NULLABLE_STRING,
                       "first_date": NULLABLE_DATE, "last_date": NULLABLE_DATE,
@@ -86,7 +89,8 @@ def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "news-search API", "version": "1.0.0",
-                 "description": "Full-text search over a Chinese news archive."},
+                 "description": ("Full-text search over a Chinese news archive. Pages of other sites may "
+                                 "call it when their origin is allowed (news-search serve --allow-origin).")},
         "paths": {
             "/api/search": {"get": {"summary": "Search posts", "parameters": SEARCH_PARAMETERS,
                                     "responses": {"200": _json("One page of results.", "SearchResults"),

@@ -1,0 +1,258 @@
+/* news-search widget: a search box with instant results for another site's pages (a Hexo blog).
+ *
+ *   <script src="https://search.example.com/widget.js" data-endpoint="https://search.example.com"
+ *           data-placeholder="搜索文章" defer></script>
+ *
+ * Optional attributes: data-target="#css-selector" (draw inside that element instead of where the tag
+ * is), data-limit (results shown, 1 to 10, default 6), data-theme="light" or "dark" (default: the
+ * reader's system setting; a theme may also set data-theme on the <news-search-widget> element later),
+ * data-label (the box's accessible name, default the placeholder).
+ *
+ * Everything is drawn in a shadow root, so the page's styles do not reach in and ours do not leak out.
+ * Results are inserted as text: the only markup taken from the server is <mark> around matches.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script) return;  // only a classic <script> tag says where it is
+  var scriptUrl = new URL(script.src, location.href);
+  var endpoint = new URL(script.dataset.endpoint || scriptUrl.origin, location.href).href.replace(/\/+$/, "");
+  var settings = {
+    placeholder: script.dataset.placeholder || "搜索",
+    label: script.dataset.label || script.dataset.placeholder || "搜索",
+    limit: Math.min(Math.max(parseInt(script.dataset.limit, 10) || 6, 1), 10),
+    theme: script.dataset.theme || "",
+    target: script.dataset.target || ""
+  };
+  var DEBOUNCE_MS = 180;
+  var DATE = new Intl.DateTimeFormat("zh-CN", { year: "numeric", month: "long", day: "numeric",
+                                                timeZone: "Asia/Shanghai" });
+  var ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0" };
+
+  // --- building nodes: text only, never HTML ---------------------------------------------------
+  function element(tag, attributes, children) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) { node.setAttribute(name, attributes[name]); });
+    (children || []).forEach(function (child) {
+      if (child !== null) node.append(child);  // append() inserts a string as a text node
+    });
+    return node;
+  }
+
+  function unescapeHtml(text) {
+    return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, function (entity, name) {
+      if (name.charAt(0) === "#") {
+        var hex = name.charAt(1).toLowerCase() === "x";
+        var code = parseInt(name.slice(hex ? 2 : 1), hex ? 16 : 10);
+        return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : entity;
+      }
+      var known = Object.prototype.hasOwnProperty.call(ENTITIES, name.toLowerCase());
+      return known ? ENTITIES[name.toLowerCase()] : entity;
+    });
+  }
+
+  // The API's title_html and snippet are escaped text with <mark> around matches: turn them into
+  // text nodes and <mark> elements. Whatever else the string holds stays text.
+  function marked(html) {
+    var fragment = document.createDocumentFragment();
+    var parent = fragment;
+    html.split(/(<\/?mark>)/).forEach(function (piece) {
+      if (piece === "<mark>") parent = fragment.appendChild(document.createElement("mark"));
+      else if (piece === "</mark>") parent = fragment;
+      else if (piece) parent.append(unescapeHtml(piece));
+    });
+    return fragment;
+  }
+
+  // --- the widget --------------------------------------------------------------------------------
+  function draw(host) {
+    var root = host.attachShadow({ mode: "open" });
+    var input = element("input", {
+      id: "q", type: "search", role: "combobox", "aria-autocomplete": "list", "aria-expanded": "false",
+      "aria-controls": "results", autocomplete: "off", spellcheck: "false", enterkeyhint: "search",
+      placeholder: settings.placeholder
+    });
+    var list = element("ul", { id: "results", role: "listbox", "aria-label": "搜索结果" });
+    var message = element("p", { class: "message", hidden: "" });
+    var panel = element("div", { class: "panel", hidden: "" }, [message, list]);
+    var status = element("p", { class: "visually-hidden", role: "status" });
+    var box = element("div", { class: "box", role: "search", hidden: "" }, [
+      element("label", { class: "visually-hidden", for: "q" }, [settings.label]),
+      element("span", { class: "icon", "aria-hidden": "true" }), input, panel, status
+    ]);
+    var stylesheet = element("link", { rel: "stylesheet", href: new URL("widget.css", scriptUrl).href });
+    var show = function () { box.hidden = false; };  // unstyled (stylesheet blocked) beats invisible
+    stylesheet.addEventListener("load", show);
+    stylesheet.addEventListener("error", show);
+    root.append(stylesheet, box);
+
+    var timer = null, controller = null, sequence = 0, active = -1, query = "";
+
+    function items() { return Array.prototype.slice.call(list.querySelectorAll("[role=option]")); }
+
+    function open(isOpen) {
+      panel.hidden = !isOpen;
+      input.setAttribute("aria-expanded", String(isOpen && items().length > 0));
+      if (!isOpen) {
+        select(-1);
+        return;
+      }
+      // The panel may be wider than a narrow box: open it leftwards when it would leave the window.
+      panel.classList.remove("end");
+      var room = document.documentElement.clientWidth - box.getBoundingClientRect().left;
+      panel.classList.toggle("end", panel.offsetWidth > room - 8);
+    }
+
+    function select(index) {
+      var options = items();
+      active = index;
+      options.forEach(function (option, i) { option.setAttribute("aria-selected", String(i === index)); });
+      if (index >= 0) {
+        input.setAttribute("aria-activedescendant", options[index].id);
+        options[index].scrollIntoView({ block: "nearest" });
+      } else {
+        input.removeAttribute("aria-activedescendant");
+      }
+    }
+
+    function resultsPage(q) { return endpoint + "/search?q=" + encodeURIComponent(q); }
+
+    function hitUrl(hit, q) {
+      if (hit.url && /^https?:\/\//i.test(hit.url)) return hit.url;  // the post on the blog
+      var path = hit.path.split("/").map(encodeURIComponent).join("/");
+      return endpoint + "/post/" + path + "?q=" + encodeURIComponent(q);
+    }
+
+    function hitOption(hit, i, q) {
+      var meta = [hit.source, hit.date ? DATE.format(new Date(hit.date)) : ""].filter(Boolean).join(" · ");
+      return element("li", { role: "option", id: "option-" + i, "aria-selected": "false" }, [
+        element("a", { class: "hit", href: hitUrl(hit, q), tabindex: "-1" }, [
+          element("span", { class: "title" }, [marked(hit.title_html)]),
+          meta ? element("span", { class: "meta" }, [meta]) : null,
+          hit.snippet ? element("span", { class: "snippet" }, [marked(hit.snippet)]) : null
+        ])
+      ]);
+    }
+
+    function moreOption(q, total) {
+      return element("li", { role: "option", id: "option-more", class: "more", "aria-selected": "false" }, [
+        element("a", { href: resultsPage(q), tabindex: "-1" },
+                ["查看全部 " + total.toLocaleString("zh-CN") + " 条结果"])
+      ]);
+    }
+
+    function showMessage(text, isError) {
+      list.replaceChildren();
+      message.textContent = text;
+      message.hidden = false;
+      message.classList.toggle("error", Boolean(isError));
+      status.textContent = text;
+      open(true);
+    }
+
+    function showResults(q, data) {
+      var options = data.hits.map(function (hit, i) { return hitOption(hit, i, q); });
+      if (data.total > 0) options.push(moreOption(q, data.total));
+      list.replaceChildren.apply(list, options);
+      message.hidden = true;
+      if (!data.total) {
+        showMessage("没有找到与“" + q + "”相关的文章。");
+        return;
+      }
+      status.textContent = "找到 " + data.total + " 条结果，按上下方向键选择。";
+      open(true);
+      select(-1);
+    }
+
+    function run() {
+      var q = input.value.trim();
+      if (q === query && !panel.hidden) return;
+      query = q;
+      if (controller) controller.abort();
+      if (!q) {
+        box.classList.remove("loading");
+        list.replaceChildren();
+        open(false);
+        return;
+      }
+      controller = new AbortController();
+      var mine = ++sequence;
+      var params = new URLSearchParams({ q: q, per_page: String(settings.limit) });
+      box.classList.add("loading");
+      fetch(endpoint + "/api/search?" + params.toString(),
+            { signal: controller.signal, credentials: "omit", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+        })
+        .then(function (result) {
+          if (mine !== sequence) return;  // a newer search is under way
+          box.classList.remove("loading");
+          if (result.ok) showResults(q, result.data);
+          else showMessage((result.data.error && result.data.error.message) || "搜索出错了。", true);
+        })
+        .catch(function (error) {
+          if (error.name === "AbortError" || mine !== sequence) return;
+          box.classList.remove("loading");
+          showMessage("搜索服务暂时无法访问，请稍后再试。", true);  // offline, or this site is not allowed
+        });
+    }
+
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(run, DEBOUNCE_MS);
+    }
+
+    function follow(index) {
+      var link = index >= 0 ? items()[index].querySelector("a") : null;
+      window.location.assign(link ? link.href : resultsPage(input.value.trim()));
+    }
+
+    input.addEventListener("input", function (event) {
+      if (!event.isComposing) schedule();  // wait until a pinyin (IME) word is chosen
+    });
+    input.addEventListener("compositionend", schedule);
+    input.addEventListener("focus", function () {
+      if (input.value.trim() && list.childElementCount) open(true);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.isComposing || event.keyCode === 229) return;
+      var count = items().length;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        if (!count) return;
+        event.preventDefault();
+        if (panel.hidden) open(true);
+        var down = event.key === "ArrowDown";
+        select(down ? Math.min(active + 1, count - 1) : Math.max(active - 1, -1));
+      } else if (event.key === "Enter") {
+        if (!input.value.trim()) return;
+        event.preventDefault();
+        follow(panel.hidden ? -1 : active);
+      } else if (event.key === "Escape") {
+        if (!panel.hidden) {
+          event.preventDefault();
+          open(false);
+        }
+      }
+    });
+    // Keep the focus in the box while a result is clicked (Safari does not focus links).
+    panel.addEventListener("mousedown", function (event) { event.preventDefault(); });
+    input.addEventListener("blur", function () { open(false); });
+  }
+
+  function mount() {
+    var container = settings.target ? document.querySelector(settings.target) : null;
+    if (settings.target && !container) {
+      console.warn("news-search widget: no element matches data-target " + settings.target);
+      return;
+    }
+    var host = document.createElement("news-search-widget");
+    if (settings.theme) host.setAttribute("data-theme", settings.theme);
+    if (container) container.append(host);
+    else script.before(host);
+    draw(host);
+  }
+
+  if (settings.target && document.readyState === "loading") document.addEventListener("DOMContentLoaded", mount);
+  else mount();
+})();
