@@ -346,6 +346,8 @@ def test_openapi_document_matches_real_responses(client):
         ("/api/search", "/api/search?q=冬奥会&per_page=3", 200),
         ("/api/search", "/api/search?q=冬奥会&format=html", 200),
         ("/api/search", "/api/search?category=体育&from=2022&to=2022", 200),
+        ("/api/search", "/api/search?q=最近 冬奥会 2022年2月", 200),
+        ("/api/search", "/api/search?q=2021年以来&date_parse=0", 200),
         ("/api/search", "/api/search?page=-1", 400),
         ("/api/post/{doc_id}", "/api/post/" + quote(post_path), 200),
         ("/api/post/{doc_id}", "/api/post/nothing.md", 404),
@@ -357,7 +359,8 @@ def test_openapi_document_matches_real_responses(client):
         schema = doc["paths"][path]["get"]["responses"][str(status)]["content"]["application/json"]["schema"]
         _check(schema, response.get_json(), components)
     documented = {p["name"] for p in doc["paths"]["/api/search"]["get"]["parameters"]}
-    assert documented == {"q", "page", "per_page", "sort", "source", "category", "date", "from", "to", "format"}
+    assert documented == {"q", "page", "per_page", "sort", "source", "category", "date", "from", "to", "date_parse",
+                          "format"}
 
 
 # --- security --------------------------------------------------------------------------------

@@ -3,13 +3,16 @@
 Run it with ``news-search serve`` (waitress) or, for development,
 ``flask --app web run``. Configuration comes from, in order: the defaults
 below, environment variables (``NEWS_SEARCH_INDEX``, ``NEWS_SEARCH_PER_PAGE``,
-``NEWS_SEARCH_TITLE``, ``NEWS_SEARCH_MAX_QUERY``), then ``test_config`` (which
-the CLI uses for its flags).
+``NEWS_SEARCH_TITLE``, ``NEWS_SEARCH_MAX_QUERY``, ``NEWS_SEARCH_TODAY``), then
+``test_config`` (which the CLI uses for its flags). ``TODAY`` (``YYYY-MM-DD``)
+fixes the day relative dates in queries count from; by default it is the
+current day.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date
 
 from flask import Flask
 
@@ -21,6 +24,7 @@ ENV_CONFIG = {
     "NEWS_SEARCH_PER_PAGE": ("PER_PAGE", int),
     "NEWS_SEARCH_TITLE": ("SITE_TITLE", str),
     "NEWS_SEARCH_MAX_QUERY": ("MAX_QUERY_CHARS", int),
+    "NEWS_SEARCH_TODAY": ("TODAY", str),
 }
 
 #: Sent with every response, errors and static files included. Scripts and
@@ -42,15 +46,16 @@ SECURITY_HEADERS = {
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the site.
 
-    :raises ValueError: if a numeric setting from the environment is not a number or out of range.
+    :raises ValueError: if a numeric setting is not a number or out of range, or TODAY is not a date.
     """
     app = Flask(__name__)
-    app.config.from_mapping(INDEX_DIR="index", PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200)
+    app.config.from_mapping(INDEX_DIR="index", PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200, TODAY=None)
     app.config.update(_from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
     if not 1 <= int(app.config["PER_PAGE"]) <= 50:
         raise ValueError(f"PER_PAGE must be from 1 to 50, not {app.config['PER_PAGE']!r}")
+    app.config["TODAY"] = _day(app.config["TODAY"])
     app.json.ensure_ascii = False
 
     index.init_app(app)
@@ -71,6 +76,15 @@ def _from_environment(environ) -> dict:
             except ValueError:
                 raise ValueError(f"{name} must be a whole number, not {environ[name]!r}") from None
     return config
+
+
+def _day(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"TODAY (NEWS_SEARCH_TODAY) must be a date, YYYY-MM-DD, not {value!r}") from None
 
 
 def _add_security_headers(response):
