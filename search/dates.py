@@ -39,7 +39,7 @@ from .results import QueryDate
 
 #: Half-life, in days, of the recency boost a vague time word (最近) asks for.
 RECENT_HALF_LIFE_DAYS = 30.0
-#: Most adjacent query words one expression may span (``2022 年 3 月 5 日`` is five).
+#: Most adjacent query words one expression may span (``2022 年 3 月 5 日`` is six).
 MAX_WORDS = 7
 
 VAGUE_WORDS = frozenset({"最近", "近期", "近来"})
@@ -70,6 +70,8 @@ _TOKEN = re.compile(rf"""
   | (?P<from>从|自)
 """, re.VERBOSE)
 _UNITS = {"年": "y", "月份": "m", "月": "m", "日": "d", "号": "d"}
+#: Every date expression names a unit; words without one are turned away cheaply.
+_ANY_UNIT = re.compile("[年月日号周天期拜]")
 _ORDER = "ymd"
 
 
@@ -83,7 +85,13 @@ def read_date(words: str, today: date) -> DateFilter | None:
     >>> read_date("3300多公里", date(2023, 6, 15)) is None
     True
     """
-    text = _SPACE.sub("", normalise(words))
+    return _read(normalise(words), today)
+
+
+def _read(folded: str, today: date) -> DateFilter | None:
+    if not _ANY_UNIT.search(folded):
+        return None
+    text = _SPACE.sub("", folded)
     try:
         period = _relative(text, today) or _window(text, today) or _calendar(text, today)
     except (ValueError, OverflowError):  # a day that does not exist, or a window reaching before year 1
@@ -92,11 +100,6 @@ def read_date(words: str, today: date) -> DateFilter | None:
         return None
     start, end = period
     return DateFilter(_midnight(start), _midnight(end))
-
-
-def is_vague(words: str) -> bool:
-    """Return True for a time word that names no period (最近, 近期): a reason to prefer newer posts."""
-    return _SPACE.sub("", normalise(words)) in VAGUE_WORDS
 
 
 def read_dates(node: Node | None, today: date) -> tuple[Node | None, tuple[QueryDate, ...]]:
@@ -133,6 +136,7 @@ class _Reader:
 
     def rewrite_words(self, children: list, top: bool) -> list:
         """Rewrite the children of an AND: runs of adjacent plain words may together be one date."""
+        folded = [normalise(c.text) if _is_word(c) else "" for c in children]
         out, i = [], 0
         while i < len(children):
             child = children[i]
@@ -144,14 +148,14 @@ class _Reader:
             while run < len(children) and run - i < MAX_WORDS and _is_word(children[run]):
                 run += 1
             for j in range(run, i, -1):  # the longest run of words that is a date
-                words = " ".join(t.text for t in children[i:j])
-                if (found := read_date(words, self.today)) is not None:
+                if (found := _read(" ".join(folded[i:j]), self.today)) is not None:
                     out.append(found)
+                    words = " ".join(t.text for t in children[i:j])
                     self.found.append(QueryDate(words, _utc(found.start), _utc(found.end)))
                     i = j
                     break
             else:
-                if top and is_vague(child.text):
+                if top and folded[i] in VAGUE_WORDS:
                     self.found.append(QueryDate(child.text, recent=True))
                 else:
                     out.append(child)

@@ -3,10 +3,12 @@
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search import Index, build_index
 from search.dates import read_date, read_dates
-from search.query import And, DateFilter, Not, Or, Term, parse_query
+from search.query import And, DateFilter, Not, Or, Term, compile_query, parse_query
 from search.results import QueryDate
 from tests.conftest import write_post
 
@@ -105,6 +107,15 @@ def test_relative_dates_count_from_the_given_today():
 ])
 def test_words_that_merely_contain_digits_or_dates_are_not_dates(words):
     assert read_date(words, TODAY) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["2022", "3", "十", "二〇", "年", "月", "日", "号", "至", "-", "以来", "去年", "上个月",
+                                 "近", "最近", "半", "天", "周", " ", '"', "(", "OR", "芯片"]), max_size=12),
+       st.dates())
+def test_anything_date_like_reads_and_compiles(parts, today):
+    node, _ = read_dates(parse_query("".join(parts)), today)
+    compile_query(node)
 
 
 # --- reading the dates of a parsed query ---------------------------------------------------------
