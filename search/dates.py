@@ -324,7 +324,7 @@ def _range(left: list, right: list, today: date) -> tuple[date, date] | None:
 
 
 def _latest_year(month: int, day: int, today: date) -> int | None:
-    """The year of the most recent ``month``/``day`` that has begun by ``today`` (2月29日 looks back for a leap year)."""
+    """The year of the latest ``month``/``day`` begun by ``today`` (2月29日 looks back for a leap year)."""
     for year in range(today.year, today.year - 9, -1):
         try:
             if date(year, month, day) <= today:
