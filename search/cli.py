@@ -38,6 +38,13 @@ def index_option(fn):
                         help="Index directory (env NEWS_SEARCH_INDEX).")(fn)
 
 
+def today_option(fn):
+    return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                        envvar="NEWS_SEARCH_TODAY",
+                        help="The day relative dates (去年, 上周, 近三天) count from, YYYY-MM-DD "
+                             "[default: today, UTC] (env NEWS_SEARCH_TODAY).")(fn)
+
+
 def writer_options(fn):
     for decorator in reversed((
         click.option("--procs", type=click.IntRange(1, 64), default=None,
@@ -160,6 +167,9 @@ Query language:
     芯片 OR 半导体         either; (a OR b) c groups
     title:冬奥  source:新华社  category:科技
     date:2022  date:2022-01..2022-03  date:>=2022-09-01
+    芯片 去年  2022年3月  3月5日  上周  近三天  2021年至2022年
+                           dates in Chinese filter by date (--no-date-parse: search them as text)
+    最近 芯片              newer posts rank higher
 
 Traditional/Simplified, full-width/half-width and case are folded, so 國際
 finds 国际 and ＧＤＰ finds GDP.
@@ -184,17 +194,21 @@ Examples:
 @click.option("--date", default=None, help="Date or range: 2022, 2022-01..2022-03, >=2022-09-01.")
 @click.option("--half-life", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Blend recency into relevance: a post this many days old scores half.")
+@click.option("--no-date-parse", is_flag=True, help="Search date words (去年, 3月5日) as text, not as a date filter.")
+@today_option
 @click.option("--no-snippets", is_flag=True, help="Leave snippets out (faster for --limit 0).")
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
-def query(text, index_dir, limit, page, sort, source, category, date, half_life, no_snippets, batch, as_json):
+def query(text, index_dir, limit, page, sort, source, category, date, half_life, no_date_parse, today, no_snippets,
+          batch, as_json):
     if (text is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if limit > MAX_PER_PAGE and not batch and not as_json:
         raise click.UsageError(f"--limit above {MAX_PER_PAGE} needs --json or --batch")
     options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets,
-                   filters={"source": source, "category": category, "date": date})
+                   filters={"source": source, "category": category, "date": date},
+                   date_parse=not no_date_parse, now=today.date() if today else None)
     with Index.open(index_dir) as ix:
         if batch is not None:
             _run_batch(ix, batch, options)
@@ -224,7 +238,8 @@ def _run_batch(ix: Index, lines, options: dict) -> None:
 
 def _batch_line(results: SearchResults) -> dict:
     return {"query": results.query, "total": results.total, "ms": round(results.ms, 3),
-            "page": results.page, "hits": [h.to_dict() for h in results.hits]}
+            "page": results.page, "dates": [d.to_dict() for d in results.dates],
+            "hits": [h.to_dict() for h in results.hits]}
 
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
@@ -237,6 +252,9 @@ def _print_results(results: SearchResults) -> None:
         return unescape(_MARK.sub(lambda m: click.style(m.group(1), bold=True, fg="red"), html))
 
     click.echo(f"{results.total} results ({results.ms:.1f} ms), page {results.page} of {results.pages}")
+    for d in results.dates:
+        meaning = f"date:{d.date_filter}" if not d.recent else "newer posts rank higher"
+        click.echo(click.style(f"read {d.text!r} as {meaning} (--no-date-parse searches it as text)", dim=True))
     first = (results.page - 1) * results.per_page
     for n, hit in enumerate(results.hits, first + 1):
         meta = " · ".join(x for x in (hit.source, f"{hit.date:%Y-%m-%d}" if hit.date else "") if x)
@@ -270,8 +288,9 @@ def _print_results(results: SearchResults) -> None:
               help="Hexo's permalink setting [default: :year/:month/:day/:title/].")
 @click.option("--blog-timezone", default=None, envvar="NEWS_SEARCH_BLOG_TIMEZONE", metavar="ZONE",
               help="Hexo's timezone setting, e.g. Asia/Shanghai [default: UTC].")
+@today_option
 def serve(index_dir, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url, permalink,
-          blog_timezone):
+          blog_timezone, today):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
     Without an index, the bundled demo corpus is indexed first.
@@ -288,7 +307,7 @@ def serve(index_dir, host, port, workers, threads, per_page, title, max_query, a
 
     settings = {"INDEX_DIR": str(index_dir), "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query,
                 "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url, "PERMALINK": permalink,
-                "BLOG_TIMEZONE": blog_timezone}
+                "BLOG_TIMEZONE": blog_timezone, "TODAY": today.date().isoformat() if today else None}
     config = {key: value for key, value in settings.items() if value is not None}
     try:
         create_app(config)  # bad settings fail here, once, not in every worker

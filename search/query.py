@@ -342,6 +342,19 @@ def date_query(node: DateFilter) -> wq.Query:
 
 # --- compilation -----------------------------------------------------------------------------
 
+def has_words(node: Node | None) -> bool:
+    """Return True if ``node`` has a word or phrase to rank by (filters and exclusions score nothing).
+
+    >>> has_words(parse_query("芯片 date:2022")), has_words(parse_query("date:2022 -广告"))
+    (True, False)
+    """
+    if isinstance(node, Term):
+        return True
+    if isinstance(node, And | Or):
+        return any(map(has_words, node.children))
+    return False
+
+
 @dataclass(frozen=True)
 class Compiled:
     """A Whoosh query plus what the highlighter needs: folded strings to mark."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -45,6 +45,38 @@ class FacetCount:
 
 
 @dataclass(frozen=True)
+class QueryDate:
+    """Words of the query read as a date (``去年``, ``2022年3月``, ``近三天``).
+
+    A period is a filter from ``start`` up to ``end`` (exclusive, UTC; either
+    may be open). A vague word (``最近``, ``recent=True``) names no period and
+    ranks newer posts higher instead.
+    """
+
+    text: str  # the words as typed
+    start: datetime | None = None
+    end: datetime | None = None
+    recent: bool = False
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day of the period (``end`` is the first instant after it)."""
+        return (self.end - timedelta(days=1)).date() if self.end else None
+
+    @property
+    def date_filter(self) -> str:
+        """The same period as a ``date:`` value (``2022-09-01..2022-09-30``; "" for a vague word)."""
+        if self.recent:
+            return ""
+        first = f"{self.start:%Y-%m-%d}" if self.start else ""
+        return f"{first}..{self.last_day:%Y-%m-%d}" if self.end else f"{first}.."
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "kind": "recent" if self.recent else "range",
+                "start": _iso(self.start), "end": _iso(self.end), "date": self.date_filter or None}
+
+
+@dataclass(frozen=True)
 class SearchResults:
     """One page of results plus totals and facet counts over the whole result set."""
 
@@ -56,6 +88,7 @@ class SearchResults:
     hits: tuple[Hit, ...]
     facets: dict[str, tuple[FacetCount, ...]] = field(default_factory=dict)
     ms: float = 0.0
+    dates: tuple[QueryDate, ...] = ()  # date words read from the query (none when date reading is off)
 
     @property
     def pages(self) -> int:
@@ -69,7 +102,8 @@ class SearchResults:
                 "pages": self.pages, "sort": self.sort, "ms": round(self.ms, 3),
                 "hits": [h.to_dict() for h in self.hits],
                 "facets": {name: [{"value": f.value, "count": f.count} for f in counts]
-                           for name, counts in self.facets.items()}}
+                           for name, counts in self.facets.items()},
+                "dates": [d.to_dict() for d in self.dates]}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, date, datetime, timezone
 from pathlib import Path
 
 from whoosh import collectors, scoring, sorting
@@ -30,11 +30,12 @@ from whoosh.searching import Searcher
 
 from . import storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
+from .dates import RECENT_HALF_LIFE_DAYS, read_dates
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta
 from .permalinks import PostUrls
-from .query import compile_query, date_query, parse_date_range, parse_query
+from .query import compile_query, date_query, has_words, parse_date_range, parse_query
 from .results import FacetCount, Hit, IndexStats, Post, SearchResults
 
 SORTS = ("relevance", "newest", "oldest")
@@ -201,12 +202,20 @@ class Index:
 
     def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
                filters: Filters | dict | None = None, half_life_days: float | None = None,
-               now: datetime | None = None, snippets: bool = True, facets: bool = True) -> SearchResults:
+               now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
+               facets: bool = True) -> SearchResults:
         """Return one page of results for ``text`` in the query language (see :mod:`search.query`).
 
-        ``sort`` is ``relevance`` (default), ``newest`` or ``oldest``;
-        ``half_life_days`` blends recency into relevance (a post that old
-        scores half). ``per_page=0`` returns every match on one page.
+        ``sort`` is ``relevance`` (default), ``newest`` or ``oldest``; a
+        query with no words to rank by (``去年``, ``source:新华社``) is listed
+        newest first. ``half_life_days`` blends recency into relevance (a post
+        that old scores half). ``per_page=0`` returns every match on one page.
+
+        Date words in Chinese (``去年``, ``2022年3月``, ``近三天``) become date
+        filters, listed in ``SearchResults.dates``; ``date_parse=False``
+        searches them as text (see :mod:`search.dates`). ``now`` is the
+        moment relative dates and ages count from (default: the current
+        time; a date means its start, UTC).
 
         :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
         """
@@ -214,14 +223,22 @@ class Index:
         _check_paging(page, per_page, sort, half_life_days)
         if not isinstance(filters, Filters):
             filters = Filters.from_mapping(filters)
-        compiled = compile_query(parse_query(text), segmenter=self.segmenter)
+        now = _moment(now)
+        node, dates = parse_query(text), ()
+        if date_parse:
+            node, dates = read_dates(node, now.date())
+            if not half_life_days and any(d.recent for d in dates):
+                half_life_days = RECENT_HALF_LIFE_DAYS
+        if sort == "relevance" and not has_words(node):
+            sort = "newest"
+        compiled = compile_query(node, segmenter=self.segmenter)
         with self._reading() as searcher:
             q = compiled.query
             extra = filters.query()
             if extra is not None:
                 q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
             if half_life_days:
-                weighting = RecencyWeighting(half_life_days, now or datetime.now(timezone.utc), B=BM25_B, K1=BM25_K1)
+                weighting = RecencyWeighting(half_life_days, now, B=BM25_B, K1=BM25_K1)
                 searcher = Searcher(searcher.reader(), weighting=weighting, closereader=False)
             limit = page * per_page if per_page else None
             sortedby = None
@@ -235,7 +252,7 @@ class Index:
                          for i in range(first, results.scored_length()))
             facet_counts = _facet_counts(results) if facets else {}
         return SearchResults(query=text, total=total, page=page, per_page=per_page, sort=sort, hits=hits,
-                             facets=facet_counts, ms=(time.perf_counter() - started) * 1000)
+                             facets=facet_counts, ms=(time.perf_counter() - started) * 1000, dates=dates)
 
     def _hit(self, searcher: Searcher, results, i: int, compiled, snippets: bool) -> Hit:
         docnum = results.docnum(i)
@@ -393,6 +410,15 @@ def _facet_counts(results, limit: int | None = FACET_LIMIT) -> dict[str, tuple[F
             counts = counts[:limit] if limit else counts
         out[name] = tuple(FacetCount(str(v), n) for v, n in counts)
     return out
+
+
+def _moment(now: datetime | date | None) -> datetime:
+    """Return ``now`` as an aware UTC datetime (a date: its start; None: the current time)."""
+    if now is None:
+        return datetime.now(UTC)
+    if not isinstance(now, datetime):
+        return datetime(now.year, now.month, now.day, tzinfo=UTC)
+    return now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -1,5 +1,8 @@
 """A real headless Chromium against the real server (``news-search serve``, waitress) on 127.0.0.1.
 
+The site's "today" is fixed at 1 October 2022 (the corpus ends in September
+2022), so relative dates in queries are stable.
+
 Uses Debian's ``chromium`` through Playwright. Skips when either is missing,
 except in CI (``CI=true``), where it fails. Pictures in posts point to remote
 hosts; this machine has no internet, so the browser gets a generated stand-in
@@ -14,6 +17,7 @@ ports (other origins, as a Hexo blog is): one allowed to call our API, one not.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -32,6 +36,7 @@ SCREENSHOTS = Path(os.environ.get("NEWS_SEARCH_SCREENSHOTS")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+TODAY = "2022-10-01"
 XSS = '<script>alert(1)</script><img src=x onerror=alert(1)>'
 
 
@@ -73,7 +78,7 @@ def browser():
 @pytest.fixture(scope="module")
 def site(rsshub_index_dir):
     _require_browser()
-    with running_server(rsshub_index_dir) as base:
+    with running_server(rsshub_index_dir, "--today", TODAY) as base:
         yield base
 
 
@@ -197,6 +202,42 @@ def test_facet_paging_and_article(tab):
     for img in page.locator(".article-body img").all():
         assert img.get_attribute("referrerpolicy") == "no-referrer"
     assert tab.errors == []
+
+
+def test_clicking_a_timeline_bar_shows_only_that_month(tab):
+    page = tab.goto("/search?q=苹果 2022年")
+    bar = page.get_by_role("link", name=re.compile(r"^2022年9月：\d+ 篇$"))
+    count = int(re.search(r"：(\d+) 篇", bar.get_attribute("aria-label")).group(1))
+    assert count > 10
+    bar.click()
+    page.wait_for_url("**from=2022-09**")
+    assert _query_of(page.url) == {"q": "苹果 2022年", "from": "2022-09", "to": "2022-09"}
+    assert int(page.locator(".summary").get_attribute("data-total")) == count
+    shown = page.locator(".hit time").evaluate_all("times => times.map(t => t.getAttribute('datetime'))")
+    assert len(shown) == 10 and all(day.startswith("2022-09") for day in shown)
+    assert "2022-09" in page.locator(".active-filters").inner_text()
+    page.screenshot(path=_screenshot("timeline-month-desktop.png"))
+    assert tab.errors == []
+
+
+def test_date_words_show_their_range_and_one_click_searches_them_as_text(tab):
+    page = tab.goto("/")
+    page.keyboard.type("苹果 上个月", delay=40)
+    chip = page.locator(".chip-date")
+    chip.wait_for()
+    assert "按日期筛选" in chip.inner_text() and "2022年9月1日–9月30日" in chip.inner_text()
+    assert int(page.locator(".summary").get_attribute("data-total")) > 0
+    page.screenshot(path=_screenshot("dates-desktop.png"))
+    chip.click()
+    page.wait_for_url("**date_parse=0**")
+    assert page.locator(".chip-date").count() == 0
+    assert "按文字搜索" in page.locator(".active-filters").inner_text()
+    assert tab.errors == []
+
+
+def _screenshot(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / name
 
 
 def test_keyboard_slash_arrows_and_enter(tab):

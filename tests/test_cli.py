@@ -83,6 +83,34 @@ def test_query_prints_readable_results(runner, index_dir):
     assert "体育/新华/要闻/冬奥会开幕.md" in result.output
 
 
+def test_query_says_which_words_it_read_as_dates(runner, index_dir):
+    result = run(runner, "query", "--index", index_dir, "--today", "2023-06-15", "去年")
+    assert "2 results" in result.output
+    assert "read '去年' as date:2022-01-01..2022-12-31 (--no-date-parse searches it as text)" in result.output
+
+
+@pytest.mark.parametrize("flags, total, dates", [
+    ((), 2, [{"text": "2022年", "kind": "range", "start": "2022-01-01T00:00:00+00:00",
+              "end": "2023-01-01T00:00:00+00:00", "date": "2022-01-01..2022-12-31"}]),
+    (("--no-date-parse",), 0, []),
+])
+def test_query_json_lists_the_dates_read(runner, index_dir, flags, total, dates):
+    out = json.loads(run(runner, "query", "--index", index_dir, "--json", *flags, "2022年").output)
+    assert (out["total"], out["dates"]) == (total, dates)
+
+
+def test_today_for_relative_dates_comes_from_the_environment(runner, index_dir):
+    result = runner.invoke(cli, ["query", "--index", str(index_dir), "--json", "今年"],
+                           env={"NEWS_SEARCH_TODAY": "2023-06-15"})
+    assert [h["path"] for h in json.loads(result.stdout)["hits"]] == ["科技/环球/科技/iPhone.md"]
+
+
+def test_bad_today_exits_2(runner, index_dir):
+    result = runner.invoke(cli, ["query", "--index", str(index_dir), "--today", "2023-02-30", "今年"])
+    assert result.exit_code == 2
+    assert "--today" in result.output
+
+
 def test_batch_prints_one_line_per_query_in_order(runner, index_dir):
     queries = "冬奥会\n不存在的词语\n\n(冬奥会 OR 论坛)\n"
     result = run(runner, "query", "--index", index_dir, "--batch", "-", "--limit", "0", "--json", input=queries)
@@ -155,11 +183,13 @@ def test_serve_applies_its_flags(demo_index_dir):
 
     from tests.servers import running_server
 
-    with running_server(demo_index_dir, "--title", "我的新闻库", "--per-page", "3") as base:
+    with running_server(demo_index_dir, "--title", "我的新闻库", "--per-page", "3", "--today", "2022-03-01") as base:
         home = urllib.request.urlopen(base + "/").read().decode()
         results = json.loads(urllib.request.urlopen(base + "/api/search?q=%E5%86%AC%E5%A5%A5").read())
+        last_month = json.loads(urllib.request.urlopen(base + "/api/search?q=%E4%B8%8A%E4%B8%AA%E6%9C%88").read())
     assert "我的新闻库" in home
     assert results["per_page"] == 3 and len(results["hits"]) == 3
+    assert last_month["dates"][0]["date"] == "2022-02-01..2022-02-28"  # 上个月
 
 
 def test_serve_without_an_index_builds_the_demo_first(tmp_path):

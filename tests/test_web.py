@@ -130,6 +130,63 @@ def test_timeline_is_inline_svg_whose_bars_filter_by_month(client):
     assert "找到 <strong>4</strong> 条结果" in text(client.get("/search?q=冬奥会&from=2022-02&to=2022-02"))
 
 
+# --- dates in the query ----------------------------------------------------------------------
+
+@pytest.fixture
+def dated_client(demo_index_dir):
+    """The demo site on 1 March 2022, so 上个月 is February 2022."""
+    return create_app({"TESTING": True, "INDEX_DIR": str(demo_index_dir), "TODAY": "2022-03-01"}).test_client()
+
+
+def test_results_show_the_date_read_from_the_query(dated_client):
+    html = text(dated_client.get("/search?q=冬奥会 上个月"))
+    assert "找到 <strong>4</strong> 条结果" in html
+    assert '<span class="chip-label">按日期筛选</span>2022年2月1日–2月28日' in html
+    assert 'aria-label="不按日期理解“上个月”（按日期筛选 2022年2月1日–2月28日），按文字搜索"' in html
+
+
+def test_the_date_chip_searches_the_words_as_text_instead(dated_client):
+    html = text(dated_client.get("/search?q=冬奥会 上个月"))
+    link = unescape(re.search(r'<a class="chip chip-active chip-date" href="([^"]+)"', html).group(1))
+    assert link == "/search?q=%E5%86%AC%E5%A5%A5%E4%BC%9A+%E4%B8%8A%E4%B8%AA%E6%9C%88&date_parse=0"
+    literal = text(dated_client.get(link))
+    assert "没有找到与“<span class=\"no-results-q\">冬奥会 上个月</span>”相关的新闻" in literal
+    assert '<span class="chip-label">日期词</span>按文字搜索' in literal
+    assert '<input type="hidden" name="date_parse" value="0">' in literal  # typing a new query keeps it
+
+
+def test_a_query_of_only_a_date_lists_the_period_newest_first(dated_client):
+    html = text(dated_client.get("/search?q=2022年"))
+    dates = re.findall(r'<time datetime="([^"]+)"', html)
+    assert dates == sorted(dates, reverse=True) and dates[0].startswith("2022-12")
+    assert 'aria-current="true" class="active">最新</a>' in html
+    assert ">相关度</a>" not in html
+
+
+def test_no_results_for_a_date_suggests_searching_the_words_as_text(dated_client):
+    html = text(dated_client.get("/search?q=冬奥会 2020年"))
+    assert '&amp;date_parse=0">不按日期理解“2020年”</a>，把它当作文字搜索' in html
+
+
+def test_api_lists_the_dates_read_and_date_parse_0_turns_reading_off(dated_client):
+    read = dated_client.get("/api/search?q=冬奥会 上个月").get_json()
+    assert (read["total"], read["dates"][0]["date"]) == (4, "2022-02-01..2022-02-28")
+    literal = dated_client.get("/api/search?q=冬奥会 上个月&date_parse=0").get_json()
+    assert (literal["total"], literal["dates"]) == (0, [])
+
+
+def test_today_comes_from_the_environment(demo_index_dir, monkeypatch):
+    monkeypatch.setenv("NEWS_SEARCH_TODAY", "2022-03-01")
+    client = create_app({"INDEX_DIR": str(demo_index_dir)}).test_client()
+    assert client.get("/api/search?q=上个月").get_json()["dates"][0]["date"] == "2022-02-01..2022-02-28"
+
+
+def test_a_bad_today_setting_is_refused_at_startup(monkeypatch):
+    monkeypatch.setenv("NEWS_SEARCH_TODAY", "2022-02-30")
+    with pytest.raises(ValueError, match="NEWS_SEARCH_TODAY.*YYYY-MM-DD.*2022-02-30"):
+        create_app()
+
+
 def test_no_results_suggests_dropping_filters_and_words(client):
     html = text(client.get("/search?q=冬奥会 火星基地&source=新华快讯"))
     assert "没有找到与“<span class=\"no-results-q\">冬奥会 火星基地</span>”相关的新闻" in html
@@ -228,6 +285,7 @@ BAD_PARAMS = [
     ("from=2022-03&to=2022-01", "日期范围无效：'2022-03..2022-01'。请用 2022、2022-01..2022-03、>=2022-09-01 这样的形式，且结束不早于开始。"),
     ("date=soon", "日期范围无效：'soon'。请用 2022、2022-01..2022-03、>=2022-09-01 这样的形式，且结束不早于开始。"),
     ("date=2022&from=2022-01", "date 不能与 from/to 同时使用。"),
+    ("date_parse=maybe", "date_parse 只能是 1 或 0（true 或 false），收到 'maybe'。"),
 ]
 
 
@@ -346,6 +404,8 @@ def test_openapi_document_matches_real_responses(client):
         ("/api/search", "/api/search?q=冬奥会&per_page=3", 200),
         ("/api/search", "/api/search?q=冬奥会&format=html", 200),
         ("/api/search", "/api/search?category=体育&from=2022&to=2022", 200),
+        ("/api/search", "/api/search?q=最近 冬奥会 2022年2月", 200),
+        ("/api/search", "/api/search?q=2021年以来&date_parse=0", 200),
         ("/api/search", "/api/search?page=-1", 400),
         ("/api/post/{doc_id}", "/api/post/" + quote(post_path), 200),
         ("/api/post/{doc_id}", "/api/post/nothing.md", 404),
@@ -357,7 +417,8 @@ def test_openapi_document_matches_real_responses(client):
         schema = doc["paths"][path]["get"]["responses"][str(status)]["content"]["application/json"]["schema"]
         _check(schema, response.get_json(), components)
     documented = {p["name"] for p in doc["paths"]["/api/search"]["get"]["parameters"]}
-    assert documented == {"q", "page", "per_page", "sort", "source", "category", "date", "from", "to", "format"}
+    assert documented == {"q", "page", "per_page", "sort", "source", "category", "date", "from", "to", "date_parse",
+                          "format"}
 
 
 # --- security --------------------------------------------------------------------------------

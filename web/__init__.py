@@ -3,12 +3,14 @@
 Run it with ``news-search serve`` (waitress) or, for development,
 ``flask --app web run``. Configuration comes from, in order: the defaults
 below, environment variables (:data:`ENV_CONFIG`), then ``test_config`` (which
-the CLI uses for its flags).
+the CLI uses for its flags). ``TODAY`` (``YYYY-MM-DD``) fixes the day relative
+dates in queries count from; by default it is the current day.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date
 
 from flask import Flask
 
@@ -26,6 +28,7 @@ ENV_CONFIG = {
     "NEWS_SEARCH_BLOG_URL": ("BLOG_URL", str),
     "NEWS_SEARCH_PERMALINK": ("PERMALINK", str),
     "NEWS_SEARCH_BLOG_TIMEZONE": ("BLOG_TIMEZONE", str),
+    "NEWS_SEARCH_TODAY": ("TODAY", str),
 }
 
 #: Sent with every response, errors and static files included. Scripts and
@@ -51,16 +54,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     :mod:`web.cors`); with ``BLOG_URL`` (and ``PERMALINK``, ``BLOG_TIMEZONE``)
     hits and posts carry their URL on the blog (see :mod:`search.permalinks`).
 
+    ``TODAY`` fixes the day relative dates in queries count from.
+
     :raises ValueError: for a setting that is malformed or out of range (the message names it).
     """
     app = Flask(__name__)
     app.config.from_mapping(INDEX_DIR="index", PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200,
-                            CORS_ORIGINS=[], BLOG_URL="", PERMALINK=DEFAULT_PERMALINK, BLOG_TIMEZONE="UTC")
+                            CORS_ORIGINS=[], BLOG_URL="", PERMALINK=DEFAULT_PERMALINK, BLOG_TIMEZONE="UTC",
+                            TODAY=None)
     app.config.update(_from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
     if not 1 <= int(app.config["PER_PAGE"]) <= 50:
         raise ValueError(f"PER_PAGE must be from 1 to 50, not {app.config['PER_PAGE']!r}")
+    app.config["TODAY"] = _day(app.config["TODAY"])
     app.json.ensure_ascii = False
 
     index.init_app(app)
@@ -88,6 +95,15 @@ def _from_environment(environ) -> dict:
         except ValueError:  # only int() can fail
             raise ValueError(f"{name} must be a whole number, not {value!r}") from None
     return config
+
+
+def _day(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"TODAY (NEWS_SEARCH_TODAY) must be a date, YYYY-MM-DD, not {value!r}") from None
 
 
 def _add_security_headers(response):

@@ -20,6 +20,8 @@ MAX_PAGE = 500
 MAX_FILTER_CHARS = 200
 #: Longest part of a bad value quoted back in an error message.
 SHOWN_CHARS = 40
+#: Accepted values of ``date_parse`` (read date words in the query as dates, or search them as text).
+SWITCHES = {"1": True, "true": True, "0": False, "false": False}
 
 
 class ParamError(ValueError):
@@ -39,6 +41,7 @@ class SearchParams:
     date: str = ""  # the API's raw date filter, e.g. "2022-01..2022-03"
     date_from: str = ""  # the form's from/to inputs: YYYY, YYYY-MM or YYYY-MM-DD
     date_to: str = ""
+    date_parse: bool = True  # read date words in the query (去年, 3月5日) as a date filter
     default_per_page: int = 10
 
     @property
@@ -93,7 +96,7 @@ class SearchParams:
             changes["page"] = 1
         p = replace(self, **changes)
         args = {"q": p.q, "source": p.source, "category": p.category, "date": p.date,
-                "from": p.date_from, "to": p.date_to,
+                "from": p.date_from, "to": p.date_to, "date_parse": "" if p.date_parse else "0",
                 "sort": p.sort if p.sort != p.default_sort else "",
                 "per_page": p.per_page if p.per_page != p.default_per_page else "",
                 "page": p.page if p.page != 1 else ""}
@@ -117,6 +120,7 @@ def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> S
         date=_filter_value(args, "date"),
         date_from=_date_bound(args, "from"),
         date_to=_date_bound(args, "to"),
+        date_parse=_switch(args, "date_parse"),
         default_per_page=default_per_page,
     )
     sort = (args.get("sort") or "").strip() or params.default_sort
@@ -139,6 +143,13 @@ def _whole_number(args, name: str, default: int, low: int, high: int) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and low <= int(raw) <= high):
         raise ParamError(f"{name} 必须是 {low} 到 {high} 之间的整数，收到 {shown(raw)}。")
     return int(raw)
+
+
+def _switch(args, name: str) -> bool:
+    raw = (args.get(name) or "1").strip().lower()
+    if raw not in SWITCHES:
+        raise ParamError(f"{name} 只能是 1 或 0（true 或 false），收到 {shown(raw)}。")
+    return SWITCHES[raw]
 
 
 def shown(value: str) -> str:

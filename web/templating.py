@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from flask import Flask
+
+from search.results import QueryDate
 
 #: Beijing time (China has had no daylight saving since 1991); the library gives UTC.
 LOCAL_TIME = timezone(timedelta(hours=8), "北京时间")
@@ -22,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_date)
     app.add_template_filter(local_datetime)
     app.add_template_filter(local_month)
+    app.add_template_filter(date_span)
     app.add_template_filter(number)
     app.add_template_filter(thumbnail)
 
@@ -35,7 +38,7 @@ def local_date(value: datetime | None) -> str:
     if value is None:
         return ""
     local = value.astimezone(LOCAL_TIME) if value.tzinfo else value
-    return f"{local.year}年{local.month}月{local.day}日"
+    return _day(local)
 
 
 def local_datetime(value: datetime | str | None) -> str:
@@ -63,6 +66,34 @@ def local_month(value: str) -> str:
     """
     year, _, month = value.partition("-")
     return f"{year}年{int(month)}月" if month else f"{year}年"
+
+
+def date_span(value: QueryDate) -> str:
+    """Return the period a date word was read as, the way a reader writes it: ``2022年3月1日–3月31日``.
+
+    The days are UTC days, as the filter is (not converted to Beijing time).
+
+    >>> date_span(QueryDate("上个月", datetime(2022, 9, 1), datetime(2022, 10, 1)))
+    '2022年9月1日–9月30日'
+    >>> date_span(QueryDate("2021年以来", datetime(2021, 1, 1)))
+    '2021年1月1日起'
+    """
+    first = value.start.date() if value.start else None
+    last = value.last_day
+    if first is None:
+        return f"{_day(last)}及以前"
+    if last is None:
+        return f"{_day(first)}起"
+    if first == last:
+        return _day(first)
+    end = _day(last)
+    if last.year == first.year:
+        end = end.removeprefix(f"{last.year}年")
+    return f"{_day(first)}–{end}"
+
+
+def _day(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def number(value: int) -> str:
