@@ -14,12 +14,13 @@ import resource
 import time
 from dataclasses import dataclass
 
-from search.analysis import segment, warm_up
+from search.analysis import DEFAULT_SEGMENTER, Segmenter
 
 #: Texts per task: small enough to balance two workers, large enough that scheduling costs nothing.
 CHUNK = 200
 
 _texts: list[str] = []  # handed to forked workers without pickling; set only while measuring
+_segmenter: Segmenter = DEFAULT_SEGMENTER
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,11 @@ class Floor:
     cpu_s: float  # the workers' user + system time
 
 
-def segment_corpus(texts: list[str], *, procs: int = 2) -> Floor:
-    """Return the time ``procs`` processes take to segment ``texts`` (already folded) with jieba."""
-    global _texts
-    warm_up()  # load the dictionary once, before forking, as the build does
-    _texts = texts
+def segment_corpus(texts: list[str], *, procs: int = 2, segmenter: Segmenter = DEFAULT_SEGMENTER) -> Floor:
+    """Return the time ``procs`` processes take to segment ``texts`` (already folded) with ``segmenter``."""
+    global _texts, _segmenter
+    segmenter.warm_up()  # load the dictionary once, before forking, as the build does
+    _texts, _segmenter = texts, segmenter
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         with multiprocessing.get_context("fork").Pool(procs) as pool:
@@ -53,7 +54,7 @@ def segment_corpus(texts: list[str], *, procs: int = 2) -> Floor:
         _texts = []
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if texts and not words:
-        raise RuntimeError("jieba produced no words: the floor would be meaningless")
+        raise RuntimeError(f"{segmenter.engine} produced no words: the floor would be meaningless")
     return Floor(wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
 
 
@@ -64,6 +65,6 @@ def _noop(_: int) -> None:
 def _segment_range(start: int) -> int:
     words = 0
     for text in _texts[start:start + CHUNK]:
-        for _ in segment(text):
+        for _ in _segmenter.tokenize(text):
             words += 1
     return words

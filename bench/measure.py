@@ -88,9 +88,17 @@ def run(cmd: list[str], *, stdin: Path | None = None, cwd: Path | None = None, o
 
 
 def process_memory(pid: int) -> dict[str, int]:
-    """Return ``{"rss": …, "peak_rss": …}`` in bytes for one process (VmRSS and VmHWM)."""
-    fields = _status_fields(Path(f"/proc/{pid}/status"))
-    return {"rss": fields.get("VmRSS", 0), "peak_rss": fields.get("VmHWM", 0)}
+    """Return the memory of ``pid`` and its children, in bytes.
+
+    ``rss``/``pss``: summed over the tree (PSS counts pages that forked workers
+    share once); ``peak_rss``: the largest VmHWM of one member; ``largest_rss``:
+    the largest VmRSS of one member (one web worker's searcher).
+    """
+    members = _tree(pid)
+    status = [_status_fields(Path(f"/proc/{m}/status")) for m in members]
+    return {"rss": sum(f.get("VmRSS", 0) for f in status), "pss": sum(map(_pss, members)),
+            "peak_rss": max((f.get("VmHWM", 0) for f in status), default=0),
+            "largest_rss": max((f.get("VmRSS", 0) for f in status), default=0)}
 
 
 def _rss(pid: int) -> int:

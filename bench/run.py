@@ -24,6 +24,7 @@ import click
 if __package__ in (None, ""):  # run as ``python bench/run.py``: make the ``bench`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from search.analysis import ENGINES, Segmenter  # noqa: E402
 from search.cli import demo_corpus  # noqa: E402
 from search.storage import current_generation  # noqa: E402
 
@@ -72,12 +73,15 @@ class SizeList(click.ParamType):
               help="Duration of the wrk load on /api/search.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
               help="Where to write results.json, results.md, scaling.svg and the query mix (queries.jsonl).")
+@click.option("--segmenter", type=click.Choice(ENGINES), default="jieba", show_default=True,
+              help="Segmenter our builds use. The floor is always jieba's (the issue's yardstick); with rjieba "
+                   "its own floor is measured too.")
 @click.option("--skip-classic", is_flag=True, help="Do not build or query the classic engine.")
 @click.option("--skip-web", is_flag=True, help="Do not load-test the web server.")
 @click.option("--smoke", is_flag=True,
               help="A tiny run on the bundled demo corpus (1 repeat, few queries, short load): checks the suite works.")
 def main(corpus_spec: Path, sizes: tuple[int, ...], repeat: int, rounds: int, web_seconds: int, out: Path,
-         skip_classic: bool, skip_web: bool, smoke: bool) -> None:
+         segmenter: str, skip_classic: bool, skip_web: bool, smoke: bool) -> None:
     """Benchmark news-search: build, update, queries and web, against the targets of the issue.
 
     For each size: jieba's segmentation floor on 2 processes, full builds
@@ -96,6 +100,7 @@ def main(corpus_spec: Path, sizes: tuple[int, ...], repeat: int, rounds: int, we
         python -m bench.run --sizes 2000,10000 --repeat 1
         python -m bench.run --smoke --out /tmp/bench-smoke
         python -m bench.run --corpus ~/blog/source/_posts --sizes 500 --skip-classic
+        python -m bench.run --sizes 56642 --segmenter rjieba --repeat 1
     """
     if smoke:
         corpus_spec, sizes, repeat, rounds, web_seconds = demo_corpus(), (sys.maxsize,), 1, 1, 3  # every post
@@ -121,7 +126,8 @@ def main(corpus_spec: Path, sizes: tuple[int, ...], repeat: int, rounds: int, we
         raise click.ClickException(f"cannot draw queries from {corpus_dir}: {exc}") from None
     mix_file = out / "queries.jsonl"
     queries.save_mix(mix, mix_file)
-    options = {"repeat": repeat, "rounds": rounds, "web_seconds": web_seconds, "skip_classic": skip_classic,
+    options = {"repeat": repeat, "rounds": rounds, "web_seconds": web_seconds, "segmenter": segmenter,
+               "skip_classic": skip_classic,
                "skip_web": skip_web, "total_posts": len(posts), "update_posts": 5 if smoke else UPDATE_POSTS}
     try:
         results = [measure_size(corpus_dir, posts, n, mix_file, **options)
@@ -133,6 +139,7 @@ def main(corpus_spec: Path, sizes: tuple[int, ...], repeat: int, rounds: int, we
                  "load_before": [round(x, 2) for x in load_before],
                  "load_after": [round(x, 2) for x in os.getloadavg()], "commit": _commit(),
                  "python": platform.python_version(), "repeat": repeat, "query_rounds": rounds,
+                 "segmenter": Segmenter(segmenter).name,
                  "queries": {kind: sum(q.kind == kind for q in mix) for kind in queries.KINDS}},
         "sizes": results,
         "targets": report.check_targets(results),
@@ -146,21 +153,26 @@ def main(corpus_spec: Path, sizes: tuple[int, ...], repeat: int, rounds: int, we
 
 
 def measure_size(corpus_dir: Path, posts: list, n: int, mix_file: Path, *, repeat: int, rounds: int,
-                 web_seconds: int, skip_classic: bool, skip_web: bool, total_posts: int, update_posts: int) -> dict:
+                 web_seconds: int, segmenter: str, skip_classic: bool, skip_web: bool, total_posts: int,
+                 update_posts: int) -> dict:
     """Return every measurement for ``n`` posts of the corpus (every k-th, see :func:`corpus.every_kth`)."""
     subset = corpus.subset_dir(corpus_dir, posts, n)
     texts = corpus.read_texts(subset, corpus.post_paths(subset))
     body_bytes = sum(t.body_bytes for t in texts)
     _log(f"[{n}] {len(texts):,} readable posts, {body_bytes / 1e6:.1f} MB of body text; segmentation floor")
     floor_runs = [floor.segment_corpus([t.folded for t in texts]) for _ in range(repeat)]
-    del texts  # the folded text is as large as the corpus; the builds should not compete with it for memory
     floor_s, floor_cpu = median([r.wall_s for r in floor_runs]), median([r.cpu_s for r in floor_runs])
-    result = {"posts": n, "body_bytes": body_bytes,
+    result = {"posts": n, "body_bytes": body_bytes, "segmenter": segmenter,
               "floor": {"seconds": round(floor_s, 2), "cpu_s": round(floor_cpu, 2),
                         "runs": _rounded(r.wall_s for r in floor_runs), "procs": 2}}
+    if segmenter != "jieba":
+        own = [floor.segment_corpus([t.folded for t in texts], segmenter=Segmenter(segmenter)) for _ in range(repeat)]
+        result["segmenter_floor"] = {"seconds": round(median([r.wall_s for r in own]), 2),
+                                     "cpu_s": round(median([r.cpu_s for r in own]), 2)}
+    del texts  # the folded text is as large as the corpus; the builds should not compete with it for memory
     with tempfile.TemporaryDirectory(prefix="news-search-bench-") as tmp:
         work = Path(tmp)
-        index_dir, build = _build_ours(subset, work, repeat, body_bytes)
+        index_dir, build = _build_ours(subset, work, repeat, body_bytes, segmenter)
         build["vs_floor"] = round(build["wall_s"] / floor_s, 2)
         build["cpu_vs_floor"] = round(build["cpu_s"] / floor_cpu, 2)
         build["projected_full_s"] = round(build["wall_s"] * total_posts / n, 1)
@@ -182,14 +194,14 @@ def measure_size(corpus_dir: Path, posts: list, n: int, mix_file: Path, *, repea
     return result
 
 
-def _build_ours(subset: Path, work: Path, repeat: int, body_bytes: int) -> tuple[Path, dict]:
+def _build_ours(subset: Path, work: Path, repeat: int, body_bytes: int, segmenter: str) -> tuple[Path, dict]:
     """Build ``repeat`` times; return the last index and the build's figures (medians over the runs)."""
     runs = []
     for i in range(repeat):
         index_dir = work / f"index-{i}"
         _log(f"  build {i + 1}/{repeat} of {subset.name}")
         runs.append(run([sys.executable, "-m", "search", "build", "--corpus", str(subset), "--index", str(index_dir),
-                         "-q", "--json"], ok_codes=(0, 3), timeout=BUILD_TIMEOUT))
+                         "--segmenter", segmenter, "-q", "--json"], ok_codes=(0, 3), timeout=BUILD_TIMEOUT))
         if i < repeat - 1:
             shutil.rmtree(index_dir)
     build_report = json.loads(runs[-1].stdout)

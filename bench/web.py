@@ -40,8 +40,9 @@ def has_wrk() -> bool:
 
 
 def load_test(index_dir: Path, paths: list[str], *, seconds: int = 15, connections: int = 8,
-              threads: int = 2, log: Path | None = None) -> dict:
-    """Serve ``index_dir``, load it with wrk over ``paths`` (URL paths), and return throughput, latency and RSS.
+              threads: int = 2, workers: int = 2, log: Path | None = None) -> dict:
+    """Serve ``index_dir`` with ``workers`` processes, load it with wrk over ``paths`` (URL paths), and return
+    throughput, latency and memory (the whole server: its workers included).
 
     :raises RuntimeError: if the server does not come up or wrk fails.
     """
@@ -49,7 +50,8 @@ def load_test(index_dir: Path, paths: list[str], *, seconds: int = 15, connectio
     base = f"http://127.0.0.1:{port}"
     with open(log or "/dev/null", "wb") as server_log:
         server = subprocess.Popen([sys.executable, "-m", "search", "serve", "--index", str(index_dir),
-                                   "--port", str(port)], stdout=server_log, stderr=subprocess.STDOUT)
+                                   "--port", str(port), "--workers", str(workers)],
+                                  stdout=server_log, stderr=subprocess.STDOUT)
         try:
             startup_s = _wait_until_serving(base + paths[0], server)
             with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
@@ -62,8 +64,9 @@ def load_test(index_dir: Path, paths: list[str], *, seconds: int = 15, connectio
                 raise RuntimeError(f"wrk failed: {result.stderr.strip()}")
             report = parse_wrk(result.stdout)
             memory = process_memory(server.pid)
-            report.update(startup_s=round(startup_s, 2), connections=connections, seconds=seconds,
-                          server_rss_bytes=memory["rss"], server_peak_rss_bytes=memory["peak_rss"])
+            report.update(startup_s=round(startup_s, 2), connections=connections, seconds=seconds, workers=workers,
+                          server_rss_bytes=memory["rss"], server_pss_bytes=memory["pss"],
+                          worker_rss_bytes=memory["largest_rss"], server_peak_rss_bytes=memory["peak_rss"])
             return report
         finally:
             server.terminate()
