@@ -39,6 +39,7 @@ class SearchParams:
     date: str = ""  # the API's raw date filter, e.g. "2022-01..2022-03"
     date_from: str = ""  # the form's from/to inputs: YYYY, YYYY-MM or YYYY-MM-DD
     date_to: str = ""
+    fold: bool = True  # one entry per story; fold=0 lists every copy
     default_per_page: int = 10
 
     @property
@@ -96,7 +97,7 @@ class SearchParams:
                 "from": p.date_from, "to": p.date_to,
                 "sort": p.sort if p.sort != p.default_sort else "",
                 "per_page": p.per_page if p.per_page != p.default_per_page else "",
-                "page": p.page if p.page != 1 else ""}
+                "fold": "" if p.fold else 0, "page": p.page if p.page != 1 else ""}
         return {k: v for k, v in args.items() if v not in ("", None)}
 
 
@@ -117,6 +118,7 @@ def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> S
         date=_filter_value(args, "date"),
         date_from=_date_bound(args, "from"),
         date_to=_date_bound(args, "to"),
+        fold=_switch(args, "fold"),
         default_per_page=default_per_page,
     )
     sort = (args.get("sort") or "").strip() or params.default_sort
@@ -130,6 +132,13 @@ def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> S
         raise ParamError(f"日期范围无效：{shown(params.date_filter)}。请用 2022、2022-01..2022-03、"
                          ">=2022-09-01 这样的形式，且结束不早于开始。") from None
     return replace(params, sort=sort)
+
+
+def _switch(args, name: str) -> bool:
+    raw = (args.get(name) or "1").strip()
+    if raw not in ("0", "1"):
+        raise ParamError(f"{name} 只能是 1（开）或 0（关），收到 {shown(raw)}。")
+    return raw == "1"
 
 
 def _whole_number(args, name: str, default: int, low: int, high: int) -> int:
