@@ -193,9 +193,25 @@ def test_facet_paging_and_article(tab):
     page.wait_for_selector(".article-title")
     assert page.locator(".article-title").inner_text() == expected
     assert page.locator(".article-title mark, .article-body mark").count() > 0
-    assert page.locator(".related-list li").count() > 0
+    assert page.locator("#related-title").inner_text() == "相关报道"  # this 2019 post has none within 30 days
     for img in page.locator(".article-body img").all():
         assert img.get_attribute("referrerpolicy") == "no-referrer"
+    assert tab.errors == []
+
+
+def test_other_copies_of_a_story_expand(tab):
+    page = tab.goto("/search?q=法拉第未来 和解")
+    copies = page.locator(".hit details.copies").first
+    assert copies.locator("summary").inner_text() == "另有 1 篇相同报道"
+    link = copies.locator(".copy-list a").first
+    assert not link.is_visible()
+    copies.locator("summary").click()
+    assert link.is_visible() and "法拉第未来" in link.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "copies-desktop.png"))
+    link.click()
+    page.wait_for_selector(".article-title")
+    assert page.locator(".story-copies summary").inner_text() == "另有 1 篇相同报道"
     assert tab.errors == []
 
 
