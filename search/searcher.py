@@ -214,12 +214,13 @@ class Index:
         ``half_life_days`` blends recency into relevance (a post that old
         scores half). ``per_page=0`` returns every match on one page.
 
-        ``fold`` shows each story once, where its best matching copy ranks, with
-        its other copies in ``Hit.copies``; totals, pages and facets then count
-        stories (``counts == "stories"``). Under relevance a story is shown by
-        its canonical (earliest) copy when that copy matches too: copies score
-        alike, and the original is the one to read. Under a date sort it is
-        shown by the copy that sets its place, so dates stay in order.
+        ``fold`` shows each story once, by its best-ranked matching copy and in
+        that copy's place, with the story's other copies in ``Hit.copies``;
+        totals, pages and facets then count stories (``counts == "stories"``).
+        The best-ranked copy, not the canonical one, represents the story: it is
+        the post the query asked for (on the dev set, showing the canonical copy
+        lowered known-item MRR@10 from 0.951 to 0.941), and under a date sort its
+        date is the one that places the story.
 
         :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
         """
@@ -247,7 +248,7 @@ class Index:
             ranked = [(docnum, score) for score, docnum in results.top_n]
             if stories is not None:
                 scores = dict(ranked)
-                shown = stories.fold([docnum for docnum, _ in ranked], prefer_canonical=sort == "relevance")
+                shown = stories.fold([docnum for docnum, _ in ranked])
                 ranked = [(docnum, scores[docnum]) for docnum in shown]
             first = (page - 1) * per_page if per_page else 0
             last = first + per_page if per_page else None
@@ -346,7 +347,7 @@ class Index:
             own = set(self._stories.members(docnum)) if self._stories else {docnum}
             ranked = [d for _, d in results.top_n if d not in own]
             if self._stories is not None:
-                ranked = self._stories.fold(ranked, prefer_canonical=True)
+                ranked = self._stories.fold(ranked, prefer_canonical=True)  # a story by its original
             compiled = compile_query(None)
             hits = [self._hit(searcher, d, scores[d], compiled, True, with_copies=self._stories is not None)
                     for d in ranked[:limit]]

@@ -102,7 +102,7 @@ class StoryMap:
         """Return every document of ``docnum``'s story in date order (earliest, the canonical copy, first)."""
         return self._members.get(int(self.canonical[docnum]), [docnum])
 
-    def fold(self, ranked: Sequence[int], *, prefer_canonical: bool) -> list[int]:
+    def fold(self, ranked: Sequence[int], *, prefer_canonical: bool = False) -> list[int]:
         """Return one document per story of ``ranked`` (matches, best first), in the order of each story's
         best match: that match, or the story's canonical copy if ``prefer_canonical`` and it is a match too."""
         if not ranked:
