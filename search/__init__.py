@@ -18,11 +18,11 @@ from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFou
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index, update_index
 from .permalinks import PostUrls
 from .query import parse_query
-from .results import FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
+from .results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
 from .searcher import Filters, Index
 
 __all__ = [
-    "BuildReport", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
+    "BuildReport", "Copy", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
     "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "Post", "PostUrls",
     "Problem", "QueryDate", "QuerySyntaxError", "SearchError", "SearchResults", "build_index", "normalise",
     "parse_query", "read_post", "update_index", "word_analyzer",

@@ -172,7 +172,8 @@ Query language:
     最近 芯片              newer posts rank higher
 
 Traditional/Simplified, full-width/half-width and case are folded, so 國際
-finds 国际 and ＧＤＰ finds GDP.
+finds 国际 and ＧＤＰ finds GDP. Copies of one story (re-posts, edited
+re-publications) are one result listing the others; --no-fold lists each.
 
 \b
 Examples:
@@ -197,16 +198,18 @@ Examples:
 @click.option("--no-date-parse", is_flag=True, help="Search date words (去年, 3月5日) as text, not as a date filter.")
 @today_option
 @click.option("--no-snippets", is_flag=True, help="Leave snippets out (faster for --limit 0).")
+@click.option("--no-fold", is_flag=True,
+              help="List every copy of a story as its own result (default: one result per story).")
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
 def query(text, index_dir, limit, page, sort, source, category, date, half_life, no_date_parse, today, no_snippets,
-          batch, as_json):
+          no_fold, batch, as_json):
     if (text is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if limit > MAX_PER_PAGE and not batch and not as_json:
         raise click.UsageError(f"--limit above {MAX_PER_PAGE} needs --json or --batch")
-    options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets,
+    options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets, fold=not no_fold,
                    filters={"source": source, "category": category, "date": date},
                    date_parse=not no_date_parse, now=today.date() if today else None)
     with Index.open(index_dir) as ix:
@@ -237,8 +240,9 @@ def _run_batch(ix: Index, lines, options: dict) -> None:
 
 
 def _batch_line(results: SearchResults) -> dict:
-    return {"query": results.query, "total": results.total, "ms": round(results.ms, 3),
-            "page": results.page, "dates": [d.to_dict() for d in results.dates],
+    return {"query": results.query, "total": results.total, "total_posts": results.total_posts,
+            "counts": results.counts, "ms": round(results.ms, 3), "page": results.page,
+            "dates": [d.to_dict() for d in results.dates],
             "hits": [h.to_dict() for h in results.hits]}
 
 
@@ -251,7 +255,10 @@ def _print_results(results: SearchResults) -> None:
     def plain(html: str) -> str:
         return unescape(_MARK.sub(lambda m: click.style(m.group(1), bold=True, fg="red"), html))
 
-    click.echo(f"{results.total} results ({results.ms:.1f} ms), page {results.page} of {results.pages}")
+    found = f"{results.total} results"
+    if results.counts == "stories":
+        found = f"{results.total} {'story' if results.total == 1 else 'stories'} ({results.total_posts} posts)"
+    click.echo(f"{found} ({results.ms:.1f} ms), page {results.page} of {results.pages}")
     for d in results.dates:
         meaning = f"date:{d.date_filter}" if not d.recent else "newer posts rank higher"
         click.echo(click.style(f"read {d.text!r} as {meaning} (--no-date-parse searches it as text)", dim=True))
@@ -263,6 +270,11 @@ def _print_results(results: SearchResults) -> None:
         if hit.snippet:
             click.echo(f"     {plain(hit.snippet)}")
         click.echo(click.style(f"     {hit.id}", dim=True))
+        if hit.copies:
+            click.echo(f"     + {len(hit.copies)} other {'copy' if len(hit.copies) == 1 else 'copies'}:")
+        for copy in hit.copies:
+            when = f"{copy.date:%Y-%m-%d}" if copy.date else "undated"
+            click.echo(click.style(f"       {copy.source} · {when}  {copy.id}", dim=True))
 
 
 @cli.command()

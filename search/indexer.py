@@ -35,10 +35,11 @@ from whoosh import fields
 from whoosh import index as whoosh_index
 from whoosh.system import pack_uint
 
-from . import storage
+from . import storage, stories
 from .analysis import (DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_analyzer, char_counts, compact, normalise,
                        word_analyzer, word_counts)
 from .corpus import Document, Problem, find_posts, read_post
+from .duplicates import Fingerprint, FingerprintTable, fingerprint
 from .errors import CorpusError, IndexCorruptError
 from .segments import BulkSegmentWriter, commit_segments
 
@@ -150,6 +151,7 @@ class BuildReport:
     deleted: int = 0
     unchanged: int = 0
     total_docs: int = 0  # documents in the index afterwards
+    stories: int = 0  # stories with more than one copy, afterwards
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
 
@@ -170,7 +172,8 @@ class BuildReport:
     def to_dict(self) -> dict:
         return {
             "indexed": self.indexed, "added": self.added, "changed": self.changed, "deleted": self.deleted,
-            "unchanged": self.unchanged, "docs": self.total_docs, "seconds": round(self.seconds, 3),
+            "unchanged": self.unchanged, "docs": self.total_docs, "stories": self.stories,
+            "seconds": round(self.seconds, 3),
             "docs_per_s": round(self.docs_per_second, 1),
             "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
             "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings],
@@ -203,8 +206,10 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
         generation = storage.new_generation(index_dir)
         try:
             ix = whoosh_index.create_in(generation, make_schema(words))
-            manifest = _write_documents(ix, corpus_dir, paths, {}, report, procs=procs, progress=progress)
-            _finish(generation, corpus_dir, words, manifest, report)
+            manifest, fingerprints = _write_documents(ix, corpus_dir, paths, {}, report, procs=procs,
+                                                      progress=progress)
+            table = FingerprintTable.from_fingerprints(fingerprints)
+            _finish(generation, corpus_dir, words, manifest, report, table)
             storage.publish(index_dir, generation)
         except BaseException:
             if storage.generation_key(index_dir) != generation.name:  # not if it was published already
@@ -248,8 +253,11 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         try:
             storage.clone_generation(live, generation)
             ix = whoosh_index.open_dir(generation)
-            manifest = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress)
-            _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report)
+            manifest, fingerprints = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress)
+            # posts of an index built before fingerprints existed stay unfolded until the next build
+            table = FingerprintTable.load(live / stories.FINGERPRINTS) or FingerprintTable.from_fingerprints([])
+            table = table.replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)], fingerprints)
+            _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table)
             storage.publish(index_dir, generation)
         except BaseException:
             if storage.generation_key(index_dir) != generation.name:  # not if it was published already
@@ -341,23 +349,26 @@ class _Chunk:
 
     segment: object | None  # a finished Whoosh segment, not yet in the TOC
     entries: list[tuple[str, list[Problem], list | None, bool]]  # id, problems, manifest entry, indexed
+    fingerprints: list[Fingerprint]  # of the posts indexed
 
 
 def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, report: BuildReport, *,
-                     procs: int | None, progress: ProgressCallback | None) -> dict:
-    """Index ``paths`` into new segments of ``ix``, in parallel worker processes when there are many.
+                     procs: int | None, progress: ProgressCallback | None) -> tuple[dict, list[Fingerprint]]:
+    """Index ``paths`` into new segments of ``ix``, in parallel worker processes when there are many;
+    return the manifest and the posts' fingerprints.
 
-    Each worker reads, analyses and writes its own chunk of posts as a segment;
-    the segments become visible together when the TOC naming them is written.
+    Each worker reads, analyses, fingerprints and writes its own chunk of posts
+    as a segment; the segments become visible together when the TOC naming them is written.
     """
     procs = procs or os.cpu_count() or 1
     workers = procs if procs > 1 and len(paths) >= PARALLEL_THRESHOLD else 1
     size = min(SEGMENT_DOCS, -(-len(paths) // workers)) or 1
     jobs = [(ix.storage.folder, corpus_dir, paths[i:i + size]) for i in range(0, len(paths), size)]
-    segments, done = [], 0
+    segments, fingerprints, done = [], [], 0
     for chunk in _run_jobs(jobs, workers):
         if chunk.segment is not None:
             segments.append(chunk.segment)
+        fingerprints.extend(chunk.fingerprints)
         for doc_id, problems, entry, indexed in chunk.entries:
             report.problems.extend(problems)
             if entry is None:
@@ -369,7 +380,7 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
         if progress:
             progress(done, len(paths))
     commit_segments(ix, segments)
-    return manifest
+    return manifest, fingerprints
 
 
 def _run_jobs(jobs: list, workers: int) -> Iterator[_Chunk]:
@@ -384,27 +395,30 @@ def _index_chunk(job: tuple[str, Path, list[Path]]) -> _Chunk:
     """Read, analyse and write one chunk of posts as a new segment (runs in a worker)."""
     folder, corpus_dir, paths = job
     writer = BulkSegmentWriter(whoosh_index.open_dir(folder), recall_fields=RECALL_FIELDS, _lk=False, compound=False)
-    entries = []
+    entries, fingerprints = [], []
     try:
         for path in paths:
             result = read_post(corpus_dir, path)
             if result.document is not None:
                 writer.add_document(**document_fields(result.document))
+                fingerprints.append(fingerprint(result.document))
             entries.append((storage_id(corpus_dir, path), result.problems, _manifest_entry(path),
                             result.document is not None))
         if writer.doc_count():
-            return _Chunk(writer.segment(), entries)
+            return _Chunk(writer.segment(), entries, fingerprints)
         writer.discard()
-        return _Chunk(None, entries)
+        return _Chunk(None, entries, fingerprints)
     except BaseException:
         writer.discard()
         raise
 
 
 def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str], manifest: dict,
-                      report: BuildReport, progress: ProgressCallback | None) -> dict:
-    """Replace changed posts, add new ones and delete removed ones in one commit."""
+                      report: BuildReport, progress: ProgressCallback | None) -> tuple[dict, list[Fingerprint]]:
+    """Replace changed posts, add new ones and delete removed ones in one commit; return the manifest
+    and the fingerprints of the posts written."""
     writer = BulkSegmentWriter(ix, recall_fields=RECALL_FIELDS, compound=False)
+    fingerprints = []
     try:
         for doc_id in deleted:
             writer.delete_by_term("id", doc_id)
@@ -414,6 +428,7 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
             report.problems.extend(result.problems)
             if result.document is not None:
                 writer.update_document(**document_fields(result.document))
+                fingerprints.append(fingerprint(result.document))
                 report.indexed += 1
             else:
                 writer.delete_by_term("id", doc_id)
@@ -429,7 +444,7 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
         with contextlib.suppress(Exception):  # after a failed commit (disk full) cancel() fails too;
             writer.cancel()                   # keep the first error, the generation is deleted anyway
         raise
-    return manifest
+    return manifest, fingerprints
 
 
 def _manifest_entry(path: Path) -> list | None:
@@ -442,10 +457,12 @@ def _manifest_entry(path: Path) -> list | None:
 
 
 def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: dict,
-            report: BuildReport) -> None:
-    """Record what built this generation (meta.json) and what it holds (manifest.json)."""
+            report: BuildReport, fingerprints: FingerprintTable) -> None:
+    """Record what built this generation (meta.json), what it holds (manifest.json) and its stories."""
     ix = whoosh_index.open_dir(generation)
     report.total_docs = ix.doc_count()
+    with ix.reader() as reader:
+        report.stories = stories.write_stories(generation, reader, fingerprints)
     storage.write_json(generation / storage.MANIFEST, manifest)
     storage.write_json(generation / storage.META, {
         "schema_version": SCHEMA_VERSION,

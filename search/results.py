@@ -11,6 +11,19 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another copy of a hit's story (a re-post or an edited re-publication)."""
+
+    id: str
+    title: str
+    source: str
+    date: datetime | None
+
+    def to_dict(self) -> dict:
+        return {"path": self.id, "title": self.title, "source": self.source, "date": _iso(self.date)}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One search result.
 
@@ -29,11 +42,13 @@ class Hit:
     score: float
     snippet: str
     url: str | None = None
+    copies: tuple[Copy, ...] = ()  # the story's other copies, earliest first (folded results only)
 
     def to_dict(self) -> dict:
         return {"path": self.id, "score": round(self.score, 4), "title": self.title,
                 "title_html": self.title_html, "source": self.source, "categories": list(self.categories),
-                "date": _iso(self.date), "image": self.image, "snippet": self.snippet, "url": self.url}
+                "date": _iso(self.date), "image": self.image, "snippet": self.snippet, "url": self.url,
+                "copies": [c.to_dict() for c in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,12 @@ class QueryDate:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of results plus totals and facet counts over the whole result set."""
+    """One page of results plus totals and facet counts over the whole result set.
+
+    With ``counts == "stories"`` (folded results) ``total``, the pages and the
+    facet counts count stories, each shown once with its other copies;
+    ``total_posts`` always counts the matching posts.
+    """
 
     query: str
     total: int
@@ -88,6 +108,8 @@ class SearchResults:
     hits: tuple[Hit, ...]
     facets: dict[str, tuple[FacetCount, ...]] = field(default_factory=dict)
     ms: float = 0.0
+    total_posts: int | None = None  # None: same as total
+    counts: str = "posts"  # what total, pages and facets count: "stories" or "posts"
     dates: tuple[QueryDate, ...] = ()  # date words read from the query (none when date reading is off)
 
     @property
@@ -99,7 +121,8 @@ class SearchResults:
 
     def to_dict(self) -> dict:
         return {"query": self.query, "total": self.total, "page": self.page, "per_page": self.per_page,
-                "pages": self.pages, "sort": self.sort, "ms": round(self.ms, 3),
+                "total_posts": self.total if self.total_posts is None else self.total_posts,
+                "counts": self.counts, "pages": self.pages, "sort": self.sort, "ms": round(self.ms, 3),
                 "hits": [h.to_dict() for h in self.hits],
                 "facets": {name: [{"value": f.value, "count": f.count} for f in counts]
                            for name, counts in self.facets.items()},
@@ -119,11 +142,12 @@ class Post:
     text: str
     html: str  # as written by the author: sanitise before showing it
     url: str | None = None  # on the blog, as for Hit
+    copies: tuple[Copy, ...] = ()  # the other copies of its story, earliest first
 
     def to_dict(self) -> dict:
         return {"path": self.id, "title": self.title, "source": self.source,
                 "categories": list(self.categories), "date": _iso(self.date), "image": self.image,
-                "text": self.text, "url": self.url}
+                "text": self.text, "url": self.url, "copies": [c.to_dict() for c in self.copies]}
 
 
 @dataclass(frozen=True)

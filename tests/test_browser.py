@@ -198,7 +198,7 @@ def test_facet_paging_and_article(tab):
     page.wait_for_selector(".article-title")
     assert page.locator(".article-title").inner_text() == expected
     assert page.locator(".article-title mark, .article-body mark").count() > 0
-    assert page.locator(".related-list li").count() > 0
+    assert page.locator("#related-title").inner_text() == "相关报道"  # this 2019 post has none within 30 days
     for img in page.locator(".article-body img").all():
         assert img.get_attribute("referrerpolicy") == "no-referrer"
     assert tab.errors == []
@@ -232,6 +232,21 @@ def test_date_words_show_their_range_and_one_click_searches_them_as_text(tab):
     page.wait_for_url("**date_parse=0**")
     assert page.locator(".chip-date").count() == 0
     assert "按文字搜索" in page.locator(".active-filters").inner_text()
+    assert tab.errors == []
+
+
+def test_other_copies_of_a_story_expand(tab):
+    page = tab.goto("/search?q=法拉第未来 和解")
+    copies = page.locator(".hit details.copies").first
+    assert copies.locator("summary").inner_text() == "另有 1 篇相同报道"
+    link = copies.locator(".copy-list a").first
+    assert not link.is_visible()
+    copies.locator("summary").click()
+    assert link.is_visible() and "法拉第未来" in link.inner_text()
+    page.screenshot(path=_screenshot("copies-desktop.png"))
+    link.click()
+    page.wait_for_selector(".article-title")
+    assert page.locator(".story-copies summary").inner_text() == "另有 1 篇相同报道"
     assert tab.errors == []
 
 

@@ -180,8 +180,8 @@ def test_a_missing_recall_file_is_reported_as_damage(index_dir):
     live = next(p for p in index_dir.iterdir() if p.name.startswith("gen-"))
     for path in live.glob("*.rcl"):
         path.unlink()
-    with Index.open(index_dir) as ix, pytest.raises(IndexCorruptError, match="rebuild it"):
-        ix.search("国际论坛")
+    with pytest.raises(IndexCorruptError, match="MAIN_.*rcl.*rebuild it"):
+        Index.open(index_dir)
 
 
 def test_an_index_built_with_rjieba_is_updated_and_queried_with_rjieba(corpus_dir, tmp_path):

@@ -234,7 +234,7 @@ def test_article_shows_title_metadata_body_related_and_highlights(client):
     assert '<h1 class="article-title"><mark>冬奥会</mark>短道速滑混合团体接力中国队夺冠</h1>' in html
     assert '<div class="article-body">' in html and "<mark>" in html.split('<div class="article-body">')[1]
     assert '<a class="article-source" href="/search?source=' in html
-    assert '<h2 id="related-title" class="facet-title">相关文章</h2>' in html
+    assert '<h2 id="related-title" class="facet-title">相关报道</h2>' in html
     assert html.count("<li><a href=\"/post/") >= 1
     assert "← 返回“冬奥会”的搜索结果" in html
 
@@ -409,6 +409,11 @@ def test_openapi_document_matches_real_responses(client):
         ("/api/search", "/api/search?page=-1", 400),
         ("/api/post/{doc_id}", "/api/post/" + quote(post_path), 200),
         ("/api/post/{doc_id}", "/api/post/nothing.md", 404),
+        ("/api/search", "/api/search?q=中亚班列", 200),
+        ("/api/search", "/api/search?q=中亚班列&fold=0", 200),
+        ("/api/related/{doc_id}", "/api/related/" + quote(post_path) + "?days=10", 200),
+        ("/api/related/{doc_id}", "/api/related/nothing.md", 404),
+        ("/api/related/{doc_id}", "/api/related/" + quote(post_path) + "?days=0", 400),
         ("/api/stats", "/api/stats", 200),
     ]
     for path, url, status in cases:
@@ -418,7 +423,7 @@ def test_openapi_document_matches_real_responses(client):
         _check(schema, response.get_json(), components)
     documented = {p["name"] for p in doc["paths"]["/api/search"]["get"]["parameters"]}
     assert documented == {"q", "page", "per_page", "sort", "source", "category", "date", "from", "to", "date_parse",
-                          "format"}
+                          "fold", "format"}
 
 
 # --- security --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The JSON API: ``/api/search``, ``/api/post/<id>``, ``/api/stats`` and its OpenAPI document.
+"""The JSON API: ``/api/search``, ``/api/post/<id>``, ``/api/related/<id>``, ``/api/stats``, OpenAPI.
 
 Responses are the library's ``to_dict()``; errors are
 ``{"error": {"status": 400, "message": "..."}}``. ``/api/search?format=html``
@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, render_template, request
 
+from search.searcher import COVERAGE_DAYS
+
 from .index import get_index
-from .openapi import openapi_document
+from .openapi import MAX_COVERAGE_DAYS, openapi_document
 from .pages import is_safe_id, results_context, run_search, search_params
 from .params import ParamError, shown
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 FORMATS = ("json", "html")
+#: Stories returned by /api/related.
+RELATED_LIMIT = 20
 
 
 @bp.get("/search")
@@ -37,6 +41,24 @@ def post(doc_id: str):
     if not is_safe_id(doc_id) or (article := get_index().get(doc_id)) is None:
         abort(404)
     return jsonify(article.to_dict())
+
+
+@bp.get("/related/<path:doc_id>")
+def related(doc_id: str):
+    if not is_safe_id(doc_id) or get_index().get(doc_id) is None:
+        abort(404)
+    days = _days(request.args.get("days"))
+    hits = get_index().related_coverage(doc_id, days=days, limit=RELATED_LIMIT)
+    return jsonify({"path": doc_id, "days": days, "hits": [hit.to_dict() for hit in hits]})
+
+
+def _days(raw: str | None) -> int:
+    raw = (raw or "").strip()
+    if not raw:
+        return COVERAGE_DAYS
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_COVERAGE_DAYS):
+        raise ParamError(f"days 必须是 1 到 {MAX_COVERAGE_DAYS} 之间的整数，收到 {shown(raw)}。")
+    return int(raw)
 
 
 @bp.get("/stats")

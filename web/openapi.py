@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from search.searcher import COVERAGE_DAYS
+
 from .params import MAX_FILTER_CHARS, MAX_PAGE, MAX_PER_PAGE, SORTS
+
+#: Widest related-coverage window /api/related accepts, in days either side.
+MAX_COVERAGE_DAYS = 3660
 
 STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -22,13 +27,18 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+COPIES = {"type": "array", "items": _ref("Copy"),
+          "description": "The other copies of the post's story (re-posts, edited re-publications), earliest first."}
+
 SCHEMAS = {
     "Hit": _object({"path": STRING, "score": NUMBER, "title": STRING,
                     "title_html": {"type": "string", "description": "Escaped title, matches in <mark>."},
                     "source": STRING, "categories": STRINGS, "date": NULLABLE_DATE,
                     "image": NULLABLE_STRING,
                     "snippet": {"type": "string", "description": "Escaped text, matches in <mark>."},
-                    "url": BLOG_URL}),
+                    "url": BLOG_URL,
+                    "copies": {**COPIES, "description": COPIES["description"] + " Empty unless folded."}}),
+    "Copy": _object({"path": STRING, "title": STRING, "source": STRING, "date": NULLABLE_DATE}),
     "FacetCount": _object({"value": STRING, "count": INTEGER}),
     "QueryDate": _object({
         "text": {"type": "string", "description": "The words of the query read as a date, e.g. 上个月."},
@@ -39,7 +49,12 @@ SCHEMAS = {
         "date": {**NULLABLE_STRING, "description": "The range as a date parameter value, e.g. 2022-09-01..2022-09-30."},
     }),
     "SearchResults": _object({
-        "query": STRING, "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER,
+        "query": STRING,
+        "total": {"type": "integer", "description": "Matching stories or posts, as `counts` says."},
+        "total_posts": {"type": "integer", "description": "Matching posts."},
+        "counts": {"type": "string", "enum": ["stories", "posts"],
+                   "description": "What total, pages and facet counts count: stories (folded) or posts."},
+        "page": INTEGER, "per_page": INTEGER, "pages": INTEGER,
         "sort": {"type": "string", "enum": list(SORTS)}, "ms": NUMBER,
         "hits": {"type": "array", "items": _ref("Hit")},
         "facets": _object({name: {"type": "array", "items": _ref("FacetCount")}
@@ -49,7 +64,11 @@ SCHEMAS = {
         "html": {"type": "string", "description": "Only with format=html: the rendered results region."},
     }, optional=("html",)),
     "Post": _object({"path": STRING, "title": STRING, "source": STRING, "categories": STRINGS,
-                     "date": NULLABLE_DATE, "image": NULLABLE_STRING, "text": STRING, "url": BLOG_URL}),
+                     "date": NULLABLE_DATE, "image": NULLABLE_STRING, "text": STRING, "url": BLOG_URL,
+                     "copies": COPIES}),
+    "Related": _object({"path": STRING, "days": INTEGER, "hits": {
+        "type": "array", "items": _ref("Hit"),
+        "description": "Stories like the post within `days` days of it, one per story, earliest first."}}),
     "Stats": _object({"docs": INTEGER, "size_bytes": INTEGER, "built_at": NULLABLE_STRING,
                       "corpus": NULLABLE_STRING, "generation": STRING, "segmenter": NULLABLE_STRING,
                       "first_date": NULLABLE_DATE, "last_date": NULLABLE_DATE,
@@ -78,6 +97,8 @@ SEARCH_PARAMETERS = [
     _param("date_parse", {"type": "string", "enum": ["1", "0", "true", "false"], "default": "1"},
            "1: read date words in q (去年, 2022年3月, 3月5日, 上周, 近三天) as a date filter, listed in "
            "`dates`; 0: search them as text."),
+    _param("fold", {"type": "string", "enum": ["1", "0", "true", "false"], "default": "1"},
+           "1: one hit per story, its other copies in `copies`, counts of stories; 0: every post."),
     _param("format", {"type": "string", "enum": ["json", "html"], "default": "json"},
            "html adds the rendered results region as `html`."),
 ]
@@ -111,6 +132,12 @@ def openapi_document() -> dict:
                                                   **_errors(400, 503)}}},
             "/api/post/{doc_id}": {"get": {"summary": "One post as plain text", "parameters": [
                 _post_path_parameter()], "responses": {"200": _json("The post.", "Post"), **_errors(404, 503)}}},
+            "/api/related/{doc_id}": {"get": {
+                "summary": "Related coverage: similar stories around the post's date, in date order",
+                "parameters": [_post_path_parameter(), _param(
+                    "days", {"type": "integer", "minimum": 1, "maximum": MAX_COVERAGE_DAYS,
+                             "default": COVERAGE_DAYS}, "Days either side of the post's date.")],
+                "responses": {"200": _json("Related stories.", "Related"), **_errors(400, 404, 503)}}},
             "/api/stats": {"get": {"summary": "What the index holds",
                                    "responses": {"200": _json("Index statistics.", "Stats"), **_errors(503)}}},
         },

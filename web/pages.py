@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from search import QuerySyntaxError, SearchResults
+from search.searcher import COVERAGE_DAYS
 from search.highlight import highlight_title
 from search.query import compile_query, parse_query
 
@@ -18,7 +19,8 @@ bp = Blueprint("pages", __name__)
 #: Example searches on the home page: (query, what it shows off).
 EXAMPLES = (("苹果", "关键词"), ("芯片 OR 半导体", "任一词"), ('"人工智能"', "精确短语"),
             ("title:游戏", "只搜标题"), ("手机 -苹果", "排除词"), ("source:果壳网", "按来源"))
-RELATED_POSTS = 5
+#: Stories listed as related coverage on the article page.
+RELATED_STORIES = 8
 
 
 def search_params() -> SearchParams:
@@ -33,7 +35,7 @@ def search_params() -> SearchParams:
 def run_search(params: SearchParams) -> SearchResults:
     """Return the results for ``params`` from the shared index."""
     return get_index().search(params.q, page=params.page, per_page=params.per_page, sort=params.sort,
-                              filters=params.filters(), date_parse=params.date_parse,
+                              filters=params.filters(), date_parse=params.date_parse, fold=params.fold,
                               now=current_app.config["TODAY"])
 
 
@@ -66,7 +68,8 @@ def post(doc_id: str):
     return render_template("post.html", post=article, q=q, params=SearchParams(q=q),
                            title_html=highlight_title(article.title, highlights),
                            body=clean_html(article.html, highlights),
-                           related=get_index().more_like(doc_id, limit=RELATED_POSTS))
+                           coverage=get_index().related_coverage(doc_id, limit=RELATED_STORIES),
+                           coverage_days=COVERAGE_DAYS)
 
 
 def is_safe_id(doc_id: str) -> bool:

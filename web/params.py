@@ -42,6 +42,7 @@ class SearchParams:
     date_from: str = ""  # the form's from/to inputs: YYYY, YYYY-MM or YYYY-MM-DD
     date_to: str = ""
     date_parse: bool = True  # read date words in the query (去年, 3月5日) as a date filter
+    fold: bool = True  # one entry per story; fold=0 lists every copy
     default_per_page: int = 10
 
     @property
@@ -99,7 +100,7 @@ class SearchParams:
                 "from": p.date_from, "to": p.date_to, "date_parse": "" if p.date_parse else "0",
                 "sort": p.sort if p.sort != p.default_sort else "",
                 "per_page": p.per_page if p.per_page != p.default_per_page else "",
-                "page": p.page if p.page != 1 else ""}
+                "fold": "" if p.fold else 0, "page": p.page if p.page != 1 else ""}
         return {k: v for k, v in args.items() if v not in ("", None)}
 
 
@@ -121,6 +122,7 @@ def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> S
         date_from=_date_bound(args, "from"),
         date_to=_date_bound(args, "to"),
         date_parse=_switch(args, "date_parse"),
+        fold=_switch(args, "fold"),
         default_per_page=default_per_page,
     )
     sort = (args.get("sort") or "").strip() or params.default_sort

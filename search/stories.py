@@ -1,0 +1,121 @@
+"""Stories of one index generation: which documents are copies of one story, and folding results by story.
+
+A build or update finds the stories (:func:`search.duplicates.find_stories`)
+and writes them next to the Whoosh files as two sidecars, each a new file
+renamed into place (an update starts from hard links of the previous
+generation's files):
+
+* ``fingerprints.npz``: every post's fingerprint by id, so an update only
+  fingerprints what it re-reads and then regroups the whole index (a new copy
+  joins its story; an earlier one becomes the canonical copy);
+* ``stories.npz``: for every Whoosh document number, its story's canonical
+  document number and its place in date order, which is what searching needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .duplicates import NO_DAY, FingerprintTable, find_stories
+
+FINGERPRINTS = "fingerprints.npz"
+STORIES = "stories.npz"
+
+
+def write_stories(generation: Path, reader, table: FingerprintTable) -> int:
+    """Group ``table`` into stories and write both sidecars of ``generation``; return the number of
+    stories with more than one copy.
+
+    ``reader`` is a Whoosh reader of the generation's final documents.
+    """
+    table.save(generation / FINGERPRINTS)
+    canonical_rows = find_stories(table)
+    numbers = document_numbers(reader)
+    total = reader.doc_count_all()
+    canonical, position = np.arange(total, dtype=np.int32), np.zeros(total, dtype=np.int32)
+    rows = np.array([i for i, doc_id in enumerate(table.ids) if doc_id in numbers], dtype=np.int64)
+    if len(rows):
+        docnums = np.array([numbers[table.ids[i]] for i in rows], dtype=np.int32)
+        row_docnum = np.full(len(table), -1, dtype=np.int32)
+        row_docnum[rows] = docnums
+        canonical[docnums] = row_docnum[canonical_rows[rows]]
+        days = np.where(table.days[rows] == NO_DAY, np.iinfo(np.int32).max, table.days[rows])
+        position[docnums[np.lexsort((rows, days))]] = np.arange(len(rows), dtype=np.int32)
+    tmp = generation / f"{STORIES}.tmp"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, canonical=canonical, position=position)
+    os.replace(tmp, generation / STORIES)
+    has_copies = canonical != np.arange(total)
+    return int(np.unique(canonical[has_copies]).size)
+
+
+def document_numbers(reader) -> dict[str, int]:
+    """Return the Whoosh document number of every live document id (read from the id term table)."""
+    numbers = {}
+    for segment, offset in reader.leaf_readers():
+        for term, info in segment.iter_field("id"):
+            docnum = info.min_id()
+            if not segment.is_deleted(docnum):
+                numbers[term.decode("utf-8")] = offset + docnum
+    return numbers
+
+
+class StoryMap:
+    """Which story every document of one generation belongs to.
+
+    Documents without copies are their own story; ``canonical[d] == d`` for
+    them and for every story's canonical copy.
+    """
+
+    def __init__(self, canonical: np.ndarray, position: np.ndarray):
+        self.canonical, self.position = canonical, position
+        copies = np.flatnonzero(canonical != np.arange(len(canonical)))
+        members = np.union1d(copies, canonical[copies])
+        members = members[np.lexsort((position[members], canonical[members]))]
+        self._members: dict[int, list[int]] = {}
+        for docnum in members.tolist():
+            self._members.setdefault(int(canonical[docnum]), []).append(docnum)
+
+    @classmethod
+    def load(cls, generation: Path, doc_count: int) -> StoryMap | None:
+        """Return the story map of ``generation``, or None if it has none for its ``doc_count`` documents."""
+        try:
+            with np.load(generation / STORIES) as data:
+                canonical, position = data["canonical"], data["position"]
+        except FileNotFoundError:
+            return None
+        return cls(canonical, position) if len(canonical) == doc_count else None
+
+    @property
+    def has_copies(self) -> bool:
+        return bool(self._members)
+
+    @property
+    def stories_with_copies(self) -> int:
+        return len(self._members)
+
+    def members(self, docnum: int) -> list[int]:
+        """Return every document of ``docnum``'s story in date order (earliest, the canonical copy, first)."""
+        return self._members.get(int(self.canonical[docnum]), [docnum])
+
+    def fold(self, ranked: Sequence[int], *, prefer_canonical: bool = False) -> list[int]:
+        """Return one document per story of ``ranked`` (matches, best first), in the order of each story's
+        best match: that match, or the story's canonical copy if ``prefer_canonical`` and it is a match too."""
+        if not ranked:
+            return []
+        stories = self.canonical[np.asarray(ranked)]
+        _, first = np.unique(stories, return_index=True)
+        first.sort()
+        shown = [ranked[i] for i in first.tolist()]
+        if prefer_canonical:
+            matched = set(ranked)
+            shown = [int(self.canonical[d]) if int(self.canonical[d]) in matched else d for d in shown]
+        return shown
+
+    def count(self, docnums: Sequence[int]) -> int:
+        """Return how many stories ``docnums`` belong to."""
+        return int(np.unique(self.canonical[np.asarray(docnums, dtype=np.int64)]).size) if len(docnums) else 0
