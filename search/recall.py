@@ -10,9 +10,11 @@ in one file per segment, ``<segment id>.rcl``, built and read with numpy:
 
 * ``codes``: the distinct bigrams, sorted, each as ``first << 21 | second``
   code point (a one-character section is ``char << 21``);
-* ``offsets``: where each bigram's postings start in ``data``;
-* ``data``: per bigram, the document deltas of its occurrences, then their
-  position deltas, as LEB128 varints (about three bytes an occurrence);
+* ``docs``: for every occurrence, in (bigram, document, position) order, the
+  document delta (0 for another occurrence in the same document, restarting at
+  each bigram), as LEB128 varints; ``doc_offsets``: where each bigram's start;
+* ``positions``: likewise the position deltas (restarting at each document),
+  with ``pos_offsets``; together about three bytes an occurrence;
 * ``lengths``: characters per document, for length normalisation.
 
 Each file holds several fields (the whole post and the title alone). Files are
@@ -84,37 +86,52 @@ class _FieldBuffer:
         self.lengths[docnum] = position
 
     def arrays(self, doc_count: int) -> dict[str, np.ndarray]:
+        """Return the field's arrays (see the module docstring), freeing the collected chunks.
+
+        Memory matters here: a segment holds millions of occurrences, so the
+        work is done in place on 4-byte integers where they suffice, and
+        intermediates are dropped as soon as they are used.
+        """
         lengths = np.zeros(doc_count, dtype=np.uint32)
         if self.lengths:
             lengths[np.fromiter(self.lengths, np.int64)] = np.fromiter(self.lengths.values(), np.uint32)
         if not self.codes:
-            empty = np.zeros(0, dtype=np.uint64)
-            return {"codes": empty, "offsets": np.zeros(1, dtype=np.uint64), "data": np.zeros(0, np.uint8),
+            empty = np.zeros(0, dtype=np.uint8)
+            return {"codes": np.zeros(0, dtype=np.uint64), "doc_offsets": np.zeros(1, dtype=np.uint64),
+                    "pos_offsets": np.zeros(1, dtype=np.uint64), "docs": empty, "positions": empty,
                     "lengths": lengths}
         codes = np.concatenate(self.codes)
-        docs = np.concatenate(self.docs)
-        positions = np.concatenate(self.positions)
-        order = np.lexsort((positions, docs, codes))
-        codes, docs, positions = codes[order], docs[order], positions[order]
+        self.codes.clear()
+        # Documents were added in order and positions grow within a document,
+        # so a stable sort by code alone orders occurrences by (code, doc, position).
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        docs = np.concatenate(self.docs)[order]
+        self.docs.clear()
+        positions = np.concatenate(self.positions)[order]
+        self.positions.clear()
+        del order
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-        ends = np.r_[starts[1:], len(codes)]
-        group = np.repeat(np.arange(len(starts)), ends - starts)
-        first = np.zeros(len(codes), dtype=bool)
+        codes = codes[starts]
+        first = np.zeros(len(docs), dtype=bool)
         first[starts] = True
-        doc_deltas = docs.astype(np.int64) - np.r_[0, docs[:-1]]
+        # Document deltas restart at each bigram; position deltas at each new document.
+        doc_deltas = np.empty_like(docs)
+        doc_deltas[0] = docs[0]
+        np.subtract(docs[1:], docs[:-1], out=doc_deltas[1:])
         doc_deltas[first] = docs[first]
-        new_doc = first | (doc_deltas != 0)
-        pos_deltas = positions.astype(np.int64) - np.r_[0, positions[:-1]]
-        pos_deltas[new_doc] = positions[new_doc]
-        # Each bigram's block: its document deltas, then its position deltas.
-        index = np.arange(len(codes))
-        values = np.empty(2 * len(codes), dtype=np.uint64)
-        values[index + starts[group]] = doc_deltas
-        values[index + ends[group]] = pos_deltas
-        data, value_ends = encode_varints(values)
-        byte_starts = np.r_[0, value_ends[:-1]][2 * starts]
-        return {"codes": codes[starts], "offsets": np.r_[byte_starts, len(data)].astype(np.uint64),
-                "data": data, "lengths": lengths}
+        del docs
+        first |= doc_deltas != 0
+        pos_deltas = np.empty_like(positions)
+        pos_deltas[0] = positions[0]
+        np.subtract(positions[1:], positions[:-1], out=pos_deltas[1:])
+        pos_deltas[first] = positions[first]
+        del positions, first
+        doc_data, doc_offsets = encode_varints(doc_deltas, starts)
+        del doc_deltas
+        pos_data, pos_offsets = encode_varints(pos_deltas, starts)
+        return {"codes": codes, "doc_offsets": doc_offsets, "pos_offsets": pos_offsets, "docs": doc_data,
+                "positions": pos_data, "lengths": lengths}
 
 
 class RecallWriter:
@@ -179,16 +196,15 @@ class RecallReader:
         i = int(np.searchsorted(codes, code))
         if i == len(codes) or int(codes[i]) != code:
             return _NONE, _NONE
-        offsets = arrays["offsets"]
-        values = decode_varints(arrays["data"][int(offsets[i]):int(offsets[i + 1])])
-        n = len(values) // 2
-        doc_deltas, pos_deltas = values[:n], values[n:]
+        doc_offsets, pos_offsets = arrays["doc_offsets"], arrays["pos_offsets"]
+        doc_deltas = decode_varints(arrays["docs"][int(doc_offsets[i]):int(doc_offsets[i + 1])])
+        pos_deltas = decode_varints(arrays["positions"][int(pos_offsets[i]):int(pos_offsets[i + 1])])
         docs = np.cumsum(doc_deltas)
         new_doc = doc_deltas != 0
         new_doc[0] = True
         sums = np.cumsum(pos_deltas)
         run_base = (sums - pos_deltas)[new_doc]
-        positions = sums - np.repeat(run_base, np.diff(np.r_[np.flatnonzero(new_doc), n]))
+        positions = sums - np.repeat(run_base, np.diff(np.r_[np.flatnonzero(new_doc), len(pos_deltas)]))
         return docs, positions
 
     def matches(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -243,26 +259,35 @@ def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[b[where] == a] if len(b) else _NONE
 
 
-def encode_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Encode unsigned integers as LEB128 varints; return the bytes and each value's end offset.
+def encode_varints(values: np.ndarray, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Encode unsigned integers as LEB128 varints.
 
-    >>> data, ends = encode_varints(np.array([1, 300], dtype=np.uint64))
-    >>> data.tolist(), ends.tolist()
-    ([1, 172, 2], [1, 3])
+    Return the bytes and the byte offset where each group starts (``groups``
+    holds the index of each group's first value; by default every value is a
+    group), followed by the total length.
+
+    >>> data, offsets = encode_varints(np.array([1, 300, 5], dtype=np.uint32), np.array([0, 2]))
+    >>> data.tolist(), offsets.tolist()
+    ([1, 172, 2, 5], [0, 3, 4])
     """
-    values = values.astype(np.uint64)
-    sizes = np.ones(len(values), dtype=np.int64)
-    for bits in (7, 14, 21, 28, 35, 42, 49, 56, 63):
-        sizes += values >= np.uint64(1 << bits)
-    ends = np.cumsum(sizes)
-    data = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
-    starts = ends - sizes
+    if groups is None:
+        groups = np.arange(len(values))
+    sizes = np.ones(len(values), dtype=np.uint8)
+    for bits in range(7, values.dtype.itemsize * 8, 7):
+        sizes += values >= (1 << bits)
+    ends = np.cumsum(sizes, dtype=np.int64)
+    total = int(ends[-1]) if len(ends) else 0
+    offsets = np.empty(len(groups) + 1, dtype=np.uint32 if len(values) < 1 << 28 else np.uint64)
+    offsets[:-1] = ends[groups] - sizes[groups]
+    offsets[-1] = total
+    ends -= sizes  # now the start of each value
+    data = np.empty(total, dtype=np.uint8)
     for k in range(int(sizes.max()) if len(sizes) else 0):
-        has = sizes > k
-        byte = (values[has] >> np.uint64(7 * k)) & np.uint64(0x7F)
-        more = (sizes[has] > k + 1).astype(np.uint64) << np.uint64(7)
-        data[starts[has] + k] = (byte | more).astype(np.uint8)
-    return data, ends
+        has = np.flatnonzero(sizes > k)
+        byte = ((values[has] >> (7 * k)) & 0x7F).astype(np.uint8)
+        byte[sizes[has] > k + 1] |= 0x80
+        data[ends[has] + k] = byte
+    return data, offsets
 
 
 def decode_varints(data: np.ndarray) -> np.ndarray:

@@ -31,9 +31,13 @@ class TermGroupingPool:
 
     def __init__(self):
         self.fields: dict[str, dict[bytes, tuple[array, array, list]]] = {}
+        # Posting values repeat (a frequency of 1 is always the same four
+        # bytes): keeping one object of each saves ~40 bytes a posting.
+        self._values: dict[bytes, bytes] = {}
 
     def add(self, item) -> None:
         fieldname, btext, docnum, weight, value = item
+        value = self._values.setdefault(value, value)
         terms = self.fields.get(fieldname)
         if terms is None:
             terms = self.fields[fieldname] = {}
@@ -46,6 +50,7 @@ class TermGroupingPool:
 
     def cleanup(self) -> None:
         self.fields.clear()
+        self._values.clear()
 
 
 class BulkSegmentWriter(SegmentWriter):
