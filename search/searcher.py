@@ -16,7 +16,6 @@ import threading
 import time
 import warnings
 import weakref
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .dates import RECENT_HALF_LIFE_DAYS, read_dates
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
 from .highlight import highlight_title, make_snippet
-from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta
+from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
 from .permalinks import PostUrls
 from .recall import recall_index
 from .query import compile_query, date_query, has_words, parse_date_range, parse_query
@@ -280,7 +279,7 @@ class Index:
     def _hit(self, searcher: Searcher, docnum: int, score, compiled, snippets: bool, *,
              with_copies: bool = False) -> Hit:
         stored = searcher.stored_fields(docnum)
-        text = zlib.decompress(stored["text"]).decode("utf-8") if snippets else ""
+        text = unpack_content(stored["content"])[0] if snippets else ""
         return Hit(
             id=stored["id"],
             title=stored["title"],
@@ -317,10 +316,10 @@ class Index:
                 return None
             stored = searcher.stored_fields(docnum)
             copies = self._copies(searcher, docnum)
+        text, html = unpack_content(stored["content"])
         return Post(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
                     categories=tuple(stored.get("categories") or ()), date=_aware(stored.get("date")),
-                    image=stored.get("image"), text=zlib.decompress(stored["text"]).decode("utf-8"),
-                    html=zlib.decompress(stored["html"]).decode("utf-8"), url=self._url(stored),
+                    image=stored.get("image"), text=text, html=html, url=self._url(stored),
                     copies=copies)
 
     def _url(self, stored: dict) -> str | None:
