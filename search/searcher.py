@@ -16,12 +16,14 @@ import threading
 import time
 import warnings
 import weakref
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 from whoosh import collectors, scoring, sorting
 from whoosh import index as whoosh_index
 from whoosh import query as wq
@@ -31,20 +33,19 @@ from . import storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .dates import RECENT_HALF_LIFE_DAYS, read_dates
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
+from .facets import FacetTable
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
 from .permalinks import PostUrls
 from .recall import recall_index
 from .query import compile_query, date_query, has_words, parse_date_range, parse_query
-from .results import Copy, FacetCount, Hit, IndexStats, Post, SearchResults
+from .results import Copy, Hit, IndexStats, Post, SearchResults
 from .stories import StoryMap
 
 SORTS = ("relevance", "newest", "oldest")
 FACETS = ("source", "category", "month")
 #: Most results one page may hold (``per_page=0`` asks for every match; only the CLI's batch mode uses it).
 MAX_PER_PAGE = 100
-#: Facet values returned per facet (months: all).
-FACET_LIMIT = 20
 #: Related coverage looks this many days either side of the article's date.
 COVERAGE_DAYS = 30
 #: BM25 parameters. News articles repeat their key words: a high K1 lets term
@@ -119,6 +120,7 @@ class Index:
         self._searcher: Searcher | None = None
         self._generation: Path | None = None
         self._stats: IndexStats | None = None
+        self._facets: FacetTable | None = None
         #: The word segmenter the open generation was built with; queries are cut by it too.
         self.segmenter: Segmenter = DEFAULT_SEGMENTER
         self._stories: StoryMap | None = None  # None: the generation records no stories
@@ -149,7 +151,7 @@ class Index:
                 return False
             generation = storage.current_generation(self.index_dir)
             try:
-                searcher = _open_searcher(generation, self.index_dir)
+                searcher, facets = _open_searcher(generation, self.index_dir)
             except IndexCorruptError:
                 self._failed_key = key
                 if self._searcher is not None:
@@ -158,7 +160,7 @@ class Index:
             if self._closer is not None:
                 self._closer()  # closes the generation we were using
             self._searcher, self._closer = searcher, weakref.finalize(self, searcher.close)
-            self._key, self._generation, self._stats = key, generation, None
+            self._key, self._generation, self._stats, self._facets = key, generation, None, facets
             self.segmenter = Segmenter.from_meta(storage.read_json(generation / storage.META))
             self._stories = StoryMap.load(generation, searcher.doc_count_all())
             return True
@@ -258,9 +260,7 @@ class Index:
             sortedby = None
             if sort != "relevance":
                 sortedby = sorting.FieldFacet("date", reverse=sort == "newest")
-            groupedby = {name: sorting.FieldFacet(name, allow_overlap=False) for name in FACETS} if facets else None
-            maptype = sorting.Count if stories is None else sorting.UnorderedList
-            results = _run(searcher, q, limit=limit, sortedby=sortedby, groupedby=groupedby, maptype=maptype)
+            results, matched = _run(searcher, q, limit=limit, sortedby=sortedby)
             ranked = [(docnum, score) for score, docnum in results.top_n]
             if stories is not None:
                 scores = dict(ranked)
@@ -270,7 +270,9 @@ class Index:
             last = first + per_page if per_page else None
             hits = tuple(self._hit(searcher, docnum, score, compiled, snippets, with_copies=stories is not None)
                          for docnum, score in ranked[first:last])
-            facet_counts = _facet_counts(results, count=stories.count if stories else int) if facets else {}
+            facet_counts = {}
+            if facets:
+                facet_counts = self._facets.counts(matched, stories=stories.canonical if stories else None)
         return SearchResults(query=text, total=len(ranked) if stories else len(results), page=page,
                              per_page=per_page, sort=sort, hits=hits, facets=facet_counts,
                              ms=(time.perf_counter() - started) * 1000, total_posts=len(results),
@@ -381,9 +383,7 @@ class Index:
     def _compute_stats(self, searcher: Searcher) -> IndexStats:
         meta = storage.read_json(self._generation / storage.META)
         size = sum(p.stat().st_size for p in self._generation.iterdir() if p.is_file())
-        facets = {"source": sorting.FieldFacet("source"), "category": sorting.FieldFacet("category")}
-        everything = searcher.search(wq.Every(), limit=1, groupedby=facets, maptype=sorting.Count)
-        counts = _facet_counts(everything, limit=None)
+        counts = self._facets.counts(np.fromiter(searcher.reader().all_doc_ids(), np.int64), limit=None)
         dated = wq.DateRange("date", datetime(1000, 1, 1), None)
         first = searcher.search(dated, limit=1, sortedby="date")
         last = searcher.search(dated, limit=1, sortedby="date", reverse=True)
@@ -409,11 +409,11 @@ def warm_up_segmenter(index_dir: Path | str = DEFAULT_INDEX_DIR) -> None:
     Segmenter.from_meta(meta).warm_up()
 
 
-def _open_searcher(generation: Path, index_dir: Path) -> Searcher:
-    """Open a generation's Whoosh index, and the recall index of each segment, for searching.
+def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTable]:
+    """Open a generation's Whoosh index, the recall index of each segment and the facet table.
 
-    Every file is opened now, so a searcher keeps working from its open files
-    even if the generation's directory is deleted under it.
+    Every file is read or opened now, so a searcher keeps working from its
+    open files even if the generation's directory is deleted under it.
 
     :raises IndexCorruptError: naming the index and how to rebuild it.
     """
@@ -430,8 +430,8 @@ def _open_searcher(generation: Path, index_dir: Path) -> Searcher:
             try:
                 for leaf, _ in searcher.leaf_searchers():
                     recall_index(leaf.reader())
-                return searcher
-            except (OSError, ValueError) as exc:
+                return searcher, FacetTable(searcher.reader(), FACETS)
+            except Exception as exc:  # noqa: BLE001 - as above, for the recall files and columns
                 searcher.close()
                 reason = str(exc)
         gc.collect()
@@ -443,9 +443,8 @@ def _weighting() -> scoring.WeightingModel:
     return scoring.BM25F(B=BM25_B, K1=BM25_K1)
 
 
-def _run(searcher: Searcher, q: wq.Query, *, limit: int | None, sortedby=None, groupedby=None,
-         maptype=sorting.Count):
-    """Run ``q`` and return Whoosh results, scoring every match exactly.
+def _run(searcher: Searcher, q: wq.Query, *, limit: int | None, sortedby=None):
+    """Run ``q``, scoring every match exactly; return Whoosh's results and every match's document number.
 
     Whoosh's default collectors prune sub-queries whose estimated best score
     cannot reach the top N ("matcher replacement", block quality). Those
@@ -458,10 +457,21 @@ def _run(searcher: Searcher, q: wq.Query, *, limit: int | None, sortedby=None, g
         collector = collectors.UnlimitedCollector()
     else:
         collector = collectors.TopCollector(limit, usequality=False, replace=0)
-    if groupedby:
-        collector = collectors.FacetCollector(collector, groupedby, maptype=maptype)
-    searcher.search_with_collector(q, collector)
-    return collector.results()
+    recorder = _MatchRecorder(collector)
+    searcher.search_with_collector(q, recorder)
+    return recorder.results(), np.frombuffer(recorder.docnums, dtype=np.int32).astype(np.int64)
+
+
+class _MatchRecorder(collectors.WrappingCollector):
+    """Passes every match on to its collector and records its document number (for facets)."""
+
+    def prepare(self, top_searcher, q, context):
+        self.docnums = array("i")
+        super().prepare(top_searcher, q, context)
+
+    def collect(self, sub_docnum):
+        self.docnums.append(self.offset + sub_docnum)
+        return self.child.collect(sub_docnum)
 
 
 def _check_paging(page: int, per_page: int, sort: str, half_life_days: float | None) -> None:
@@ -473,21 +483,6 @@ def _check_paging(page: int, per_page: int, sort: str, half_life_days: float | N
         raise QuerySyntaxError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     if half_life_days is not None and not (half_life_days > 0):
         raise QuerySyntaxError(f"half_life_days must be a positive number of days, not {half_life_days!r}")
-
-
-def _facet_counts(results, limit: int | None = FACET_LIMIT, count=int) -> dict[str, tuple[FacetCount, ...]]:
-    """Return each facet's values and counts; ``count`` turns a group (a number of posts, or a list of
-    document numbers when counting stories) into its count."""
-    out = {}
-    for name in results.facet_names():
-        counts = [(value, count(group)) for value, group in results.groups(name).items() if value]
-        if name == "month":
-            counts.sort()
-        else:
-            counts.sort(key=lambda item: (-item[1], item[0]))
-            counts = counts[:limit] if limit else counts
-        out[name] = tuple(FacetCount(str(v), n) for v, n in counts)
-    return out
 
 
 def _moment(now: datetime | date | None) -> datetime:

@@ -115,7 +115,3 @@ class StoryMap:
             matched = set(ranked)
             shown = [int(self.canonical[d]) if int(self.canonical[d]) in matched else d for d in shown]
         return shown
-
-    def count(self, docnums: Sequence[int]) -> int:
-        """Return how many stories ``docnums`` belong to."""
-        return int(np.unique(self.canonical[np.asarray(docnums, dtype=np.int64)]).size) if len(docnums) else 0
