@@ -349,18 +349,23 @@ class RecallQuery(wq.Query):
         return ixreader.doc_count_all()
 
     def matcher(self, searcher, context=None):
-        reader = searcher.reader()
-        recall = recall_index(reader)
-        docs, counts = recall.matches(self.fieldname, self.text)
-        if len(docs) and reader.has_deletions():
-            live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.uint64))
-            docs, counts = docs[live], counts[live]
+        docs, scores = recall_scores(searcher.reader(), self)
         if not len(docs):
             return NullMatcher()
-        lengths = recall.lengths(self.fieldname)
-        norm = lengths[docs.astype(np.int64)] / max(float(lengths.mean()), 1.0)
-        scores = self.boost * counts * (K1 + 1) / (counts + K1 * (1 - B + B * norm))
         return ListMatcher(docs.tolist(), weights=scores.tolist())
+
+
+def recall_scores(reader, q: RecallQuery) -> tuple[np.ndarray, np.ndarray]:
+    """Return the live documents of a Whoosh segment that ``q`` matches (ascending, int64) and their scores."""
+    recall = recall_index(reader)
+    docs, counts = recall.matches(q.fieldname, q.text)
+    if len(docs) and reader.has_deletions():
+        live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.uint64))
+        docs, counts = docs[live], counts[live]
+    lengths = recall.lengths(q.fieldname)
+    docs = docs.astype(np.int64)
+    norm = lengths[docs] / max(float(lengths.mean()), 1.0) if len(docs) else np.zeros(0)
+    return docs, q.boost * counts * (K1 + 1) / (counts + K1 * (1 - B + B * norm))
 
 
 def recall_index(reader) -> RecallReader:

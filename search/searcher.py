@@ -11,7 +11,6 @@ generation, switches to it, so a long-running server never needs a restart.
 from __future__ import annotations
 
 import gc
-import math
 import threading
 import time
 import warnings
@@ -33,6 +32,7 @@ from . import storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .dates import RECENT_HALF_LIFE_DAYS, read_dates
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
+from .evaluate import Unsupported, column_values, evaluate
 from .facets import FacetTable
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
@@ -91,16 +91,21 @@ class RecencyWeighting(scoring.BM25F):
         super().__init__(**kwargs)
         self.half_life = half_life_days * 86400.0
         self.now = now.replace(tzinfo=None)
-        self._dates = None
 
     def final(self, searcher, docnum, score):
-        if self._dates is None:
-            self._dates = searcher.reader().column_reader("date")
-        published = self._dates[docnum]
-        if not published:
-            return score * 0.5
-        age = max(0.0, (self.now - published).total_seconds())
-        return score * math.pow(0.5, age / self.half_life)
+        return float(self.final_scores(searcher, np.array([docnum]), np.array([score]))[0])
+
+    def final_scores(self, searcher, docnums: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """:meth:`final` for arrays of (global) document numbers and their scores; an undated post scores half."""
+        field = searcher.schema["date"]
+        dates = np.concatenate([column_values(leaf.reader(), "date") for leaf, _ in searcher.leaf_searchers()])
+        dates = dates[docnums]
+        dated = dates != np.uint64(field.default)
+        # Microseconds to seconds as timedelta.total_seconds() does: one correctly rounded division.
+        age = (field.to_column_value(self.now) - dates[dated].astype(np.int64)) / 1e6
+        factor = np.full(len(docnums), 0.5)
+        factor[dated] = np.power(0.5, np.maximum(0.0, age) / self.half_life)
+        return scores * factor
 
 
 class Index:
@@ -257,11 +262,7 @@ class Index:
                 searcher = Searcher(searcher.reader(), weighting=weighting, closereader=False)
             stories = self._stories if fold and self._stories is not None and self._stories.has_copies else None
             limit = page * per_page if per_page and stories is None else None  # folding needs every match
-            sortedby = None
-            if sort != "relevance":
-                sortedby = sorting.FieldFacet("date", reverse=sort == "newest")
-            results, matched = _run(searcher, q, limit=limit, sortedby=sortedby)
-            ranked = [(docnum, score) for score, docnum in results.top_n]
+            ranked, matched = _rank(searcher, q, limit=limit, sort=sort)
             if stories is not None:
                 scores = dict(ranked)
                 shown = stories.fold([docnum for docnum, _ in ranked])
@@ -273,9 +274,9 @@ class Index:
             facet_counts = {}
             if facets:
                 facet_counts = self._facets.counts(matched, stories=stories.canonical if stories else None)
-        return SearchResults(query=text, total=len(ranked) if stories else len(results), page=page,
+        return SearchResults(query=text, total=len(ranked) if stories else len(matched), page=page,
                              per_page=per_page, sort=sort, hits=hits, facets=facet_counts,
-                             ms=(time.perf_counter() - started) * 1000, total_posts=len(results),
+                             ms=(time.perf_counter() - started) * 1000, total_posts=len(matched),
                              counts="stories" if stories else "posts", dates=dates)
 
     def _hit(self, searcher: Searcher, docnum: int, score, compiled, snippets: bool, *,
@@ -441,6 +442,43 @@ def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTa
 
 def _weighting() -> scoring.WeightingModel:
     return scoring.BM25F(B=BM25_B, K1=BM25_K1)
+
+
+def _rank(searcher: Searcher, q: wq.Query, *, limit: int | None,
+          sort: str) -> tuple[list[tuple[int, float]], np.ndarray]:
+    """Return the first ``limit`` (None: all) matches of ``q`` in order as ``(docnum, score)``, and every
+    match's document number.
+
+    The query is evaluated with numpy (:mod:`search.evaluate`) unless it holds
+    something that module does not handle; then Whoosh's collectors run it.
+    Either way the order is Whoosh's: by score, highest first, or for
+    ``newest``/``oldest`` by the date column's sort key (which Whoosh reports
+    as the score; an undated post counts as the latest date), ties by
+    document number.
+    """
+    try:
+        found = evaluate(searcher, q)
+    except Unsupported:
+        return _rank_with_whoosh(searcher, q, limit=limit, sort=sort)
+    docnums = found.docnums
+    if sort == "relevance":
+        order = np.lexsort((docnums, -found.scores))[:limit]
+        return list(zip(docnums[order].tolist(), found.scores[order].tolist())), docnums
+    dates = np.concatenate([column_values(leaf.reader(), "date") for leaf, _ in searcher.leaf_searchers()])
+    dates = dates[docnums]
+    order = np.lexsort((docnums, ~dates if sort == "newest" else dates))[:limit]
+    keys = dates[order].tolist()
+    if sort == "newest":
+        keys = [0 - key for key in keys]
+    return list(zip(docnums[order].tolist(), keys)), docnums
+
+
+def _rank_with_whoosh(searcher: Searcher, q: wq.Query, *, limit: int | None,
+                      sort: str) -> tuple[list[tuple[int, float]], np.ndarray]:
+    """:func:`_rank` by Whoosh's collectors."""
+    sortedby = sorting.FieldFacet("date", reverse=sort == "newest") if sort != "relevance" else None
+    results, matched = _run(searcher, q, limit=limit, sortedby=sortedby)
+    return [(docnum, score) for score, docnum in results.top_n], matched
 
 
 def _run(searcher: Searcher, q: wq.Query, *, limit: int | None, sortedby=None):
