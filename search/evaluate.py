@@ -18,9 +18,11 @@ That means copying a few details of Whoosh's matchers:
   Huffman-like tree Whoosh builds from each part's estimated size in the
   segment (:func:`whoosh.util.make_weighted_tree`), or, for an ``Or`` in a
   segment of at most 5,000 documents, left to right (``ArrayUnionMatcher``);
-* a compound query with a single part ignores its own boost; ``AndNot``
-  excludes in an unscored context; ``ConstantScoreQuery`` gives its score to
-  every match of its child.
+* a compound query with a single part ignores its own boost; exclusion
+  (:class:`search.query.Without`, not Whoosh's buggy ``AndNot``) looks at the
+  excluded side in an unscored context; ``ConstantScoreQuery`` gives its score
+  to every match of its child, except that a score of 0 counts as 1 (in
+  Whoosh's ``ListMatcher`` a weight of 0 is taken for "no weight").
 
 A query holding anything else raises :class:`Unsupported`, and the caller
 runs it through Whoosh instead, so correctness never depends on coverage.
@@ -39,6 +41,7 @@ from whoosh import scoring
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.util.numeric import _length_byte_cache
 
+from .query import Without
 from .recall import RecallQuery, recall_scores
 
 #: Whoosh builds an ``Or`` of more than two parts as a preloaded array union in segments this small.
@@ -196,10 +199,11 @@ class _Segment:
             return self.recall(q)
         if kind is wq.Term:
             return self.term(q)
+        # Both become a ListMatcher of one weight for all, and a weight of 0 reads as 1.0 there.
         if kind is wq.ConstantScoreQuery:
-            return self.constant(self.evaluate(q.child, scored=scored).mask, q.score)
+            return self.constant(self.evaluate(q.child, scored=scored).mask, q.score or 1.0)
         if kind is wq.Every and q.fieldname in (None, "", "*"):
-            return self.constant(self.live.copy(), q.boost)
+            return self.constant(self.live.copy(), q.boost or 1.0)
         if kind is wq.DateRange and q.fieldname == "date":
             return self.date_range(q)
         if kind is wq.And:
@@ -209,7 +213,7 @@ class _Segment:
         if kind is wq.AndMaybe:
             a, b = self.evaluate(q.a, scored=scored), self.evaluate(q.b, scored=scored)
             return _Part(a.mask, np.where(a.mask & b.mask, a.values() + b.values(), a.values()))
-        if kind is wq.AndNot:
+        if kind is Without:
             a, b = self.evaluate(q.a, scored=scored), self.evaluate(q.b, scored=False)
             mask = a.mask & ~b.mask
             return _Part(mask, None if a.scores is None else np.where(mask, a.scores, 0.0))
@@ -258,15 +262,14 @@ class _Segment:
         return idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
 
     def date_range(self, q: wq.DateRange) -> _Part:
-        field = self.reader.schema["date"]
+        """Documents whose date is in the range, from the date column (which holds the same
+        microsecond counts as the range's ends; an undated post holds the field's default)."""
         values = column_values(self.reader, "date")
-        mask = values != np.uint64(field.default) if field.default is not None else np.ones(self.size, bool)
+        mask = values != np.uint64(self.reader.schema["date"].default)
         if q.start is not None:
-            start = np.uint64(field.to_column_value(q.start))
-            mask &= values > start if q.startexcl else values >= start
+            mask &= values > np.uint64(q.start) if q.startexcl else values >= np.uint64(q.start)
         if q.end is not None:
-            end = np.uint64(field.to_column_value(q.end))
-            mask &= values < end if q.endexcl else values <= end
+            mask &= values < np.uint64(q.end) if q.endexcl else values <= np.uint64(q.end)
         return _Part(mask & self.live, None)
 
     def compound(self, q, scored: bool, combine, weight_of) -> _Part:

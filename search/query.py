@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from whoosh import query as wq
+from whoosh.matching import AndNotMatcher
 
 from .analysis import DEFAULT_SEGMENTER, Segmenter, compact, is_cjk, is_word, normalise
 from .errors import QuerySyntaxError
@@ -342,6 +343,25 @@ def date_query(node: DateFilter) -> wq.Query:
 
 # --- compilation -----------------------------------------------------------------------------
 
+class Without(wq.AndNot):
+    """The matches of ``a`` that do not match ``b``: Whoosh's ``AndNot`` without its first-match bug.
+
+    Whoosh's ``AndNotMatcher`` checks its first match against ``b`` only when
+    ``b``'s first match is the same document, so in each segment the first
+    document of ``a`` was kept even when it matched ``b`` later on
+    (``NOT 游戏 科技`` listed a post about 游戏).
+    """
+
+    def matcher(self, searcher, context=None):
+        return _WithoutMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
+
+
+class _WithoutMatcher(AndNotMatcher):
+    def _find_first(self):
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()  # skips b to a's document first, then steps a past every document b has
+
+
 def has_words(node: Node | None) -> bool:
     """Return True if ``node`` has a word or phrase to rank by (filters and exclusions score nothing).
 
@@ -431,7 +451,7 @@ class _Compiler:
         include = wq.And([self.compile(c, negated) for c in positive]) if positive else wq.Every()
         if not negative:
             return include
-        return wq.AndNot(include, wq.Or([self.compile(c, not negated) for c in negative]))
+        return Without(include, wq.Or([self.compile(c, not negated) for c in negative]))
 
     def term(self, node: Term, negated: bool) -> wq.Query:
         folded = compact(normalise(node.text))[0]

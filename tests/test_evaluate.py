@@ -57,6 +57,10 @@ def _with_whoosh(monkeypatch):
     monkeypatch.setattr(searcher_module, "evaluate", decline)
 
 
+def _fell_back(*args, **kwargs):
+    raise AssertionError("the numpy evaluation declined the query")
+
+
 def _snapshot(ix: Index, text: str, options: dict):
     options = {"per_page": 0, "snippets": False, "fold": False, "now": NOW} | options
     results = ix.search(text, **options)
@@ -64,7 +68,9 @@ def _snapshot(ix: Index, text: str, options: dict):
 
 
 def _assert_same(ix: Index, text: str, options: dict, monkeypatch):
-    fast, fast_hits = _snapshot(ix, text, options)
+    with monkeypatch.context() as patch:
+        patch.setattr(searcher_module, "_rank_with_whoosh", _fell_back)
+        fast, fast_hits = _snapshot(ix, text, options)
     with monkeypatch.context() as patch:
         _with_whoosh(patch)
         slow, slow_hits = _snapshot(ix, text, options)
@@ -118,9 +124,15 @@ def test_an_unsupported_node_falls_back_to_whoosh(index, monkeypatch):
 
 def test_an_or_of_zero_scores_in_a_small_segment_is_declined(index):
     """Whoosh's preloaded Or drops zero-score matches (but not all of them); that quirk is left to Whoosh."""
-    zero = [wq.ConstantScoreQuery(wq.Term("source_key", key), 0.0) for key in ("新华社", "晨光财经", "环球日报")]
+    zero = [wq.Term("body", word, boost=0.0) for word in ("冬奥会", "论坛", "手机")]
     with pytest.raises(Unsupported):
         evaluate(index._searcher, wq.Or(zero))
+
+
+def test_a_filter_scoring_zero_adds_one_as_in_whoosh(index):
+    """ConstantScoreQuery(q, 0.0) scores 1.0 in Whoosh (its ListMatcher reads weight 0 as none)."""
+    filtered = evaluate(index._searcher, wq.ConstantScoreQuery(wq.Term("source_key", "新华社"), 0.0))
+    assert filtered.scores.tolist() == [1.0]
 
 
 # --- the postings reader ---------------------------------------------------------------------
@@ -194,3 +206,18 @@ def test_evaluation_module_is_used_by_search(index, monkeypatch):
                         lambda s, q: calls.append(q) or evaluate_module.evaluate(s, q))
     index.search("冬奥")
     assert len(calls) == 1
+
+
+def test_an_excluded_word_excludes_the_first_match_too(tmp_path, monkeypatch):
+    """Whoosh's AndNot kept a segment's first match when the excluded word's first post came earlier."""
+    root = tmp_path / "posts"
+    write_post(root, "a.md", title="苹果", body="<p>苹果</p>")
+    write_post(root, "b.md", title="苹果香蕉", body="<p>苹果 香蕉</p>")
+    write_post(root, "c.md", title="香蕉", body="<p>香蕉</p>")
+    build_index(root, tmp_path / "index", procs=1)
+    with Index.open(tmp_path / "index") as ix:
+        for whoosh in (False, True):
+            with monkeypatch.context() as patch:
+                if whoosh:
+                    _with_whoosh(patch)
+                assert [hit.id for hit in ix.search("香蕉 -苹果").hits] == ["c.md"]
