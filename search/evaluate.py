@@ -128,6 +128,16 @@ def read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
         position = end
 
 
+def preload(reader) -> None:
+    """Read now the columns evaluation uses in a segment (lengths of scored fields, numeric columns),
+    so that searching keeps working from memory even if the index's files are deleted later."""
+    for name, field in reader.schema.items():
+        if field.scorable:
+            field_lengths(reader, name)
+        if reader.has_column(name) and hasattr(field.column_type, "_typecode"):
+            column_values(reader, name)
+
+
 def field_lengths(reader, fieldname: str) -> np.ndarray:
     """Return every document's length in ``fieldname`` as Whoosh scores it (quantised to a byte), as floats."""
     cache = reader.__dict__.setdefault("_news_search_lengths", {})

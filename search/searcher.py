@@ -32,7 +32,7 @@ from . import storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .dates import RECENT_HALF_LIFE_DAYS, read_dates
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
-from .evaluate import Unsupported, column_values, evaluate
+from .evaluate import Unsupported, column_values, evaluate, preload
 from .facets import FacetTable
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
@@ -411,7 +411,7 @@ def warm_up_segmenter(index_dir: Path | str = DEFAULT_INDEX_DIR) -> None:
 
 
 def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTable]:
-    """Open a generation's Whoosh index, the recall index of each segment and the facet table.
+    """Open a generation's Whoosh index, the recall index and evaluation columns of each segment and the facet table.
 
     Every file is read or opened now, so a searcher keeps working from its
     open files even if the generation's directory is deleted under it.
@@ -431,6 +431,7 @@ def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTa
             try:
                 for leaf, _ in searcher.leaf_searchers():
                     recall_index(leaf.reader())
+                    preload(leaf.reader())
                 return searcher, FacetTable(searcher.reader(), FACETS)
             except Exception as exc:  # noqa: BLE001 - as above, for the recall files and columns
                 searcher.close()
