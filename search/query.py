@@ -1,4 +1,4 @@
-"""The query language: text a reader types -> syntax tree -> Whoosh query.
+"""The query language: text a reader types -> syntax tree -> query plan (:mod:`search.plan`) -> Whoosh query.
 
 Syntax (one parser for the web, the CLI and the Python API)::
 
@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from whoosh import query as wq
 from whoosh.matching import AndNotMatcher
 
+from . import plan
 from .analysis import DEFAULT_SEGMENTER, Segmenter, compact, is_cjk, is_word, normalise
 from .errors import QuerySyntaxError
 from .indexer import filter_key
@@ -338,7 +339,7 @@ def parse_date_range(text: str) -> DateFilter:
 
 def date_query(node: DateFilter) -> wq.Query:
     """Return the Whoosh range query of a date filter (``end`` exclusive)."""
-    return wq.DateRange("date", node.start, node.end, endexcl=node.end is not None)
+    return to_whoosh(plan.Dates(node.start, node.end))
 
 
 # --- compilation -----------------------------------------------------------------------------
@@ -417,43 +418,83 @@ def contains(text: str, field: str = "grams") -> wq.Query:
     return RecallQuery(field, text)
 
 
+def plan_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER) -> plan.Plan:
+    """Return the backend-neutral plan of a syntax tree (``None`` matches every document), words cut by ``segmenter``."""
+    if node is None:
+        return plan.Plan(plan.Everything())
+    planner = _Planner(segmenter)
+    match = planner.plan(node)
+    whole = planner.whole_query(node)
+    if whole is not None:
+        match = plan.Maybe(match, whole)
+    return plan.Plan(match, tuple(dict.fromkeys(planner.highlights)), tuple(dict.fromkeys(planner.title_highlights)))
+
+
 def compile_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER) -> Compiled:
     """Return the Whoosh query for a syntax tree (``None`` matches every document), words cut by ``segmenter``."""
-    compiler = _Compiler(segmenter)
-    if node is None:
-        return Compiled(wq.Every(), (), ())
-    q = compiler.compile(node)
-    whole = compiler.whole_query(node)
-    if whole is not None:
-        q = wq.AndMaybe(q, whole)
-    return Compiled(q, tuple(dict.fromkeys(compiler.highlights)), tuple(dict.fromkeys(compiler.title_highlights)))
+    planned = plan_query(node, segmenter=segmenter)
+    return Compiled(to_whoosh(planned.match), planned.highlights, planned.title_highlights)
 
 
-class _Compiler:
+def to_whoosh(node: plan.Node) -> wq.Query:
+    """Return the Whoosh query of a plan node."""
+    if isinstance(node, plan.Contains):
+        return contains(node.text, node.field)
+    if isinstance(node, plan.Words):
+        return wq.Or([wq.Term(f, w, boost=TITLE_WEIGHT if f == "title" else 1.0)
+                      for w in node.words for f in ("title", "body")])
+    if isinstance(node, plan.Key):
+        return wq.Term("source_key" if node.field == "source" else "category_keys", node.key)
+    if isinstance(node, plan.Dates):
+        return wq.DateRange("date", node.start, node.end, endexcl=node.end is not None)
+    if isinstance(node, plan.Everything):
+        return wq.Every()
+    if isinstance(node, plan.Nothing):
+        return wq.NullQuery
+    if isinstance(node, plan.AllOf):
+        return wq.And([to_whoosh(c) for c in node.children])
+    if isinstance(node, plan.AnyOf):
+        return wq.Or([to_whoosh(c) for c in node.children])
+    if isinstance(node, plan.Excluding):
+        return Without(to_whoosh(node.include), to_whoosh(node.exclude))
+    if isinstance(node, plan.Weighted):
+        q = to_whoosh(node.child)
+        q.boost = node.weight
+        return q
+    if isinstance(node, plan.Constant):
+        return wq.ConstantScoreQuery(to_whoosh(node.child), node.score)
+    if isinstance(node, plan.Maybe):
+        return wq.AndMaybe(to_whoosh(node.required), to_whoosh(node.optional))
+    raise TypeError(f"not a plan node: {node!r}")
+
+
+class _Planner:
+    """Turns the syntax tree into plan nodes: substring matching, word ranking, bonuses, highlights."""
+
     def __init__(self, segmenter: Segmenter):
         self.segmenter = segmenter
         self.highlights: list[str] = []
         self.title_highlights: list[str] = []
 
-    def compile(self, node: Node, negated: bool = False) -> wq.Query:
+    def plan(self, node: Node, negated: bool = False) -> plan.Node:
         if isinstance(node, Term):
             return self.term(node, negated)
         if isinstance(node, FieldFilter):
-            return wq.ConstantScoreQuery(self.field_filter(node, negated), 0.0)
+            return plan.Constant(self.field_filter(node, negated), 0.0)
         if isinstance(node, DateFilter):
-            return wq.ConstantScoreQuery(date_query(node), 0.0)
+            return plan.Constant(plan.Dates(node.start, node.end), 0.0)
         if isinstance(node, Not):
-            return self.compile(node.child, not negated)
+            return self.plan(node.child, not negated)
         if isinstance(node, Or):
-            return wq.Or([self.compile(c, negated) for c in node.children])
+            return plan.AnyOf(tuple(self.plan(c, negated) for c in node.children))
         positive = [c for c in node.children if not isinstance(c, Not)]
         negative = [c.child for c in node.children if isinstance(c, Not)]
-        include = wq.And([self.compile(c, negated) for c in positive]) if positive else wq.Every()
+        include = plan.AllOf(tuple(self.plan(c, negated) for c in positive)) if positive else plan.Everything()
         if not negative:
             return include
-        return Without(include, wq.Or([self.compile(c, not negated) for c in negative]))
+        return plan.Excluding(include, plan.AnyOf(tuple(self.plan(c, not negated) for c in negative)))
 
-    def term(self, node: Term, negated: bool) -> wq.Query:
+    def term(self, node: Term, negated: bool) -> plan.Node:
         folded = compact(normalise(node.text))[0]
         if not negated:
             self.highlights.append(folded)
@@ -462,37 +503,34 @@ class _Compiler:
             required = [folded]
         else:
             required = units(folded, self.segmenter)
-        match = wq.And([contains(u) for u in required]) if len(required) > 1 else contains(required[0])
+        match = (plan.AllOf(tuple(plan.Contains(u) for u in required)) if len(required) > 1
+                 else plan.Contains(required[0]))
         if negated:
             return match
         if not node.quoted:
             self.highlights.extend(u for u in required if u != folded)
-        match.boost = RECALL_WEIGHT
-        bonus: list[wq.Query] = [self.word_scores(folded)]
+        bonus: list[plan.Node] = [self.word_scores(folded)]
         if len(required) > 1:
-            bonus.append(wq.ConstantScoreQuery(contains(folded), ADJACENT_BONUS))
-        bonus.append(wq.ConstantScoreQuery(contains(folded, "title_grams"), TITLE_BONUS))
-        return wq.AndMaybe(match, wq.Or(bonus))
+            bonus.append(plan.Constant(plan.Contains(folded), ADJACENT_BONUS))
+        bonus.append(plan.Constant(plan.Contains(folded, "title_grams"), TITLE_BONUS))
+        return plan.Maybe(plan.Weighted(match, RECALL_WEIGHT), plan.AnyOf(tuple(bonus)))
 
-    def word_scores(self, folded: str) -> wq.Query:
+    def word_scores(self, folded: str) -> plan.Words:
         """BM25F over the jieba words of a term, title and body."""
         words = [w for w, _, _ in self.segmenter.tokenize(folded) if is_word(w)] or [folded]
-        return wq.Or([wq.Term(f, w, boost=TITLE_WEIGHT if f == "title" else 1.0)
-                      for w in dict.fromkeys(words) for f in ("title", "body")])
+        return plan.Words(tuple(dict.fromkeys(words)))
 
-    def field_filter(self, node: FieldFilter, negated: bool) -> wq.Query:
+    def field_filter(self, node: FieldFilter, negated: bool) -> plan.Node:
         key = filter_key(node.value)
-        if node.field == "source":
-            return wq.Term("source_key", key)
-        if node.field == "category":
-            return wq.Term("category_keys", key)
+        if node.field in ("source", "category"):
+            return plan.Key(node.field, key)
         if not negated:
             self.title_highlights.append(key)
         if not key:
-            return wq.NullQuery
-        return contains(key, "title_grams")
+            return plan.Nothing()
+        return plan.Contains(key, "title_grams")
 
-    def whole_query(self, node: Node) -> wq.Query | None:
+    def whole_query(self, node: Node) -> plan.Node | None:
         """Bonus for documents containing all positive words of a plain AND query contiguously, in order."""
         children = node.children if isinstance(node, And) else ()
         terms = [c for c in children if isinstance(c, Term)]
@@ -500,5 +538,5 @@ class _Compiler:
             return None
         joined = "".join(compact(normalise(t.text))[0] for t in terms)
         self.highlights.append(joined)
-        return wq.Or([wq.ConstantScoreQuery(contains(joined), WHOLE_QUERY_BONUS),
-                      wq.ConstantScoreQuery(contains(joined, "title_grams"), WHOLE_QUERY_BONUS)])
+        return plan.AnyOf((plan.Constant(plan.Contains(joined), WHOLE_QUERY_BONUS),
+                           plan.Constant(plan.Contains(joined, "title_grams"), WHOLE_QUERY_BONUS)))

@@ -28,7 +28,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from . import storage
+from . import plan, storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .dates import RECENT_HALF_LIFE_DAYS, read_dates
 from .errors import IndexCorruptError, QuerySyntaxError, SearchError
@@ -38,7 +38,7 @@ from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
 from .permalinks import PostUrls
 from .recall import recall_index
-from .query import compile_query, date_query, has_words, parse_date_range, parse_query
+from .query import compile_query, has_words, parse_date_range, parse_query, to_whoosh
 from .results import Copy, Hit, IndexStats, Post, SearchResults
 from .stories import StoryMap
 
@@ -71,15 +71,21 @@ class Filters:
         return cls(source=values.get("source") or values.get("author"), category=values.get("category"),
                    date=values.get("date"))
 
-    def query(self) -> wq.Query | None:
-        parts: list[wq.Query] = []
+    def plan(self) -> plan.Node | None:
+        """Return the backend-neutral plan of these filters (None when there are none)."""
+        parts: list[plan.Node] = []
         if self.source:
-            parts.append(wq.Term("source_key", filter_key(self.source)))
+            parts.append(plan.Key("source", filter_key(self.source)))
         if self.category:
-            parts.append(wq.Term("category_keys", filter_key(self.category)))
+            parts.append(plan.Key("category", filter_key(self.category)))
         if self.date:
-            parts.append(date_query(parse_date_range(self.date)))
-        return wq.And(parts) if parts else None
+            dates = parse_date_range(self.date)
+            parts.append(plan.Dates(dates.start, dates.end))
+        return plan.AllOf(tuple(parts)) if parts else None
+
+    def query(self) -> wq.Query | None:
+        planned = self.plan()
+        return to_whoosh(planned) if planned is not None else None
 
 
 class RecencyWeighting(scoring.BM25F):
