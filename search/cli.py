@@ -18,10 +18,12 @@ from pathlib import Path
 import click
 
 from .analysis import ENGINES
+from .backend import BACKEND_URLS, SearchIndex, open_backend
 from .errors import SearchError
-from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index, update_index
+from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index
 from .results import SearchResults
-from .searcher import MAX_PER_PAGE, SORTS, Index, warm_up_segmenter
+from .searcher import MAX_PER_PAGE, SORTS, warm_up_segmenter
+from .sphinx.commands import cluster, cluster_option
 
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
@@ -36,6 +38,11 @@ def index_option(fn):
     return click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
                         default=DEFAULT_INDEX_DIR, envvar="NEWS_SEARCH_INDEX", show_default=True,
                         help="Index directory (env NEWS_SEARCH_INDEX).")(fn)
+
+
+def backend_option(fn):
+    return click.option("--backend", "backend_url", default=None, envvar="NEWS_SEARCH_BACKEND", metavar="URL",
+                        help=f"Use a Sphinx cluster instead of --index: {BACKEND_URLS} (env NEWS_SEARCH_BACKEND).")(fn)
 
 
 def today_option(fn):
@@ -87,13 +94,15 @@ def cli() -> None:
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Directory of Hexo posts (*.md) [default: the bundled demo corpus].")
 @index_option
+@backend_option
+@cluster_option
 @click.option("--userdict", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Extra jieba dictionary (one 'word [freq [tag]]' per line).")
 @click.option("--segmenter", type=click.Choice(ENGINES), default="jieba", show_default=True,
               help="Word segmenter: jieba, or rjieba (the same algorithm in Rust, about 19x faster; "
                    "pip install 'news-search[fast]'). The index remembers it; queries use the same one.")
 @writer_options
-def build(corpus, index_dir, userdict, segmenter, procs, wait, as_json, quiet):
+def build(corpus, index_dir, backend_url, cluster_file, userdict, segmenter, procs, wait, as_json, quiet):
     """Index every post under --corpus from scratch.
 
     The live index keeps answering queries until the new one is complete, then
@@ -108,8 +117,9 @@ def build(corpus, index_dir, userdict, segmenter, procs, wait, as_json, quiet):
         corpus = demo_corpus()
         _log(f"No --corpus given: indexing the bundled demo corpus ({corpus}).", quiet)
     with _progress("Indexing", quiet) as progress:
-        report = build_index(corpus, index_dir, userdict=userdict, segmenter=segmenter, procs=procs, wait=wait,
-                             progress=progress)
+        backend = open_backend(backend_url, index_dir=index_dir, cluster_file=cluster_file)
+        report = backend.build(corpus, userdict=userdict, segmenter=segmenter, procs=procs, wait=wait,
+                               progress=progress)
     _report(report, "build", as_json, quiet)
 
 
@@ -117,8 +127,10 @@ def build(corpus, index_dir, userdict, segmenter, procs, wait, as_json, quiet):
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Directory of Hexo posts [default: the corpus of the last build].")
 @index_option
+@backend_option
+@cluster_option
 @writer_options
-def update(corpus, index_dir, procs, wait, as_json, quiet):
+def update(corpus, index_dir, backend_url, cluster_file, procs, wait, as_json, quiet):
     """Re-index only the posts added, changed or deleted since the last build/update.
 
     \b
@@ -126,21 +138,23 @@ def update(corpus, index_dir, procs, wait, as_json, quiet):
         news-search update --index index/
     """
     with _progress("Updating", quiet) as progress:
-        report = update_index(index_dir, corpus, procs=procs, wait=wait, progress=progress)
+        backend = open_backend(backend_url, index_dir=index_dir, cluster_file=cluster_file)
+        report = backend.update(corpus, procs=procs, wait=wait, progress=progress)
     _report(report, "update", as_json, quiet)
 
 
 @cli.command()
 @index_option
+@backend_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def stats(index_dir, as_json):
+def stats(index_dir, backend_url, as_json):
     """Show what the index holds: documents, size, build time, corpus, sources.
 
     \b
     Example:
         news-search stats --json
     """
-    with Index.open(index_dir) as ix:
+    with open_backend(backend_url, index_dir=index_dir).open() as ix:
         s = ix.stats()
     if as_json:
         click.echo(json.dumps(s.to_dict(), ensure_ascii=False))
@@ -186,6 +200,7 @@ Examples:
 @cli.command(help=QUERY_HELP)
 @click.argument("text", required=False)
 @index_option
+@backend_option
 @click.option("--limit", type=click.IntRange(0, None), default=10, show_default=True,
               help="Results per page; 0 = every match.")
 @click.option("--page", type=click.IntRange(1, None), default=1, show_default=True, help="Page number.")
@@ -203,7 +218,7 @@ Examples:
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
-def query(text, index_dir, limit, page, sort, source, category, date, half_life, no_date_parse, today, no_snippets,
+def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, today, no_snippets,
           no_fold, batch, as_json):
     if (text is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
@@ -212,7 +227,7 @@ def query(text, index_dir, limit, page, sort, source, category, date, half_life,
     options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets, fold=not no_fold,
                    filters={"source": source, "category": category, "date": date},
                    date_parse=not no_date_parse, now=today.date() if today else None)
-    with Index.open(index_dir) as ix:
+    with open_backend(backend_url, index_dir=index_dir).open() as ix:
         if batch is not None:
             _run_batch(ix, batch, options)
             return
@@ -223,7 +238,7 @@ def query(text, index_dir, limit, page, sort, source, category, date, half_life,
         _print_results(results)
 
 
-def _run_batch(ix: Index, lines, options: dict) -> None:
+def _run_batch(ix: SearchIndex, lines, options: dict) -> None:
     failed = 0
     for line in lines:
         text = line.rstrip("\n")
@@ -279,6 +294,7 @@ def _print_results(results: SearchResults) -> None:
 
 @cli.command()
 @index_option
+@backend_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8), show_default=True,
@@ -301,7 +317,7 @@ def _print_results(results: SearchResults) -> None:
 @click.option("--blog-timezone", default=None, envvar="NEWS_SEARCH_BLOG_TIMEZONE", metavar="ZONE",
               help="Hexo's timezone setting, e.g. Asia/Shanghai [default: UTC].")
 @today_option
-def serve(index_dir, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url, permalink,
+def serve(index_dir, backend_url, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url, permalink,
           blog_timezone, today):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
@@ -317,7 +333,7 @@ def serve(index_dir, host, port, workers, threads, per_page, title, max_query, a
     from web.index import open_early
     from web.serving import serve as serve_app
 
-    settings = {"INDEX_DIR": str(index_dir), "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query,
+    settings = {"INDEX_DIR": str(index_dir), "BACKEND": backend_url, "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query,
                 "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url, "PERMALINK": permalink,
                 "BLOG_TIMEZONE": blog_timezone, "TODAY": today.date().isoformat() if today else None}
     config = {key: value for key, value in settings.items() if value is not None}
@@ -325,11 +341,12 @@ def serve(index_dir, host, port, workers, threads, per_page, title, max_query, a
         create_app(config)  # bad settings fail here, once, not in every worker
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    if not (index_dir / "CURRENT").exists():
+    backend = open_backend(backend_url, index_dir=index_dir)
+    if not backend.exists():
         click.echo(f"No index in {index_dir}/: indexing the bundled demo corpus first.", err=True)
         build_index(demo_corpus(), index_dir)
     warm_up_segmenter(index_dir)  # loaded before the workers fork, so they share its memory
-    click.echo(f"Serving {index_dir}/ on http://{host}:{port}/ ({workers} worker processes)", err=True)
+    click.echo(f"Serving {backend} on http://{host}:{port}/ ({workers} worker processes)", err=True)
     serve_app(lambda: open_early(create_app(config)), host=host, port=port, threads=threads, workers=workers)
 
 
@@ -384,6 +401,9 @@ def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool) -> None:
             click.echo(f"  warning  {p.path}: {p.reason}", err=True)
     if report.skipped:
         sys.exit(EXIT_SKIPPED)
+
+
+cli.add_command(cluster)
 
 
 def main() -> None:

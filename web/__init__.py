@@ -21,6 +21,7 @@ from . import api, cors, errors, index, pages, templating, widget
 #: Environment variable -> (config key, type); a list is written separated by spaces or commas.
 ENV_CONFIG = {
     "NEWS_SEARCH_INDEX": ("INDEX_DIR", str),
+    "NEWS_SEARCH_BACKEND": ("BACKEND", str),
     "NEWS_SEARCH_PER_PAGE": ("PER_PAGE", int),
     "NEWS_SEARCH_TITLE": ("SITE_TITLE", str),
     "NEWS_SEARCH_MAX_QUERY": ("MAX_QUERY_CHARS", int),
@@ -54,12 +55,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     :mod:`web.cors`); with ``BLOG_URL`` (and ``PERMALINK``, ``BLOG_TIMEZONE``)
     hits and posts carry their URL on the blog (see :mod:`search.permalinks`).
 
-    ``TODAY`` fixes the day relative dates in queries count from.
+    ``TODAY`` fixes the day relative dates in queries count from. ``BACKEND`` (a ``sphinx://`` URL) serves
+    the index on a Sphinx cluster instead of the one in ``INDEX_DIR``.
 
     :raises ValueError: for a setting that is malformed or out of range (the message names it).
     """
     app = Flask(__name__)
-    app.config.from_mapping(INDEX_DIR="index", PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200,
+    app.config.from_mapping(INDEX_DIR="index", BACKEND=None, PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200,
                             CORS_ORIGINS=[], BLOG_URL="", PERMALINK=DEFAULT_PERMALINK, BLOG_TIMEZONE="UTC",
                             TODAY=None)
     app.config.update(_from_environment(os.environ))

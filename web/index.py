@@ -1,4 +1,4 @@
-"""One shared :class:`search.Index` per app, opened on first use.
+"""One shared index per app (local, or a Sphinx cluster when ``BACKEND`` is set), opened on first use.
 
 Opening an index is expensive, so unlike flaskr's per-request database
 connection, one Index serves every request and thread (it has its own lock)
@@ -14,7 +14,8 @@ import threading
 
 from flask import Flask, current_app
 
-from search import Index, PostUrls, SearchError
+from search import PostUrls, SearchError
+from search.backend import SearchIndex, open_backend
 
 EXTENSION = "news_search"
 
@@ -37,7 +38,7 @@ def post_urls(config) -> PostUrls | None:
     return PostUrls(config["BLOG_URL"], permalink=config["PERMALINK"], timezone=config["BLOG_TIMEZONE"])
 
 
-def get_index() -> Index:
+def get_index() -> SearchIndex:
     """Return the app's Index, opening it the first time.
 
     :raises IndexNotFoundError: if the configured directory holds no index (the site answers 503).
@@ -48,7 +49,8 @@ def get_index() -> Index:
     if index is None:
         with state["lock"]:
             if state["index"] is None:
-                state["index"] = Index.open(current_app.config["INDEX_DIR"], post_urls=state["post_urls"])
+                backend = open_backend(current_app.config["BACKEND"], index_dir=current_app.config["INDEX_DIR"])
+                state["index"] = backend.open(post_urls=state["post_urls"])
             index = state["index"]
     return index
 

@@ -1,0 +1,301 @@
+"""Building and updating the index on a Sphinx cluster: analyse posts here, write them to every mirror.
+
+Posts are read and analysed exactly as for the local index (in worker
+processes, like :func:`search.indexer.build_index`), routed to shard
+``doc_key(id) % shards`` and written with ``REPLACE`` to that shard's index
+on every mirror. The file fingerprints ``update`` compares are attributes of
+the rows themselves, so the cluster is its own manifest; ``<index>_meta`` on
+every node records what built it (corpus, jieba dictionary, shard map) and
+the files that were read but not indexed.
+
+Unlike the local index, a rebuild is not atomic: the shards are emptied
+first, and readers see the new posts arrive. Every mirror must answer for a
+write to start; a node lost halfway leaves its mirrors unequal
+(``cluster status`` shows it) until the next build.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import storage
+from ..analysis import SEGMENTER, warm_up
+from ..corpus import Problem, read_post
+from ..errors import IndexNotFoundError, IndexWriteError
+from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, ProgressCallback, _diff, _manifest_entry, _scan,
+                       storage_id)
+from .cluster import ClusterConfigError, ClusterMap
+from .connection import connect, fetch_all
+from .documents import Fingerprint, doc_key, document_row
+
+#: Bytes of values sent in one ``REPLACE`` statement (searchd accepts up to ``max_packet_size``, 32 MB).
+BATCH_BYTES = 4_000_000
+#: Ids per ``DELETE`` statement.
+DELETE_BATCH = 1000
+
+
+def build_cluster(corpus_dir: Path, cluster: ClusterMap, *, userdict: str | None = None, procs: int | None = None,
+                  wait: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
+    """Index every post under ``corpus_dir`` into the (emptied) shards of ``cluster``.
+
+    :raises CorpusError: if ``corpus_dir`` is not a readable directory.
+    :raises IndexBusyError: if another build or update of this cluster runs on this machine.
+    :raises IndexWriteError: if a node cannot be reached or refuses a write.
+    """
+    started = time.perf_counter()
+    corpus_dir = Path(corpus_dir).resolve()
+    paths, problems = _scan(corpus_dir)
+    report = BuildReport(problems=problems)
+    with storage.writer_lock(_lock_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
+        writer.truncate()
+        dropped = _write_posts(writer, corpus_dir, paths, report, userdict, procs, progress)
+        unindexed = {doc_id: entry for doc_id, entry in dropped.items() if entry is not None}
+        writer.flush()
+        report.total_docs = writer.count()
+        writer.write_meta(_meta(cluster, corpus_dir, userdict, report.total_docs, unindexed))
+    report.added = report.indexed
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def update_cluster(cluster: ClusterMap, corpus_dir: Path | None = None, *, procs: int | None = None,
+                   wait: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
+    """Bring the cluster up to date with its corpus: only added, changed and deleted posts are written.
+
+    :raises IndexNotFoundError: if the cluster holds no index yet.
+    :raises ClusterConfigError: if the shard map changed since the build (posts would be routed elsewhere).
+    """
+    started = time.perf_counter()
+    with storage.writer_lock(_lock_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
+        meta = writer.read_meta()
+        if meta.get("topology") != cluster.topology():
+            raise ClusterConfigError("the shard map changed since the last build; rebuild with: "
+                                     "news-search build --corpus DIR --backend URL --cluster FILE")
+        corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
+        paths, problems = _scan(corpus_dir)
+        report = BuildReport(problems=problems)
+        old_unindexed = meta.get("unindexed", {})
+        old = writer.read_manifest() | old_unindexed
+        manifest, todo, deleted = _diff(corpus_dir, paths, old, report)
+        report.deleted = len(deleted)
+        if not todo and not deleted and str(corpus_dir) == meta.get("corpus"):
+            report.total_docs = meta.get("docs", 0)
+            report.seconds = time.perf_counter() - started
+            return report
+        writer.delete([doc_key(doc_id) for doc_id in deleted])
+        rewritten = {storage_id(corpus_dir, p) for p in todo}
+        dropped = _write_posts(writer, corpus_dir, todo, report, meta.get("userdict"), procs, progress)
+        writer.delete(map(doc_key, dropped))  # indexed before, unreadable now
+        unindexed = {d: e for d, e in old_unindexed.items() if d in manifest and d not in rewritten}
+        unindexed |= {doc_id: entry for doc_id, entry in dropped.items() if entry is not None}
+        writer.set_fingerprints({d: e for d, e in manifest.items()
+                                 if d not in rewritten and d not in unindexed and e != old.get(d)})
+        writer.flush()
+        report.total_docs = writer.count()
+        writer.write_meta(_meta(cluster, corpus_dir, meta.get("userdict"), report.total_docs, unindexed,
+                                built_at=meta.get("built_at")))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _lock_dir(cluster: ClusterMap) -> Path:
+    """The directory whose ``.lock`` serialises writers on this machine: the shard map's."""
+    return cluster.path.parent if cluster.path else Path(".")
+
+
+def _meta(cluster: ClusterMap, corpus_dir: Path, userdict: str | None, docs: int, unindexed: dict,
+          built_at: str | None = None) -> dict:
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"schema_version": SCHEMA_VERSION, "segmenter": SEGMENTER, "userdict": userdict,
+            "corpus": str(corpus_dir), "built_at": built_at or now, "updated_at": now, "docs": docs,
+            "cluster": cluster.to_dict(), "topology": cluster.topology(), "unindexed": unindexed}
+
+
+# --- analysis ----------------------------------------------------------------------------------
+
+def _write_posts(writer: ClusterWriter, corpus_dir: Path, paths: list[Path], report: BuildReport,
+                 userdict: str | None, procs: int | None, progress: ProgressCallback | None) -> dict:
+    """Analyse and write ``paths``; return ``{id: manifest entry or None}`` of the posts left out."""
+    dropped = {}
+    jobs = [(corpus_dir, path, userdict) for path in paths]
+    for done, (doc_id, problems, entry, row) in enumerate(_analysed(jobs, procs), 1):
+        report.problems.extend(problems)
+        if row is not None:
+            writer.replace(row)
+            report.indexed += 1
+        else:
+            dropped[doc_id] = entry
+        if progress:
+            progress(done, len(paths))
+    return dropped
+
+
+def _analysed(jobs: list, procs: int | None) -> Iterator[tuple]:
+    procs = procs or os.cpu_count() or 1
+    if procs <= 1 or len(jobs) < PARALLEL_THRESHOLD:
+        yield from map(_analyse, jobs)
+        return
+    warm_up()  # load jieba once, before forking, so workers share it
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        yield from pool.imap(_analyse, jobs, chunksize=8)
+
+
+def _analyse(job: tuple[Path, Path, str | None]) -> tuple[str, list[Problem], list | None, dict | None]:
+    """Read one post and return ``(id, problems, manifest entry, row or None)`` (runs in a worker)."""
+    corpus_dir, path, userdict = job
+    result = read_post(corpus_dir, path)
+    entry = _manifest_entry(path)
+    row = None
+    if result.document is not None:
+        row = document_row(result.document, Fingerprint(*entry) if entry else None, userdict)
+    return storage_id(corpus_dir, path), result.problems, entry, row
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+class ClusterWriter:
+    """Connections to every node of the map; rows are batched per shard and sent to all its mirrors.
+
+    :raises IndexWriteError: on entering, if a node does not answer (nothing has been written then).
+    """
+
+    def __init__(self, cluster: ClusterMap):
+        self.cluster = cluster
+        self._connections: dict[str, object] = {}
+        self._pending: dict[int, list[str]] = {k: [] for k in range(len(cluster.shards))}
+        self._pending_bytes = dict.fromkeys(self._pending, 0)
+        self._columns: list[str] | None = None
+
+    def __enter__(self) -> ClusterWriter:
+        for node in self.cluster.nodes.values():
+            try:
+                self._connections[node.name] = connect(node.address)
+            except Exception as exc:  # noqa: BLE001 - refused, unreachable, timed out
+                self.close()
+                raise IndexWriteError(f"cannot write to the cluster: node {node.name} ({node.address}) does not "
+                                      f"answer: {exc.args[-1] if exc.args else exc}; nothing was written") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+    def _run(self, node_name: str, sql: str) -> list[list[tuple]]:
+        try:
+            return fetch_all(self._connections[node_name], sql)
+        except Exception as exc:  # noqa: BLE001 - lost connection, refused statement
+            node = self.cluster.nodes[node_name]
+            raise IndexWriteError(f"writing to node {node_name} ({node.address}) failed: "
+                                  f"{exc.args[-1] if exc.args else exc}; its mirrors may now differ, "
+                                  "rebuild when the node is back") from None
+
+    def _on_mirrors(self, shard: int, sql: str) -> None:
+        for name in self.cluster.shards[shard]:
+            self._run(name, sql)
+
+    def truncate(self) -> None:
+        """Empty every shard index on every node."""
+        for shard in range(len(self.cluster.shards)):
+            self._on_mirrors(shard, f"TRUNCATE RTINDEX {self.cluster.shard_index(shard)}")
+
+    def replace(self, row: dict) -> None:
+        """Queue ``row`` for its shard; a full batch is sent to the shard's mirrors."""
+        if self._columns is None:
+            self._columns = list(row)
+        values = "(" + ", ".join(sql_literal(row[c]) for c in self._columns) + ")"
+        shard = self.cluster.shard_of(row["id"])
+        self._pending[shard].append(values)
+        self._pending_bytes[shard] += len(values)
+        if self._pending_bytes[shard] >= BATCH_BYTES:
+            self._send(shard)
+
+    def flush(self) -> None:
+        """Send every queued row."""
+        for shard in self._pending:
+            self._send(shard)
+
+    def _send(self, shard: int) -> None:
+        if self._pending[shard]:
+            sql = (f"REPLACE INTO {self.cluster.shard_index(shard)} ({', '.join(self._columns)}) VALUES "
+                   + ", ".join(self._pending[shard]))
+            self._on_mirrors(shard, sql)
+        self._pending[shard] = []
+        self._pending_bytes[shard] = 0
+
+    def delete(self, keys: Iterable[int]) -> None:
+        """Delete the posts with these Sphinx ids from every mirror of their shards."""
+        by_shard: dict[int, list[int]] = {}
+        for key in keys:
+            by_shard.setdefault(self.cluster.shard_of(key), []).append(key)
+        for shard, ids in by_shard.items():
+            for i in range(0, len(ids), DELETE_BATCH):
+                listed = ", ".join(map(str, ids[i:i + DELETE_BATCH]))
+                self._on_mirrors(shard, f"DELETE FROM {self.cluster.shard_index(shard)} WHERE id IN ({listed})")
+
+    def set_fingerprints(self, entries: dict[str, list]) -> None:
+        """Record new fingerprints of posts whose files were touched but not changed."""
+        for doc_id, (size, mtime, _) in entries.items():
+            key = doc_key(doc_id)
+            shard = self.cluster.shard_of(key)
+            self._on_mirrors(shard, f"UPDATE {self.cluster.shard_index(shard)} "
+                                    f"SET file_size = {int(size)}, file_mtime = {int(mtime)} WHERE id = {key}")
+
+    def count(self) -> int:
+        """Return the number of posts in the cluster (first mirror of each shard)."""
+        return sum(int(self._run(names[0], f"SELECT COUNT(*) FROM {self.cluster.shard_index(k)}")[0][0][0])
+                   for k, names in enumerate(self.cluster.shards))
+
+    def read_manifest(self) -> dict[str, list]:
+        """Return ``{id: [size, mtime_ns, sha1]}`` of every post, read from the first mirror of each shard."""
+        manifest = {}
+        for shard, names in enumerate(self.cluster.shards):
+            name = self.cluster.shard_index(shard)
+            docs = int(self._run(names[0], f"SELECT COUNT(*) FROM {name}")[0][0][0])
+            if not docs:
+                continue
+            rows = self._run(names[0], f"SELECT doc_id, file_size, file_mtime, file_sha1 FROM {name} "
+                                       f"LIMIT 0, {docs} OPTION max_matches={docs}")[0]
+            manifest.update({doc_id: [int(size), int(mtime), sha1 or None] for doc_id, size, mtime, sha1 in rows})
+        return manifest
+
+    def read_meta(self) -> dict:
+        """Return what the last build recorded (from the first node that has it).
+
+        :raises IndexNotFoundError: if no build has completed on this cluster.
+        """
+        for name in self.cluster.nodes:
+            rows = self._run(name, f"SELECT data FROM {self.cluster.meta_index} WHERE id = 1")[0]
+            if rows:
+                return json.loads(rows[0][0])
+        raise IndexNotFoundError("the cluster holds no index; build one with: "
+                                 "news-search build --corpus DIR --backend URL --cluster FILE")
+
+    def write_meta(self, meta: dict) -> None:
+        """Record ``meta`` on every node."""
+        sql = f"REPLACE INTO {self.cluster.meta_index} (id, note, data) VALUES (1, 'meta', {sql_literal(json.dumps(meta))})"
+        for name in self.cluster.nodes:
+            self._run(name, sql)
+
+
+def sql_literal(value: int | str) -> str:
+    """Return ``value`` as a SphinxQL literal.
+
+    searchd reads ``\\\\`` and ``\\'`` escapes and takes every other character as
+    it is, except NUL, which ends its string (it is dropped).
+
+    >>> sql_literal("it's \\\\ 國際"), sql_literal(42)
+    ("'it\\\\'s \\\\\\\\ 國際'", '42')
+    """
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\x00", "") + "'"
