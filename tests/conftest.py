@@ -2,12 +2,17 @@
 
 Tests that need ``../shared`` (the real corpus and the eval set) skip with a
 reason in a user's own clone, but fail in CI (``CI=true``), where it always
-exists, so nothing silently stops being tested.
+exists, so nothing silently stops being tested. Tests of the Sphinx backend
+need ``searchd`` (``apt-get install sphinxsearch``, which ``.ci/run`` does) and
+follow the same rule.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import shutil
+import socket
 import textwrap
 from pathlib import Path
 
@@ -29,6 +34,43 @@ def require_shared(path: Path) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_searchd() -> str:
+    """Return the path of Sphinx's ``searchd``; skip without it (fail in CI)."""
+    path = shutil.which("searchd")
+    if path is None:
+        message = "searchd not found: the Sphinx backend tests need apt-get install sphinxsearch (.ci/run does it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_ports(count: int) -> int:
+    """Return a port from which ``count`` consecutive ports on 127.0.0.1 are free."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000, 2)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+def start_cluster(directory: Path, *, shards: int = 2, mirrors: int = 2, nodes: int = 3):
+    """Write a shard map for local nodes in ``directory``, start them and return the map."""
+    from search.sphinx.cluster import MAP_FILE, load_map, plan_cluster, start, write_map
+
+    require_searchd()
+    planned = plan_cluster(directory, shards=shards, mirrors=mirrors, nodes=nodes, base_port=free_ports(2 * nodes))
+    write_map(planned, directory / MAP_FILE)
+    cluster = load_map(directory / MAP_FILE)
+    start(cluster)
+    return cluster
 
 
 def write_post(root: Path, rel: str, *, title: str = "标题", body: str = "<p>正文</p>", date: str | None = "2022-06-07",
@@ -93,3 +135,18 @@ def rsshub_index_dir(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("rsshub") / "index"
     build_index(corpus, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def rsshub_cluster(tmp_path_factory):
+    """A running Sphinx cluster (2 shards, each mirrored on 2 of 3 local nodes) holding ../shared's corpus."""
+    from search.sphinx import SphinxBackend
+    from search.sphinx.cluster import stop
+
+    corpus = require_shared(RSSHUB)
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        SphinxBackend.from_url(cluster.url, cluster.path).build(corpus)
+        yield cluster
+    finally:
+        stop(cluster)

@@ -18,7 +18,7 @@ from .connection import ClusterUnavailableError, ClusterURL
 from .searcher import SphinxIndex
 from .writer import build_cluster, update_cluster
 
-__all__ = ["ClusterConfigError", "ClusterUnavailableError", "ClusterURL", "SphinxBackend", "SphinxIndex"]
+__all__ = ["ClusterConfigError", "ClusterURL", "ClusterUnavailableError", "SphinxBackend", "SphinxIndex"]
 
 
 @dataclass(frozen=True)

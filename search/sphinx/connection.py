@@ -23,7 +23,7 @@ CONNECT_TIMEOUT = 2.0
 #: Seconds a query may take before the connection is given up.
 READ_TIMEOUT = 60.0
 #: Tries of one batch (other query nodes, other mirrors) before giving up.
-ATTEMPTS = 8
+ATTEMPTS = 10
 #: Pause between tries: long enough for searchd to mark a dead mirror, short enough for a reader.
 RETRY_DELAY = 0.05
 
@@ -88,14 +88,27 @@ class Result:
 def connect(address: Address, *, timeout: float = CONNECT_TIMEOUT):
     """Return a new autocommitting PyMySQL connection to one node (multi-statement batches on).
 
+    :raises SearchError: if PyMySQL is not installed.
     :raises pymysql.err.OperationalError: if the node does not answer.
     """
-    import pymysql
+    pymysql = require_pymysql()
     from pymysql.constants import CLIENT
 
     return pymysql.connect(host=address.host, port=address.port, user="", autocommit=True, charset="utf8mb4",
                            client_flag=CLIENT.MULTI_STATEMENTS, connect_timeout=timeout,
                            read_timeout=READ_TIMEOUT, write_timeout=READ_TIMEOUT)
+
+
+def require_pymysql():
+    """Return the PyMySQL module.
+
+    :raises SearchError: saying how to install it, if it is missing.
+    """
+    try:
+        import pymysql
+    except ImportError:
+        raise SearchError("the Sphinx backend needs PyMySQL: pip install 'news-search[sphinx]'") from None
+    return pymysql
 
 
 def fetch_all(connection, sql: str, args: Sequence | None = None) -> list[list[tuple]]:
@@ -152,7 +165,7 @@ class QueryNodes:
                 continue
             try:
                 sets = fetch_all(connection, sql, args)
-            except Exception as exc:  # noqa: BLE001 - PyMySQL raises several types for one failure
+            except Exception as exc:  # PyMySQL raises several types for one failure
                 connection.close()
                 problem = _describe(exc)
                 if _is_connection_error(exc):
@@ -184,6 +197,7 @@ class QueryNodes:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
+        require_pymysql()
         problems = []
         for offset in range(len(self.addresses)):
             with self._lock:
@@ -210,8 +224,7 @@ class QueryNodes:
 
 
 def _is_connection_error(exc: Exception) -> bool:
-    import pymysql
-
+    pymysql = require_pymysql()
     return isinstance(exc, pymysql.err.OperationalError | pymysql.err.InterfaceError | OSError)
 
 

@@ -30,7 +30,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from ..analysis import SECTION_BREAK, char_counts, gram_positions, is_word, normalise, segment
 from ..corpus import Document
@@ -211,7 +211,7 @@ def document_row(doc: Document, fingerprint: Fingerprint | None = None, userdict
     sections = [doc.title, doc.source, " ".join(doc.categories), doc.text]
     keys = [ANY, key_token("source", filter_key(doc.source))]
     keys += [key_token("category", k) for k in category_keys(doc.categories)]
-    published = doc.date.astimezone(timezone.utc) if doc.date else None
+    published = doc.date.astimezone(UTC) if doc.date else None
     if published is not None:
         keys += date_tokens(published.date())
     return {

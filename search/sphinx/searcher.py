@@ -14,7 +14,8 @@ import json
 import math
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Self
 
 from .. import plan
 from ..analysis import warm_up, word_counts
@@ -40,7 +41,7 @@ RELATED_TEXT_CHARS = 4000
 #: Most distinct words of that text whose statistics are looked up.
 RELATED_CANDIDATES = 500
 _HIT_COLUMNS = "id, doc_id, title, source, categories, date, dated, image"
-_EARLIEST = int(datetime(1000, 1, 1, tzinfo=timezone.utc).timestamp())  # as the local index's stats
+_EARLIEST = int(datetime(1000, 1, 1, tzinfo=UTC).timestamp())  # as the local index's stats
 
 
 class SphinxIndex:
@@ -99,7 +100,7 @@ class SphinxIndex:
         """Close the connections to the cluster."""
         self._nodes.close()
 
-    def __enter__(self) -> SphinxIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -136,7 +137,7 @@ class SphinxIndex:
         columns = _HIT_COLUMNS + (", text" if snippets else "")
         rank = "WEIGHT()"
         if half_life_days:
-            moment = int((now or datetime.now(timezone.utc)).timestamp())
+            moment = int((now or datetime.now(UTC)).timestamp())
             rank = (f"WEIGHT()*IF(dated = 1, POW(0.5, IF(date < {moment}, {moment} - date, 0) / "
                     f"{half_life_days * 86400.0:.1f}), 0.5)")
         order = {"relevance": "score DESC", "newest": "date DESC", "oldest": "date ASC"}[sort]
@@ -148,9 +149,7 @@ class SphinxIndex:
 
         statements = [page_of(count)]
         if facets:
-            statements += [f"SELECT {name}, COUNT(*) FROM {self.url.index} WHERE MATCH(%s) GROUP BY {name} "
-                           f"LIMIT 0, {FACET_GROUPS} OPTION ranker=none, max_matches={FACET_GROUPS}"
-                           for name in FACETS]
+            statements += [self._count_by(name, matching=True) for name in FACETS]
         ranked = ranked_match(node)
         results = self._nodes.select(statements, [ranked] + [match] * (len(statements) - 1))
         hits, total = results[0].rows, results[0].total_found
@@ -167,8 +166,8 @@ class SphinxIndex:
     def get(self, doc_id: str) -> Post | None:
         """Return the stored post ``doc_id``, or None if the cluster has no such post."""
         self._current()
-        result = self._nodes.select([f"SELECT {_HIT_COLUMNS}, text, html FROM {self.url.index} "
-                                     f"WHERE id = {doc_key(doc_id)}"])[0]
+        result = self._nodes.select([(f"SELECT {_HIT_COLUMNS}, text, html FROM {self.url.index} "
+                                      f"WHERE id = {doc_key(doc_id)}")])[0]
         row = next((r for r in result.rows if r[1] == doc_id), None)
         if row is None:
             return None
@@ -201,10 +200,10 @@ class SphinxIndex:
         if not key_terms:
             return []
         node = plan.Words(key_terms)
-        similar = self._nodes.select([
+        similar = self._nodes.select([(
             f"SELECT {_HIT_COLUMNS}, text, WEIGHT() AS score FROM {self.url.index} WHERE MATCH(%s) "
             f"AND id != {doc_key(doc_id)} ORDER BY score DESC, id ASC LIMIT 0, {limit} "
-            f"OPTION {ranker_options(node, collection)}"], [to_match(node)])[0]
+            f"OPTION {ranker_options(node, collection)}")], [to_match(node)])[0]
         return [_hit(row, (), (), True) for row in similar.rows]
 
     # --- statistics --------------------------------------------------------------------------
@@ -215,15 +214,9 @@ class SphinxIndex:
         with self._lock:
             if self._stats is not None:
                 return self._stats
-        table = self.url.index
+        dated = f"SELECT date FROM {self.url.index} WHERE dated = 1 AND date >= {_EARLIEST} ORDER BY date"
         sources, categories, first, last = self._nodes.select([
-            f"SELECT source, COUNT(*) FROM {table} GROUP BY source LIMIT 0, {FACET_GROUPS} "
-            f"OPTION max_matches={FACET_GROUPS}",
-            f"SELECT category, COUNT(*) FROM {table} GROUP BY category LIMIT 0, {FACET_GROUPS} "
-            f"OPTION max_matches={FACET_GROUPS}",
-            f"SELECT date FROM {table} WHERE dated = 1 AND date >= {_EARLIEST} ORDER BY date ASC LIMIT 1",
-            f"SELECT date FROM {table} WHERE dated = 1 AND date >= {_EARLIEST} ORDER BY date DESC LIMIT 1",
-        ])
+            self._count_by("source"), self._count_by("category"), f"{dated} ASC LIMIT 1", f"{dated} DESC LIMIT 1"])
         stats = IndexStats(
             docs=self._docs, size_bytes=_size(map_from_dict(meta["cluster"])) if meta.get("cluster") else 0,
             built_at=meta.get("built_at"), corpus=meta.get("corpus"), generation=f"{self.url} {meta.get('updated_at')}",
@@ -235,6 +228,12 @@ class SphinxIndex:
             self._stats = stats
         return stats
 
+    def _count_by(self, attribute: str, *, matching: bool = False) -> str:
+        """Return the statement counting posts per value of ``attribute`` (among the matches of ``%s``)."""
+        where = "WHERE MATCH(%s) " if matching else ""
+        return (f"SELECT {attribute}, COUNT(*) FROM {self.url.index} {where}GROUP BY {attribute} "
+                f"LIMIT 0, {FACET_GROUPS} OPTION ranker=none, max_matches={FACET_GROUPS}")
+
 
 def _hit(row: tuple, highlights: tuple[str, ...], title_highlights: tuple[str, ...], snippets: bool) -> Hit:
     _, doc_id, title, source, categories, date, dated, image, *rest = row
@@ -245,7 +244,7 @@ def _hit(row: tuple, highlights: tuple[str, ...], title_highlights: tuple[str, .
 
 
 def _date(value, dated) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=timezone.utc) if int(dated) else None
+    return datetime.fromtimestamp(int(value), tz=UTC) if int(dated) else None
 
 
 def _facet(name: str, result: Result, limit: int | None = FACET_LIMIT) -> tuple[FacetCount, ...]:

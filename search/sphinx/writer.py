@@ -21,15 +21,16 @@ import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Self
 from pathlib import Path
 
 from .. import storage
 from ..analysis import SEGMENTER, warm_up
 from ..corpus import Problem, read_post
 from ..errors import IndexNotFoundError, IndexWriteError
-from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, ProgressCallback, _diff, _manifest_entry, _scan,
-                       storage_id)
+from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, ProgressCallback, _diff, _manifest_entry,
+                       _scan, storage_id)
 from .cluster import ClusterConfigError, ClusterMap
 from .connection import connect, fetch_all
 from .documents import Fingerprint, doc_key, document_row
@@ -111,7 +112,7 @@ def _lock_dir(cluster: ClusterMap) -> Path:
 
 def _meta(cluster: ClusterMap, corpus_dir: Path, userdict: str | None, docs: int, unindexed: dict,
           built_at: str | None = None) -> dict:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     return {"schema_version": SCHEMA_VERSION, "segmenter": SEGMENTER, "userdict": userdict,
             "corpus": str(corpus_dir), "built_at": built_at or now, "updated_at": now, "docs": docs,
             "cluster": cluster.to_dict(), "topology": cluster.topology(), "unindexed": unindexed}
@@ -172,7 +173,7 @@ class ClusterWriter:
         self._pending_bytes = dict.fromkeys(self._pending, 0)
         self._columns: list[str] | None = None
 
-    def __enter__(self) -> ClusterWriter:
+    def __enter__(self) -> Self:
         for node in self.cluster.nodes.values():
             try:
                 self._connections[node.name] = connect(node.address)
