@@ -26,6 +26,7 @@ fingerprint that ``update`` compares.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import zlib
@@ -59,6 +60,7 @@ UNDATED = 2**62
 FIRST_YEAR, END_YEAR = 0, 10000
 
 
+@functools.lru_cache(maxsize=1 << 18)  # bigrams repeat: most tokens of a post were spelt before
 def encode(token: str) -> str:
     """Return ``token`` spelt with letters, digits and ``_`` only (the characters Sphinx keeps in words).
 
