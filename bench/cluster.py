@@ -36,7 +36,8 @@ def timed_build(backend, corpus: Path) -> dict:
     started = time.perf_counter()
     report = backend.build(corpus)
     seconds = time.perf_counter() - started
-    return {"docs": report.total_docs, "seconds": round(seconds, 1), "docs_per_s": round(report.total_docs / seconds, 1)}
+    return {"docs": report.total_docs, "seconds": round(seconds, 1),
+            "docs_per_s": round(report.total_docs / seconds, 1)}
 
 
 def latency(ix, queries: list[str], rounds: int) -> dict:
@@ -107,7 +108,8 @@ def main(corpus: Path, out: Path, rounds: int, clients: int) -> None:
         report["same_result_sets"] = sum(set(c) == set(loc) for c, loc in pairs)
         overlaps = [len(set(c[:10]) & set(loc[:10])) / min(10, len(loc)) for c, loc in pairs if loc]
         report["top10_overlap"] = round(sum(overlaps) / len(overlaps), 3)
-        report["top1_agree"] = round(sum(bool(loc) and c[:1] == loc[:1] for c, loc in pairs) / sum(map(bool, ids["local"])), 3)
+        agree = sum(bool(loc) and c[:1] == loc[:1] for c, loc in pairs)
+        report["top1_agree"] = round(agree / sum(map(bool, ids["local"])), 3)
     finally:
         stop(cluster)
     (out / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -117,7 +119,8 @@ def main(corpus: Path, out: Path, rounds: int, clients: int) -> None:
 def markdown(report: dict) -> str:
     rows = ["| | local (Whoosh) | cluster (Sphinx, 2 shards x 2 mirrors, 3 nodes) |", "|---|---|---|"]
     for label, get in (("build (docs/s)", lambda e: f"{e['build']['docs_per_s']} ({e['build']['seconds']} s)"),
-                       ("query median / p95, one client", lambda e: f"{e['latency']['median']} / {e['latency']['p95']} ms"),
+                       ("query median / p95, one client",
+                        lambda e: f"{e['latency']['median']} / {e['latency']['p95']} ms"),
                        ("queries/s, one client", lambda e: e["latency"]["qps_one_client"]),
                        (f"queries/s, {report['clients']} clients", lambda e: e["qps_clients"])):
         rows.append(f"| {label} | {get(report['local'])} | {get(report['cluster'])} |")

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Protocol
 
 from . import storage
+from .analysis import Segmenter
 from .errors import SearchError
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, ProgressCallback, build_index, update_index
+from .permalinks import PostUrls
 from .results import Hit, IndexStats, Post, SearchResults
 from .searcher import Index
 
@@ -27,9 +29,12 @@ BACKEND_URLS = "sphinx://HOST:PORT[,HOST:PORT…][/INDEX]"
 class SearchIndex(Protocol):
     """An opened index: what :class:`search.Index` and :class:`search.sphinx.SphinxIndex` both provide."""
 
+    segmenter: Segmenter
+
     def search(self, text: str, **options) -> SearchResults: ...
     def get(self, doc_id: str) -> Post | None: ...
     def more_like(self, doc_id: str, *, limit: int = 5) -> list[Hit]: ...
+    def related_coverage(self, doc_id: str, *, days: float = ..., limit: int = 10) -> list[Hit]: ...
     def stats(self) -> IndexStats: ...
     def close(self) -> None: ...
     def __enter__(self): ...
@@ -39,11 +44,12 @@ class SearchIndex(Protocol):
 class Backend(Protocol):
     """Builds, updates and opens one index."""
 
-    def build(self, corpus_dir: Path, *, userdict: str | None = None, procs: int | None = None,
-              wait: bool = False, progress: ProgressCallback | None = None) -> BuildReport: ...
+    def build(self, corpus_dir: Path, *, userdict: str | None = None, segmenter: str = "jieba",
+              procs: int | None = None, wait: bool = False,
+              progress: ProgressCallback | None = None) -> BuildReport: ...
     def update(self, corpus_dir: Path | None = None, *, procs: int | None = None, wait: bool = False,
                progress: ProgressCallback | None = None) -> BuildReport: ...
-    def open(self) -> SearchIndex: ...
+    def open(self, *, post_urls: PostUrls | None = None) -> SearchIndex: ...
     def exists(self) -> bool: ...
 
 
@@ -56,16 +62,17 @@ class LocalBackend:
     def __str__(self) -> str:
         return f"{self.index_dir}/"
 
-    def build(self, corpus_dir: Path, *, userdict: str | None = None, procs: int | None = None, wait: bool = False,
-              progress: ProgressCallback | None = None) -> BuildReport:
-        return build_index(corpus_dir, self.index_dir, userdict=userdict, procs=procs, wait=wait, progress=progress)
+    def build(self, corpus_dir: Path, *, userdict: str | None = None, segmenter: str = "jieba",
+              procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
+        return build_index(corpus_dir, self.index_dir, userdict=userdict, segmenter=segmenter, procs=procs, wait=wait,
+                           progress=progress)
 
     def update(self, corpus_dir: Path | None = None, *, procs: int | None = None, wait: bool = False,
                progress: ProgressCallback | None = None) -> BuildReport:
         return update_index(self.index_dir, corpus_dir, procs=procs, wait=wait, progress=progress)
 
-    def open(self) -> Index:
-        return Index.open(self.index_dir)
+    def open(self, *, post_urls: PostUrls | None = None) -> Index:
+        return Index.open(self.index_dir, post_urls=post_urls)
 
     def exists(self) -> bool:
         return (self.index_dir / storage.CURRENT).exists()

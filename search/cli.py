@@ -218,8 +218,8 @@ Examples:
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
-def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, today, no_snippets,
-          no_fold, batch, as_json):
+def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, today,
+          no_snippets, no_fold, batch, as_json):
     if (text is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if limit > MAX_PER_PAGE and not batch and not as_json:
@@ -317,8 +317,8 @@ def _print_results(results: SearchResults) -> None:
 @click.option("--blog-timezone", default=None, envvar="NEWS_SEARCH_BLOG_TIMEZONE", metavar="ZONE",
               help="Hexo's timezone setting, e.g. Asia/Shanghai [default: UTC].")
 @today_option
-def serve(index_dir, backend_url, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url, permalink,
-          blog_timezone, today):
+def serve(index_dir, backend_url, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url,
+          permalink, blog_timezone, today):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
     Without an index, the bundled demo corpus is indexed first.
@@ -333,8 +333,8 @@ def serve(index_dir, backend_url, host, port, workers, threads, per_page, title,
     from web.index import open_early
     from web.serving import serve as serve_app
 
-    settings = {"INDEX_DIR": str(index_dir), "BACKEND": backend_url, "PER_PAGE": per_page, "SITE_TITLE": title, "MAX_QUERY_CHARS": max_query,
-                "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url, "PERMALINK": permalink,
+    settings = {"INDEX_DIR": str(index_dir), "BACKEND": backend_url, "PER_PAGE": per_page, "SITE_TITLE": title,
+                "MAX_QUERY_CHARS": max_query, "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url, "PERMALINK": permalink,
                 "BLOG_TIMEZONE": blog_timezone, "TODAY": today.date().isoformat() if today else None}
     config = {key: value for key, value in settings.items() if value is not None}
     try:

@@ -419,7 +419,7 @@ def contains(text: str, field: str = "grams") -> wq.Query:
 
 
 def plan_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER) -> plan.Plan:
-    """Return the backend-neutral plan of a syntax tree (``None`` matches every document), words cut by ``segmenter``."""
+    """Return the backend-neutral plan of a syntax tree (``None`` matches everything), words cut by ``segmenter``."""
     if node is None:
         return plan.Plan(plan.Everything())
     planner = _Planner(segmenter)

@@ -38,8 +38,8 @@ from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
 from .permalinks import PostUrls
 from .recall import recall_index
-from .query import compile_query, has_words, parse_date_range, parse_query, to_whoosh
-from .results import Copy, Hit, IndexStats, Post, SearchResults
+from .query import Node, compile_query, has_words, parse_date_range, parse_query, to_whoosh
+from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
 from .stories import StoryMap
 
 SORTS = ("relevance", "newest", "oldest")
@@ -86,6 +86,41 @@ class Filters:
     def query(self) -> wq.Query | None:
         planned = self.plan()
         return to_whoosh(planned) if planned is not None else None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search's arguments, checked, and its query read: what every backend starts from."""
+
+    node: Node | None
+    dates: tuple[QueryDate, ...]
+    filters: Filters
+    sort: str
+    half_life_days: float | None
+    now: datetime
+
+
+def read_request(text: str, *, page: int, per_page: int, sort: str, filters: Filters | dict | None,
+                 half_life_days: float | None, now: datetime | date | None, date_parse: bool) -> SearchRequest:
+    """Return the :class:`SearchRequest` of :meth:`Index.search`'s arguments.
+
+    Date words become filters (a "recent" one blends in recency), and a query
+    with nothing to rank by is listed newest first.
+
+    :raises QuerySyntaxError: for a bad query, filter, page or sort.
+    """
+    _check_paging(page, per_page, sort, half_life_days)
+    if not isinstance(filters, Filters):
+        filters = Filters.from_mapping(filters)
+    now = _moment(now)
+    node, dates = parse_query(text), ()
+    if date_parse:
+        node, dates = read_dates(node, now.date())
+        if not half_life_days and any(d.recent for d in dates):
+            half_life_days = RECENT_HALF_LIFE_DAYS
+    if sort == "relevance" and not has_words(node):
+        sort = "newest"
+    return SearchRequest(node, dates, filters, sort, half_life_days, now)
 
 
 class RecencyWeighting(scoring.BM25F):
@@ -246,18 +281,11 @@ class Index:
         :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
         """
         started = time.perf_counter()
-        _check_paging(page, per_page, sort, half_life_days)
-        if not isinstance(filters, Filters):
-            filters = Filters.from_mapping(filters)
-        now = _moment(now)
-        node, dates = parse_query(text), ()
-        if date_parse:
-            node, dates = read_dates(node, now.date())
-            if not half_life_days and any(d.recent for d in dates):
-                half_life_days = RECENT_HALF_LIFE_DAYS
-        if sort == "relevance" and not has_words(node):
-            sort = "newest"
-        compiled = compile_query(node, segmenter=self.segmenter)
+        request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
+                               half_life_days=half_life_days, now=now, date_parse=date_parse)
+        filters, sort, half_life_days, now = request.filters, request.sort, request.half_life_days, request.now
+        dates = request.dates
+        compiled = compile_query(request.node, segmenter=self.segmenter)
         with self._reading() as searcher:
             q = compiled.query
             extra = filters.query()

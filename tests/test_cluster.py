@@ -16,10 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from search import Index, IndexNotFoundError
+from search.backend import LocalBackend
 from search.cli import cli
 from search.sphinx import ClusterConfigError, SphinxBackend
 from search.sphinx.cluster import ClusterMap, start, status, stop, write_map
 from tests.conftest import EVAL, require_shared, start_cluster, write_post
+from tests.test_stories import posts  # noqa: F401 - the stories corpus, a fixture
 from web import create_app
 
 QUERIES = ["冬奥会", "国际论坛", '"國際 論壇"', "ＧＤＰ", "gdp 增长", "iphone 15", "国", "港 -冬奥", "冬 OR 港",
@@ -116,6 +118,48 @@ def test_stats_describe_the_cluster(cluster_index, index, corpus_dir):
     assert remote.size_bytes > 0
 
 
+# --- stories ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def story_indexes(small_cluster, posts, tmp_path):  # noqa: F811 - posts is the imported fixture
+    """The stories corpus, in a local index and in the small cluster."""
+    backend = SphinxBackend.from_url(small_cluster.url, small_cluster.path)
+    assert backend.build(posts, procs=1).stories == 1
+    with Index.open(LocalBackend(tmp_path / "index").build(posts, procs=1) and tmp_path / "index") as local, \
+            backend.open() as remote:
+        yield local, remote
+
+
+def folded(results):
+    return (results.total, results.total_posts, results.counts,
+            [(h.id, [c.id for c in h.copies]) for h in results.hits])
+
+
+@pytest.mark.parametrize("q,options", [("深圳 停课", {"sort": "oldest"}), ("停课停工", {"sort": "newest"}),
+                                       ("停课停工", {"sort": "oldest"}), ("一百万人", {}),
+                                       ("停课停工", {"fold": False, "sort": "oldest"})])
+def test_stories_fold_as_in_the_local_index(story_indexes, q, options):
+    local, remote = story_indexes
+    assert folded(remote.search(q, **options)) == folded(local.search(q, **options))
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_facets_count_stories_or_posts_as_the_local_index(story_indexes, fold):
+    local, remote = story_indexes
+    assert remote.search("山竹 停课", fold=fold).facets == local.search("山竹 停课", fold=fold).facets
+
+
+def test_a_post_lists_its_storys_other_copies(story_indexes):
+    local, remote = story_indexes
+    assert remote.get("星岛/landfall.md").copies == local.get("星岛/landfall.md").copies != ()
+
+
+def test_related_coverage_is_one_post_per_story_in_date_order(story_indexes):
+    local, remote = story_indexes
+    coverage = [h.id for h in remote.related_coverage("新华社/aftermath.md")]
+    assert coverage == [h.id for h in local.related_coverage("新华社/aftermath.md")]
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 def test_every_mirror_holds_its_shard(backend, small_cluster):
@@ -201,8 +245,11 @@ def local_rsshub(rsshub_index_dir):
         yield ix
 
 
-def run_all(ix, queries) -> list[list[str]]:
-    return [[h.id for h in ix.search(q["q"], per_page=0, snippets=False, facets=False).hits] for q in queries]
+def run_all(ix, queries) -> list[tuple[int, set[str]]]:
+    """Return, for every query, how many stories match and which posts (every copy)."""
+    return [(ix.search(q["q"], per_page=1, snippets=False, facets=False).total,
+             {h.id for h in ix.search(q["q"], per_page=0, snippets=False, facets=False, fold=False).hits})
+            for q in queries]
 
 
 @pytest.fixture(scope="module")
@@ -210,14 +257,18 @@ def local_results(local_rsshub, dev_queries):
     return run_all(local_rsshub, dev_queries)
 
 
-def test_dev_queries_find_the_same_posts_as_the_local_index(rsshub, dev_queries, local_results):
+def test_dev_queries_find_the_same_posts_and_stories_as_the_local_index(rsshub, dev_queries, local_results):
     remote = run_all(rsshub, dev_queries)
-    assert [q["q"] for q, r, l in zip(dev_queries, remote, local_results) if set(r) != set(l)] == []
+    assert [q["q"] for q, r, expected in zip(dev_queries, remote, local_results) if r != expected] == []
 
 
-def test_dev_query_top_tens_agree_closely(rsshub, dev_queries, local_results):
-    remote = run_all(rsshub, dev_queries)
-    overlaps = [len(set(r[:10]) & set(l[:10])) / min(10, len(l)) for r, l in zip(remote, local_results) if l]
+def test_dev_query_top_tens_agree_closely(rsshub, local_rsshub, dev_queries):
+    overlaps = []
+    for q in dev_queries:
+        remote, local = ([h.id for h in ix.search(q["q"], snippets=False, facets=False, fold=False).hits]
+                         for ix in (rsshub, local_rsshub))
+        if local:
+            overlaps.append(len(set(remote) & set(local)) / len(local))
     assert sum(overlaps) / len(overlaps) >= 0.9  # 0.967 when measured: per-shard idf and approximate bonuses
 
 
@@ -228,7 +279,7 @@ def test_real_facets_agree(rsshub, local_rsshub, q):
 
 @pytest.mark.parametrize("date", ["2022-09", "2022-09-01..2022-09-15", ">=2022-09-20", "<2022-01", "2021"])
 def test_real_date_filters_agree(rsshub, local_rsshub, date):
-    remote, local = rsshub.search("", per_page=0, filters={"date": date}), local_rsshub.search("", per_page=0, filters={"date": date})
+    remote, local = (ix.search("", per_page=0, filters={"date": date}, fold=False) for ix in (rsshub, local_rsshub))
     assert (remote.total, ids(remote)) == (local.total, ids(local))
 
 
@@ -252,10 +303,10 @@ def test_killing_a_mirrored_node_mid_run_loses_no_results(rsshub_cluster, dev_qu
             for i, q in enumerate(dev_queries):
                 if i == len(dev_queries) // 3:
                     os.kill(int((node.data_dir / "searchd.pid").read_text()), signal.SIGKILL)
-                remote.append([h.id for h in ix.search(q["q"], per_page=0, snippets=False, facets=False).hits])
+                remote.extend(run_all(ix, [q]))
         finally:
             start(rsshub_cluster)  # bring the node back (its shards are replayed from its binlog)
-    assert [q["q"] for q, r, l in zip(dev_queries, remote, local_results) if set(r) != set(l)] == []
+    assert [q["q"] for q, r, expected in zip(dev_queries, remote, local_results) if r != expected] == []
     assert wait_until_in_sync(rsshub_cluster)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import pairwise
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -15,15 +14,16 @@ import pytest
 from click.testing import CliRunner
 
 from search import SearchError, plan
-from search.analysis import SECTION_BREAK, gram_positions, word_counts
+from search.analysis import SECTION_BREAK, word_counts
 from search.backend import LocalBackend, open_backend
 from search.cli import cli
 from search.query import parse_query, plan_query
 from search.sphinx import ClusterURL, SphinxBackend
 from search.sphinx.cluster import (MAP_FILE, ClusterConfigError, load_map, map_from_dict, plan_cluster, searchd_config,
                                    write_map)
-from search.sphinx.documents import (FIELDS, SECTION_GAP, date_cover, date_tokens, doc_key, document_row, encode,
-                                     gram_stream, pack_text, unpack_text, word_token, words)
+from search.recall import fold_sections
+from search.sphinx.documents import (FIELDS, bigrams, date_cover, date_tokens, doc_key, document_row, encode,
+                                     gram_stream, unpack_row_content, word_token, words)
 from search.sphinx.match import to_match
 from search.sphinx.ranking import Collection, ranked_match, ranker_options
 from search.sphinx.writer import sql_literal
@@ -65,14 +65,15 @@ def test_document_words_are_the_local_index_word_terms():
     assert Counter(words(TEXT)) == Counter(word_counts(TEXT))
 
 
-def test_gram_stream_is_adjacent_exactly_where_the_local_recall_field_is():
+def test_gram_stream_holds_a_phrase_exactly_where_the_recall_index_finds_its_string():
     value = SECTION_BREAK.join(["國際論壇", "新", "", TEXT])
-    stream = gram_stream(value)
-    positions = sorted((p, g) for g, ps in gram_positions(value).items() for p in ps)
-    pairs = [(a, b) for (pa, a), (pb, b) in pairwise(positions) if pb == pa + 1]
-    streamed = [(a, b) for a, b in pairwise(stream) if SECTION_GAP not in (a, b)]
-    assert streamed == [(encode(a), encode(b)) for a, b in pairs]
-    assert stream.count(SECTION_GAP) == 2  # after the title, after the source (the empty section adds none)
+    stream = " " + " ".join(gram_stream(value)) + " "
+    sections = fold_sections(value)
+    text = "".join(sections)
+    for length in (2, 3, 5):
+        for sub in {text[i:i + length] for i in range(len(text) - length + 1)}:
+            phrase = " " + " ".join(map(encode, bigrams(sub))) + " "
+            assert (phrase in stream) == any(sub in section for section in sections), sub
 
 
 def test_document_row_fills_every_field(corpus_dir):
@@ -83,11 +84,7 @@ def test_document_row_fills_every_field(corpus_dir):
     assert all(row[f] for f in FIELDS)
     assert row["id"] == doc_key(doc.id)
     assert "date_d20211028" in row["keys"].split()
-    assert unpack_text(row["text"]) == doc.text
-
-
-def test_packed_text_round_trips():
-    assert unpack_text(pack_text(TEXT)) == TEXT
+    assert unpack_row_content(row["content"]) == (doc.text, doc.html)
 
 
 def test_sql_literal_escapes_quotes_and_backslashes():
@@ -126,8 +123,8 @@ def test_one_character_is_looked_up_in_the_character_field():
     assert to_match(plan.Contains("猫")) == "(@chars 猫)"
 
 
-def test_one_character_title_filter_is_a_prefix_of_title_bigrams():
-    assert to_match(plan.Contains("猫", "title_grams")) == "(@title_grams 猫*)"
+def test_one_character_title_filter_is_looked_up_in_the_title_characters():
+    assert to_match(plan.Contains("猫", "title_grams")) == "(@title_chars 猫)"
 
 
 def test_query_made_only_of_exclusions_excludes_from_every_post():

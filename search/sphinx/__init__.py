@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..indexer import BuildReport, ProgressCallback
+from ..permalinks import PostUrls
 from .cluster import ClusterConfigError, ClusterMap, load_map
 from .connection import ClusterUnavailableError, ClusterURL
 from .searcher import SphinxIndex
@@ -36,20 +37,20 @@ class SphinxBackend:
     def __str__(self) -> str:
         return str(self.url)
 
-    def build(self, corpus_dir: Path, *, userdict: str | None = None, procs: int | None = None, wait: bool = False,
-              progress: ProgressCallback | None = None) -> BuildReport:
+    def build(self, corpus_dir: Path, *, userdict: str | None = None, segmenter: str = "jieba",
+              procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
         """Index every post under ``corpus_dir`` into the cluster, replacing what it held."""
-        return build_cluster(corpus_dir, self.shard_map(), userdict=userdict, procs=procs, wait=wait,
-                             progress=progress)
+        return build_cluster(corpus_dir, self.shard_map(), userdict=userdict, segmenter=segmenter, procs=procs,
+                             wait=wait, progress=progress)
 
     def update(self, corpus_dir: Path | None = None, *, procs: int | None = None, wait: bool = False,
                progress: ProgressCallback | None = None) -> BuildReport:
         """Write only the posts added, changed or deleted since the last build or update."""
         return update_cluster(self.shard_map(), corpus_dir, procs=procs, wait=wait, progress=progress)
 
-    def open(self) -> SphinxIndex:
-        """Return the cluster's index, opened for searching."""
-        return SphinxIndex.open(self.url)
+    def open(self, *, post_urls: PostUrls | None = None) -> SphinxIndex:
+        """Return the cluster's index, opened for searching (hits carry blog URLs with ``post_urls``)."""
+        return SphinxIndex.open(self.url, post_urls=post_urls)
 
     def exists(self) -> bool:
         """Always True: whether the cluster holds an index is known only when it is opened."""

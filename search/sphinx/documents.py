@@ -1,9 +1,10 @@
 """Documents -> rows of a Sphinx real-time index, analysed here exactly as for the local index.
 
 Sphinx receives no raw text to analyse: every full-text field is a string of
-space-separated tokens made by :mod:`search.analysis` (the same normaliser,
-jieba segmentation, bigram recall stream and character set as the Whoosh
-index), and every character the engine sees is a letter, a digit or ``_``.
+space-separated tokens made by :mod:`search.analysis` and :mod:`search.recall`
+(the same normaliser, word segmenter, bigram recall stream and character set
+as the local index), and every character the engine sees is a letter, a digit
+or ``_``.
 :func:`encode` spells any other character as ``_hex_``, so Sphinx's own
 tokenizer cannot split, fold or drop anything and ``MATCH()`` needs no
 escaping.
@@ -13,14 +14,15 @@ Fields (all pre-analysed, ``index`` settings in :mod:`search.sphinx.cluster`):
 * ``title_words``/``body_words``: jieba words (title words count in the body too), for ranking.
 * ``grams``: the recall stream, bigrams of title, source, categories and body in
   order; :data:`SECTION_GAP` between sections, so no phrase spans two of them.
-* ``title_grams``: bigrams of the title; ``chars``: each distinct character once.
+* ``title_grams``: bigrams of the title; ``chars`` and ``title_chars``: each distinct character of
+  the post and of the title once (one-character queries).
 * ``keys``: exact-match tokens: :data:`ANY` (every post), the source and category
   keys (hashed) and the publication day at six resolutions (see :func:`date_tokens`).
 
 Attributes hold what results show (title, source, categories, date, image),
-the facets (source, first category, month), the stored text and HTML
-(zlib + base64, as compact as the Whoosh index keeps them) and the file
-fingerprint that ``update`` compares.
+what blog URLs need (front matter, whether the date had its own zone), the
+facets (source, first category, month), the text and HTML (packed as the local
+index packs them, then base64) and the file fingerprint ``update`` compares.
 """
 
 from __future__ import annotations
@@ -29,20 +31,21 @@ import base64
 import functools
 import hashlib
 import json
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..analysis import SECTION_BREAK, char_counts, gram_positions, is_word, normalise, segment
+from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, is_word, normalise
 from ..corpus import Document
-from ..indexer import category_keys, filter_key
+from ..indexer import category_keys, filter_key, pack_content, unpack_content
+from ..recall import fold_sections
 
-FIELDS = ("title_words", "body_words", "grams", "title_grams", "chars", "keys")
+FIELDS = ("title_words", "body_words", "grams", "title_grams", "chars", "title_chars", "keys")
 #: Attribute name -> Sphinx type (``rt_attr_<type>``).
 ATTRIBUTES = {
     "doc_id": "string", "title": "string", "source": "string", "category": "string", "categories": "string",
-    "month": "string", "date": "bigint", "dated": "uint", "image": "string", "text": "string", "html": "string",
-    "file_size": "bigint", "file_mtime": "bigint", "file_sha1": "string",
+    "month": "string", "date": "bigint", "dated": "uint", "date_zoned": "uint", "image": "string",
+    "front_matter": "string", "content": "string", "story": "bigint", "story_rank": "bigint", "file_size": "bigint",
+    "file_mtime": "bigint", "file_sha1": "string",
 }
 #: Matches every post (a query made only of exclusions needs something to exclude from).
 ANY = "any"
@@ -172,7 +175,7 @@ def _next_month(year: int, month: int) -> tuple[int, int, int]:
 # --- rows ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Fingerprint:
+class FileStamp:
     """What ``update`` compares to find changed files: size, modification time, content hash."""
 
     size: int
@@ -180,35 +183,43 @@ class Fingerprint:
     sha1: str | None
 
 
-def words(value: str, userdict: str | None = None) -> list[str]:
-    """Return the jieba words of ``value`` in order, exactly the terms :func:`search.analysis.word_counts` counts."""
-    return [w for w, _, _ in segment(normalise(value), userdict) if is_word(w)]
+def words(value: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> list[str]:
+    """Return the words of ``value`` in order, exactly the terms :func:`search.analysis.word_counts` counts."""
+    return [w for w, _, _ in segmenter.tokenize(normalise(value)) if is_word(w)]
+
+
+def bigrams(folded: str) -> list[str]:
+    """Return the recall tokens of one folded, compacted string: its bigrams, or itself if shorter.
+
+    >>> bigrams("国际论坛"), bigrams("国")
+    (['国际', '际论', '论坛'], ['国'])
+    """
+    if len(folded) < 2:
+        return [folded] if folded else []
+    return [folded[i:i + 2] for i in range(len(folded) - 1)]
 
 
 def gram_stream(value: str) -> list[str]:
-    """Return the recall tokens of ``value`` in position order, :data:`SECTION_GAP` where positions skip.
+    """Return the recall tokens of a field value, :data:`SECTION_GAP` between its sections.
 
-    Built from :func:`search.analysis.gram_positions`, so two grams are adjacent
-    here exactly when they are adjacent in the Whoosh index.
+    Sections are folded by :func:`search.recall.fold_sections`, so two bigrams
+    are adjacent here exactly when the recall index has them at consecutive
+    positions (no bigram spans two sections).
 
-    >>> gram_stream("國際\\x1fab")
+    >>> gram_stream("國際\x1f\x1fab")
     ['国际', '_', 'ab']
     """
-    slots: dict[int, str] = {}
-    for gram, positions in gram_positions(value).items():
-        for pos in positions:
-            slots[pos] = gram
     out: list[str] = []
-    last = None
-    for pos in sorted(slots):
-        if last is not None and pos != last + 1:
-            out.append(SECTION_GAP)
-        out.append(encode(slots[pos]))
-        last = pos
+    for section in fold_sections(value):
+        if section:
+            if out:
+                out.append(SECTION_GAP)
+            out.extend(map(encode, bigrams(section)))
     return out
 
 
-def document_row(doc: Document, fingerprint: Fingerprint | None = None, userdict: str | None = None) -> dict:
+def document_row(doc: Document, stamp: FileStamp | None = None,
+                 segmenter: Segmenter = DEFAULT_SEGMENTER) -> dict:
     """Return the full-text fields and attributes of ``doc`` for ``INSERT``/``REPLACE``."""
     sections = [doc.title, doc.source, " ".join(doc.categories), doc.text]
     keys = [ANY, key_token("source", filter_key(doc.source))]
@@ -218,11 +229,12 @@ def document_row(doc: Document, fingerprint: Fingerprint | None = None, userdict
         keys += date_tokens(published.date())
     return {
         "id": doc_key(doc.id),
-        "title_words": " ".join(map(word_token, words(doc.title, userdict))),
-        "body_words": " ".join(map(word_token, words(f"{doc.title}\n{doc.text}", userdict))),
+        "title_words": " ".join(map(word_token, words(doc.title, segmenter))),
+        "body_words": " ".join(map(word_token, words(f"{doc.title}\n{doc.text}", segmenter))),
         "grams": " ".join(gram_stream(SECTION_BREAK.join(sections))),
         "title_grams": " ".join(gram_stream(doc.title)),
         "chars": " ".join(map(encode, char_counts(" ".join(sections)))),
+        "title_chars": " ".join(map(encode, char_counts(doc.title))),
         "keys": " ".join(keys),
         "doc_id": doc.id,
         "title": doc.title,
@@ -232,20 +244,18 @@ def document_row(doc: Document, fingerprint: Fingerprint | None = None, userdict
         "month": published.strftime("%Y-%m") if published else "",
         "date": int(published.timestamp()) if published else UNDATED,
         "dated": int(published is not None),
+        "date_zoned": int(doc.date_zoned),
         "image": doc.image or "",
-        "text": pack_text(doc.text),
-        "html": pack_text(doc.html),
-        "file_size": fingerprint.size if fingerprint else 0,
-        "file_mtime": fingerprint.mtime_ns if fingerprint else 0,
-        "file_sha1": (fingerprint.sha1 or "") if fingerprint else "",
+        "front_matter": json.dumps(doc.front_matter, ensure_ascii=False),
+        "content": base64.b64encode(pack_content(doc.text, doc.html)).decode("ascii"),
+        "story": 0,  # set by the writer when the post turns out to have copies
+        "story_rank": 0,
+        "file_size": stamp.size if stamp else 0,
+        "file_mtime": stamp.mtime_ns if stamp else 0,
+        "file_sha1": (stamp.sha1 or "") if stamp else "",
     }
 
 
-def pack_text(text: str) -> str:
-    """Return ``text`` compressed for a string attribute (zlib, then base64)."""
-    return base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")
-
-
-def unpack_text(packed: str | bytes) -> str:
-    """Return the text :func:`pack_text` packed."""
-    return zlib.decompress(base64.b64decode(packed)).decode("utf-8")
+def unpack_row_content(packed: str | bytes) -> tuple[str, str]:
+    """Return ``(text, html)`` of a row's ``content`` attribute."""
+    return unpack_content(base64.b64decode(packed))

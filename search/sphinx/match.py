@@ -11,10 +11,10 @@ nothing needs escaping. Scores are not encoded here: ``Weighted`` and
 from __future__ import annotations
 
 from .. import plan
-from ..analysis import grams
-from .documents import ANY, NONE, date_cover, encode, key_token, word_token
+from .documents import ANY, NONE, bigrams, date_cover, encode, key_token, word_token
 
-_FIELDS = {"grams": "grams", "title_grams": "title_grams"}
+#: Where a substring of each recall field is looked up: (bigram field, one-character field).
+_FIELDS = {"grams": ("grams", "chars"), "title_grams": ("title_grams", "title_chars")}
 
 
 def to_match(node: plan.Node) -> str:
@@ -26,7 +26,7 @@ def to_match(node: plan.Node) -> str:
     '((@keys any) -(@grams 广告))'
     """
     if isinstance(node, plan.Contains):
-        return _contains(node.text, _FIELDS[node.field])
+        return _contains(node.text, *_FIELDS[node.field])
     if isinstance(node, plan.Words):
         return f"(@(title_words,body_words) {' | '.join(map(word_token, node.words))})"
     if isinstance(node, plan.Key):
@@ -50,13 +50,11 @@ def to_match(node: plan.Node) -> str:
     raise TypeError(f"not a plan node: {node!r}")
 
 
-def _contains(text: str, field: str) -> str:
-    """Substring match, as :func:`search.query.contains`: one character, one bigram or a phrase of bigrams."""
+def _contains(text: str, field: str, char_field: str) -> str:
+    """Substring match, as the recall index: one character anywhere, one bigram, or a phrase of bigrams."""
     if len(text) == 1:
-        if field == "grams":
-            return f"(@chars {encode(text)})"
-        return f"(@{field} {encode(text)}*)"  # the title's bigrams starting with it, or the one-character title
-    parts = grams(text)
+        return f"(@{char_field} {encode(text)})"
+    parts = bigrams(text)
     if len(parts) == 1:
         return f"(@{field} {encode(parts[0])})"
     return f'(@{field} "{" ".join(map(encode, parts))}")'

@@ -33,10 +33,9 @@ import math
 from dataclasses import dataclass
 
 from .. import plan
-from ..analysis import grams
 from ..query import TITLE_WEIGHT
 from ..searcher import BM25_B, BM25_K1
-from .documents import FIELDS
+from .documents import FIELDS, bigrams
 from .match import to_match
 
 #: Weights (``OPTION field_weights``) that let the expression tell the bonus fields apart.
@@ -63,7 +62,7 @@ def ranker_options(node: plan.Node, collection: Collection) -> str:
     parts = [f"{idf_scale:.6g}*({body} - 0.5)", f"{TITLE_WEIGHT * idf_scale:.6g}*({title} - 0.5)"]
     bonuses = _bonus_phrases(node)
     if bonuses:
-        conditions = " + ".join(f"{score:g}*(user_weight=={FIELD_IDS[field]})*(lcs>={max(len(grams(text)), 1)})"
+        conditions = " + ".join(f"{score:g}*(user_weight=={FIELD_IDS[field]})*(lcs>={len(bigrams(text))})"
                                 for field, text, score in bonuses)
         parts.append(f"sum({conditions})")
     weights = ", ".join(f"{f}={FIELD_IDS.get(f, 1)}" for f in FIELDS)

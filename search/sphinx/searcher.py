@@ -1,11 +1,12 @@
 """The index on a Sphinx cluster, opened for reading: the same calls and results as :class:`search.Index`.
 
 Queries go to the distributed index of any query node (see
-:class:`search.sphinx.connection.QueryNodes` for fail-over). The query
-language, the plan, snippets, highlighted titles and facet ordering are the
-local index's; only matching (``MATCH()``), ranking (:mod:`.ranking`) and
-counting (``GROUP BY``) run in searchd. One batch carries the page of hits
-and the three facet counts, so a search is one round trip.
+:class:`search.sphinx.connection.QueryNodes` for fail-over). Reading the
+query (date words included), the plan, snippets, highlighted titles, blog
+URLs and facet ordering are the local index's; only matching (``MATCH()``),
+ranking (:mod:`.ranking`), folding copies of a story (``GROUP BY`` the story)
+and counting run in searchd. One batch carries the page of hits and the facet
+counts, so a search is one round trip (two when it shows a story's copies).
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ import json
 import math
 import threading
 import time
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from typing import Self
 
 from .. import plan
-from ..analysis import warm_up, word_counts
+from ..analysis import DEFAULT_SEGMENTER, Segmenter, word_counts
 from ..errors import IndexNotFoundError
 from ..highlight import highlight_title, make_snippet
-from ..query import parse_query, plan_query
-from ..results import FacetCount, Hit, IndexStats, Post, SearchResults
-from ..searcher import FACET_LIMIT, FACETS, Filters, _check_paging
+from ..permalinks import PostUrls
+from ..query import plan_query
+from ..results import Copy, FacetCount, Hit, IndexStats, Post, SearchResults
+from ..facets import DATED, FACET_LIMIT
+from ..searcher import COVERAGE_DAYS, FACETS, Filters, read_request
 from .cluster import ClusterMap, map_from_dict, node_status
 from .connection import ClusterURL, QueryNodes, Result
-from .documents import doc_key, unpack_text, word_token
+from .documents import doc_key, unpack_row_content, word_token
 from .match import to_match
 from .ranking import SCALE, Collection, ranked_match, ranker_options
 
@@ -40,7 +44,11 @@ KEY_TERMS = 12
 RELATED_TEXT_CHARS = 4000
 #: Most distinct words of that text whose statistics are looked up.
 RELATED_CANDIDATES = 500
-_HIT_COLUMNS = "id, doc_id, title, source, categories, date, dated, image"
+#: Most posts related-coverage ranks (the local index ranks every post with a key term).
+COVERAGE_CANDIDATES = 1000
+_POST = "id, doc_id, title, source, categories, date, dated, date_zoned, front_matter, image, story"
+#: A post's story: the canonical copy's id, or its own id when it has no copies.
+_STORY = "IF(story = 0, id, story)"
 _EARLIEST = int(datetime(1000, 1, 1, tzinfo=UTC).timestamp())  # as the local index's stats
 
 
@@ -51,26 +59,29 @@ class SphinxIndex:
     >>> ix.search("冬奥", sort="newest").total                                # doctest: +SKIP
     """
 
-    def __init__(self, url: ClusterURL):
+    def __init__(self, url: ClusterURL, *, post_urls: PostUrls | None = None):
         self.url = url
+        self.post_urls = post_urls
+        #: The word segmenter the cluster's posts were cut with; queries are cut by it too.
+        self.segmenter: Segmenter = DEFAULT_SEGMENTER
         self._nodes = QueryNodes(url.addresses)
         self._lock = threading.Lock()
         self._meta: dict = {}
-        self._collection: Collection | None = None
+        self._collection = Collection(1, 0, 0)
         self._docs = 0
         self._checked = -math.inf
         self._stats: IndexStats | None = None
 
     @classmethod
-    def open(cls, url: ClusterURL) -> SphinxIndex:
+    def open(cls, url: ClusterURL, *, post_urls: PostUrls | None = None) -> SphinxIndex:
         """Return the index on the cluster at ``url``, opened.
 
         :raises ClusterUnavailableError: if no query node answers.
         :raises IndexNotFoundError: if the cluster holds no index yet.
         """
-        index = cls(url)
+        index = cls(url, post_urls=post_urls)
         index.refresh()
-        warm_up(index._meta.get("userdict"))
+        index.segmenter.warm_up()
         return index
 
     def refresh(self) -> bool:
@@ -88,6 +99,7 @@ class SphinxIndex:
         with self._lock:
             changed = meta != self._meta or docs != self._docs
             self._meta, self._docs, self._checked = meta, docs, time.monotonic()
+            self.segmenter = Segmenter.from_meta(meta)
             # Every shard ranks with its own statistics; they are alike, so the mean shard stands for all.
             self._collection = Collection(
                 docs=max(docs // shards, 1), title_length=title_length // shards, body_length=body_length // shards,
@@ -116,83 +128,159 @@ class SphinxIndex:
 
     def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
                filters: Filters | dict | None = None, half_life_days: float | None = None,
-               now: datetime | None = None, snippets: bool = True, facets: bool = True) -> SearchResults:
+               now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
+               facets: bool = True, fold: bool = True) -> SearchResults:
         """Return one page of results for ``text``, as :meth:`search.Index.search` does.
 
         :raises QuerySyntaxError: for a bad query, filter, page or sort.
         :raises ClusterUnavailableError: if the cluster cannot answer completely.
         """
         started = time.perf_counter()
-        _check_paging(page, per_page, sort, half_life_days)
-        if not isinstance(filters, Filters):
-            filters = Filters.from_mapping(filters)
+        request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
+                               half_life_days=half_life_days, now=now, date_parse=date_parse)
         meta, collection = self._current()
-        planned = plan_query(parse_query(text), userdict=meta.get("userdict"))
+        planned = plan_query(request.node, segmenter=self.segmenter)
         node = planned.match
-        if (filtered := filters.plan()) is not None:
+        if (filtered := request.filters.plan()) is not None:
             node = plan.AllOf((node, plan.Constant(filtered, 0.0)))
-        match = to_match(node)
-        first = (page - 1) * per_page
-        count = per_page or max(self._docs, 1)
-        columns = _HIT_COLUMNS + (", text" if snippets else "")
+        match, ranked = to_match(node), ranked_match(node)
+        folding = fold and meta.get("stories", 0) > 0
         rank = "WEIGHT()"
-        if half_life_days:
-            moment = int((now or datetime.now(UTC)).timestamp())
+        if request.half_life_days:
+            moment = int(request.now.timestamp())
             rank = (f"WEIGHT()*IF(dated = 1, POW(0.5, IF(date < {moment}, {moment} - date, 0) / "
-                    f"{half_life_days * 86400.0:.1f}), 0.5)")
-        order = {"relevance": "score DESC", "newest": "date DESC", "oldest": "date ASC"}[sort]
+                    f"{request.half_life_days * 86400.0:.1f}), 0.5)")
+        order = {"relevance": "score DESC", "newest": "date DESC", "oldest": "date ASC"}[request.sort]
+        grouping = f"GROUP BY story_key WITHIN GROUP ORDER BY {order} " if folding else ""
+        first = (page - 1) * per_page
 
         def page_of(count: int) -> str:
-            return (f"SELECT {columns}, {rank} AS score FROM {self.url.index} WHERE MATCH(%s) "
-                    f"ORDER BY {order}, id ASC LIMIT {first}, {count} "
+            return (f"SELECT {_POST}, {'content, ' if snippets else ''}{_STORY} AS story_key, {rank} AS score "
+                    f"FROM {self.url.index} WHERE MATCH(%s) {grouping}ORDER BY {order}, id ASC "
+                    f"LIMIT {first}, {count} "
                     f"OPTION {ranker_options(node, collection)}, max_matches={max(first + count, 1000)}")
 
-        statements = [page_of(count)]
+        count = per_page or max(self._docs, 1)
+        statements, args = [page_of(count)], [ranked]
         if facets:
             statements += [self._count_by(name, matching=True) for name in FACETS]
-        ranked = ranked_match(node)
-        results = self._nodes.select(statements, [ranked] + [match] * (len(statements) - 1))
-        hits, total = results[0].rows, results[0].total_found
-        if not per_page and len(hits) < total:  # posts were added since the last refresh
-            hits = self._nodes.select([page_of(total)], [ranked])[0].rows
+        if folding:  # the matches that have copies: what turns counts of posts into counts of stories
+            statements += [f"SELECT story, {', '.join(FACETS)} FROM {self.url.index} WHERE MATCH(%s) AND story != 0 "
+                           f"LIMIT 0, {FACET_GROUPS} OPTION ranker=none, max_matches={FACET_GROUPS}",
+                           f"SELECT id FROM {self.url.index} WHERE MATCH(%s) LIMIT 1 OPTION ranker=none"]
+        results = self._nodes.select(statements, args + [match] * (len(statements) - 1))
+        rows, total = results[0].rows, results[0].total_found
+        copied = _Copied(results[-2].rows if folding else [])
+        if folding:
+            total = copied.stories(results[-1].total_found)
+        if not per_page and len(rows) < total:  # posts were added since the last refresh
+            rows = self._nodes.select([page_of(total)], [ranked])[0].rows
+        copies = self._copies([_Row(row) for row in rows]) if folding else {}
+        hits = tuple(self._hit(row, planned.highlights, planned.title_highlights, snippets, copies.get(row[0], ()))
+                     for row in rows)
+        counted = {name: copied.facet(i, _counts(result))
+                   for i, (name, result) in enumerate(zip(FACETS, results[1:1 + len(FACETS)] if facets else ()))}
         return SearchResults(
-            query=text, total=total, page=page, per_page=per_page, sort=sort,
-            hits=tuple(_hit(row, planned.highlights, planned.title_highlights, snippets) for row in hits),
-            facets={name: _facet(name, result) for name, result in zip(FACETS, results[1:])},
-            ms=(time.perf_counter() - started) * 1000)
+            query=text, total=total, page=page, per_page=per_page, sort=request.sort, hits=hits,
+            facets={name: _ordered(name, counts) for name, counts in counted.items()},
+            ms=(time.perf_counter() - started) * 1000, total_posts=results[-1].total_found if folding else total,
+            counts="stories" if folding else "posts", dates=request.dates)
+
+    def _hit(self, row: tuple, highlights: tuple[str, ...], title_highlights: tuple[str, ...], snippets: bool,
+             copies: tuple[Copy, ...] = ()) -> Hit:
+        post = _Row(row)
+        text = unpack_row_content(row[len(_POST.split(", "))])[0] if snippets else ""
+        return Hit(id=post.doc_id, title=post.title, title_html=highlight_title(post.title, title_highlights),
+                   source=post.source, categories=post.categories, date=post.date, image=post.image,
+                   score=float(row[-1]) / SCALE, snippet=make_snippet(text, highlights) if snippets else "",
+                   url=self._url(post), copies=copies)
+
+    def _url(self, post: _Row) -> str | None:
+        if self.post_urls is None:
+            return None
+        return self.post_urls.url(doc_id=post.doc_id, title=post.title, categories=post.categories, date=post.date,
+                                  date_zoned=post.date_zoned, front_matter=post.front_matter)
+
+    def _copies(self, posts: list[_Row]) -> dict[int, tuple[Copy, ...]]:
+        """Return ``{post: the other copies of its story, earliest first}`` for the posts that have copies."""
+        stories = sorted({post.story for post in posts if post.story})
+        if not stories:
+            return {}
+        result = self._nodes.select([
+            f"SELECT {_POST} FROM {self.url.index} WHERE story IN ({', '.join(map(str, stories))}) "
+            f"ORDER BY story_rank ASC LIMIT 0, {FACET_GROUPS} OPTION max_matches={FACET_GROUPS}"])[0]
+        members: dict[int, list[_Row]] = {}
+        for row in result.rows:
+            member = _Row(row)
+            members.setdefault(member.story, []).append(member)
+        return {post.key: tuple(Copy(id=m.doc_id, title=m.title, source=m.source, date=m.date)
+                                for m in members.get(post.story, ()) if m.key != post.key) for post in posts}
 
     # --- single posts ------------------------------------------------------------------------
 
     def get(self, doc_id: str) -> Post | None:
         """Return the stored post ``doc_id``, or None if the cluster has no such post."""
-        self._current()
-        result = self._nodes.select([(f"SELECT {_HIT_COLUMNS}, text, html FROM {self.url.index} "
-                                      f"WHERE id = {doc_key(doc_id)}")])[0]
-        row = next((r for r in result.rows if r[1] == doc_id), None)
+        row = self._row(doc_id)
         if row is None:
             return None
-        _, doc_id, title, source, categories, date, dated, image, text, html = row
-        return Post(id=doc_id, title=title, source=source, categories=tuple(json.loads(categories)),
-                    date=_date(date, dated), image=image or None, text=unpack_text(text), html=unpack_text(html))
+        post = _Row(row)
+        text, html = unpack_row_content(row[-1])
+        return Post(id=post.doc_id, title=post.title, source=post.source, categories=post.categories,
+                    date=post.date, image=post.image, text=text, html=html, url=self._url(post),
+                    copies=self._copies([post]).get(post.key, ()))
+
+    def _row(self, doc_id: str) -> tuple | None:
+        """Return the post columns and content of ``doc_id``, or None."""
+        self._current()
+        result = self._nodes.select([f"SELECT {_POST}, content FROM {self.url.index} WHERE id = {doc_key(doc_id)}"])
+        return next((row for row in result[0].rows if row[1] == doc_id), None)
 
     def more_like(self, doc_id: str, *, limit: int = 5) -> list[Hit]:
-        """Return up to ``limit`` posts similar to ``doc_id``.
+        """Return up to ``limit`` posts similar to ``doc_id`` (key terms of its title and body)."""
+        post = self.get(doc_id)
+        if post is None:
+            return []
+        return [self._hit(row, (), (), True) for row in self._similar(post, limit)]
+
+    def related_coverage(self, doc_id: str, *, days: float = COVERAGE_DAYS, limit: int = 10) -> list[Hit]:
+        """Return the coverage around ``doc_id``, as :meth:`search.Index.related_coverage` does: up to
+        ``limit`` stories most like it within ``days`` days of it, one entry per story, in date order."""
+        row = self._row(doc_id)
+        if row is None:
+            return []
+        own, post = _Row(row), self.get(doc_id)
+        window = None
+        if post.date is not None:
+            middle, span = int(post.date.timestamp()), int(timedelta(days=days).total_seconds())
+            window = (middle - span, middle + span)
+        ranked = [_Row(r) for r in self._similar(post, COVERAGE_CANDIDATES, window)]
+        rows = {r.key: r for r in ranked}
+        shown, seen = [], {own.story or own.key}
+        for candidate in ranked:  # one post per story: its original, if that is among the matches
+            story = candidate.story or candidate.key
+            if story not in seen:
+                seen.add(story)
+                shown.append(rows.get(story, candidate))
+        shown = shown[:limit]
+        copies = self._copies(shown)
+        hits = [self._hit(r.row, (), (), True, copies.get(r.key, ())) for r in shown]
+        return sorted(hits, key=lambda h: (h.date is None, h.date or datetime.min.replace(tzinfo=UTC)))
+
+    def _similar(self, post: Post, limit: int, window: tuple[int, int] | None = None) -> list[tuple]:
+        """Return rows of the posts most like ``post`` (best first, itself left out), optionally within a
+        ``(first, last)`` window of publication times.
 
         Key terms are chosen as Whoosh's ``more_like`` does (Bo1 over the
         post's title twice and the start of its text, with the cluster's term
         statistics); the posts containing them are ranked by BM25.
         """
-        post = self.get(doc_id)
-        if post is None:
+        _, collection = self._current()
+        counts = word_counts(f"{post.title} {post.title} {post.text[:RELATED_TEXT_CHARS]}", self.segmenter)
+        tokens = {word_token(w): w for w in sorted(counts, key=lambda w: -counts[w])[:RELATED_CANDIDATES]}
+        if not tokens:
             return []
-        meta, collection = self._current()
-        counts = word_counts(f"{post.title} {post.title} {post.text[:RELATED_TEXT_CHARS]}", meta.get("userdict"))
-        words = sorted(counts, key=lambda w: -counts[w])[:RELATED_CANDIDATES]
-        if not words:
-            return []
-        tokens = {word_token(w): w for w in words}
         looked_up = self._nodes.select([f"SELECT id FROM {self.url.index} WHERE MATCH(%s) LIMIT 1 OPTION ranker=none"],
-                                       [_any_word(tokens)])[0]
+                                       [f"(@(title_words,body_words) {' | '.join(tokens)})"])[0]
         frequencies = _keyword_hits(looked_up.meta)
         scored = sorted((-_bo1(counts[w], frequencies[t], self._docs), w) for t, w in tokens.items()
                         if frequencies.get(t))
@@ -200,11 +288,11 @@ class SphinxIndex:
         if not key_terms:
             return []
         node = plan.Words(key_terms)
-        similar = self._nodes.select([(
-            f"SELECT {_HIT_COLUMNS}, text, WEIGHT() AS score FROM {self.url.index} WHERE MATCH(%s) "
-            f"AND id != {doc_key(doc_id)} ORDER BY score DESC, id ASC LIMIT 0, {limit} "
-            f"OPTION {ranker_options(node, collection)}")], [to_match(node)])[0]
-        return [_hit(row, (), (), True) for row in similar.rows]
+        within = f"AND dated = 1 AND date >= {window[0]} AND date <= {window[1]} " if window else ""
+        return self._nodes.select([
+            f"SELECT {_POST}, content, {_STORY} AS story_key, WEIGHT() AS score FROM {self.url.index} "
+            f"WHERE MATCH(%s) AND id != {doc_key(post.id)} {within}ORDER BY score DESC, id ASC LIMIT 0, {limit} "
+            f"OPTION {ranker_options(node, collection)}, max_matches={max(limit, 1000)}"], [to_match(node)])[0].rows
 
     # --- statistics --------------------------------------------------------------------------
 
@@ -223,7 +311,8 @@ class SphinxIndex:
             segmenter=meta.get("segmenter"),
             first_date=_date(first.rows[0][0], 1) if first.rows else None,
             last_date=_date(last.rows[0][0], 1) if last.rows else None,
-            sources=_facet("source", sources, limit=None), categories=_facet("category", categories, limit=None))
+            sources=_ordered("source", _counts(sources), limit=None),
+            categories=_ordered("category", _counts(categories), limit=None))
         with self._lock:
             self._stats = stats
         return stats
@@ -235,31 +324,63 @@ class SphinxIndex:
                 f"LIMIT 0, {FACET_GROUPS} OPTION ranker=none, max_matches={FACET_GROUPS}")
 
 
-def _hit(row: tuple, highlights: tuple[str, ...], title_highlights: tuple[str, ...], snippets: bool) -> Hit:
-    _, doc_id, title, source, categories, date, dated, image, *rest = row
-    text = unpack_text(rest[0]) if snippets else ""
-    return Hit(id=doc_id, title=title, title_html=highlight_title(title, title_highlights), source=source,
-               categories=tuple(json.loads(categories)), date=_date(date, dated), image=image or None,
-               score=float(rest[-1]) / SCALE, snippet=make_snippet(text, highlights) if snippets else "")
+class _Row:
+    """The post columns (:data:`_POST`) of a result row, decoded."""
+
+    def __init__(self, row: tuple):
+        self.row = row
+        key, self.doc_id, self.title, self.source, categories, published, dated, zoned, front_matter, image, story = \
+            row[:11]
+        self.key, self.story = int(key), int(story)
+        self.categories = tuple(json.loads(categories))
+        self.date = _date(published, dated)
+        self.date_zoned, self.front_matter = bool(int(zoned)), json.loads(front_matter or "{}")
+        self.image = image or None
 
 
 def _date(value, dated) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if int(dated) else None
 
 
-def _facet(name: str, result: Result, limit: int | None = FACET_LIMIT) -> tuple[FacetCount, ...]:
+class _Copied:
+    """The matches that have copies, as ``(story, source, category, month)`` rows.
+
+    Counts of stories are counts of posts less the extra copies: searchd
+    counts distinct values per shard, and a story's copies may lie on
+    different shards, so the difference is taken here, exactly.
+    """
+
+    def __init__(self, rows: list[tuple]):
+        self.rows = [(int(story), *values) for story, *values in rows]
+
+    def stories(self, posts: int) -> int:
+        """Return how many stories ``posts`` matching posts make."""
+        per_story = Counter(story for story, *_ in self.rows)
+        return posts - sum(n - 1 for n in per_story.values())
+
+    def facet(self, column: int, counts: dict[str, int]) -> dict[str, int]:
+        """Return a facet's counts of posts (``column`` of :data:`FACETS`) as counts of stories."""
+        per_value = Counter((str(values[column]), story) for story, *values in self.rows)
+        extra = Counter()
+        for (value, _), n in per_value.items():
+            extra[value] += n - 1
+        return {value: n - extra[value] for value, n in counts.items()}
+
+
+def _counts(result: Result) -> dict[str, int]:
+    """Return ``{value: count}`` of a ``GROUP BY`` result (empty values left out, as the local index does)."""
+    return {str(row[0]): int(row[-1]) for row in result.rows if row[0]}
+
+
+def _ordered(name: str, counted: dict[str, int], limit: int | None = FACET_LIMIT) -> tuple[FacetCount, ...]:
     """Order facet counts as the local index does: months in order, other values by count (then value)."""
-    counts = [(str(value), int(n)) for value, n in result.rows if value]
-    if name == "month":
+    counts = list(counted.items())
+    if name in DATED:
         counts.sort()
     else:
         counts.sort(key=lambda item: (-item[1], item[0]))
         counts = counts[:limit] if limit else counts
     return tuple(FacetCount(v, n) for v, n in counts)
-
-
-def _any_word(tokens: dict[str, str]) -> str:
-    return f"(@(title_words,body_words) {' | '.join(tokens)})"
 
 
 def _keyword_hits(meta: dict[str, str]) -> dict[str, int]:

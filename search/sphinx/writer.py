@@ -1,12 +1,18 @@
 """Building and updating the index on a Sphinx cluster: analyse posts here, write them to every mirror.
 
-Posts are read and analysed exactly as for the local index (in worker
-processes, like :func:`search.indexer.build_index`), routed to shard
+Posts are read, analysed and fingerprinted exactly as for the local index (in
+worker processes, like :func:`search.indexer.build_index`), routed to shard
 ``doc_key(id) % shards`` and written with ``REPLACE`` to that shard's index
 on every mirror. The file fingerprints ``update`` compares are attributes of
 the rows themselves, so the cluster is its own manifest; ``<index>_meta`` on
-every node records what built it (corpus, jieba dictionary, shard map) and
-the files that were read but not indexed.
+every node records what built it (corpus, segmenter, shard map) and the files
+that were read but not indexed.
+
+Stories (copies of one story, see :mod:`search.duplicates`) are found here
+from the near-duplicate fingerprints of every post, which the writer keeps
+beside the shard map (``<map>.fingerprints.npz``), and recorded in the rows
+of the posts that have copies: ``story`` (the canonical copy's id) and
+``story_rank`` (date order).
 
 Unlike the local index, a rebuild is not atomic: the shards are emptied
 first, and readers see the new posts arrive. Every mirror must answer for a
@@ -22,18 +28,21 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Self
 from pathlib import Path
+from typing import Self
+
+import numpy as np
 
 from .. import storage
-from ..analysis import SEGMENTER, warm_up
-from ..corpus import Problem, read_post
+from ..analysis import Segmenter, warm_up
+from ..corpus import read_post
+from ..duplicates import NO_DAY, Fingerprint, FingerprintTable, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
 from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, ProgressCallback, _diff, _manifest_entry,
                        _scan, storage_id)
 from .cluster import ClusterConfigError, ClusterMap
 from .connection import connect, fetch_all
-from .documents import Fingerprint, doc_key, document_row
+from .documents import FileStamp, doc_key, document_row
 
 #: Bytes of values sent in one ``REPLACE`` statement (searchd accepts up to ``max_packet_size``, 32 MB).
 BATCH_BYTES = 4_000_000
@@ -41,8 +50,9 @@ BATCH_BYTES = 4_000_000
 DELETE_BATCH = 1000
 
 
-def build_cluster(corpus_dir: Path, cluster: ClusterMap, *, userdict: str | None = None, procs: int | None = None,
-                  wait: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
+def build_cluster(corpus_dir: Path, cluster: ClusterMap, *, userdict: str | None = None, segmenter: str = "jieba",
+                  procs: int | None = None, wait: bool = False,
+                  progress: ProgressCallback | None = None) -> BuildReport:
     """Index every post under ``corpus_dir`` into the (emptied) shards of ``cluster``.
 
     :raises CorpusError: if ``corpus_dir`` is not a readable directory.
@@ -51,15 +61,17 @@ def build_cluster(corpus_dir: Path, cluster: ClusterMap, *, userdict: str | None
     """
     started = time.perf_counter()
     corpus_dir = Path(corpus_dir).resolve()
+    words = Segmenter(segmenter, userdict)
     paths, problems = _scan(corpus_dir)
     report = BuildReport(problems=problems)
-    with storage.writer_lock(_lock_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
+    with storage.writer_lock(_state_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
         writer.truncate()
-        dropped = _write_posts(writer, corpus_dir, paths, report, userdict, procs, progress)
-        unindexed = {doc_id: entry for doc_id, entry in dropped.items() if entry is not None}
+        dropped, prints = _write_posts(writer, corpus_dir, paths, report, words, procs, progress)
         writer.flush()
+        report.stories = _record_stories(writer, FingerprintTable.from_fingerprints(prints))
         report.total_docs = writer.count()
-        writer.write_meta(_meta(cluster, corpus_dir, userdict, report.total_docs, unindexed))
+        unindexed = {doc_id: entry for doc_id, entry in dropped.items() if entry is not None}
+        writer.write_meta(_meta(cluster, corpus_dir, words, report, unindexed))
     report.added = report.indexed
     report.seconds = time.perf_counter() - started
     return report
@@ -73,11 +85,12 @@ def update_cluster(cluster: ClusterMap, corpus_dir: Path | None = None, *, procs
     :raises ClusterConfigError: if the shard map changed since the build (posts would be routed elsewhere).
     """
     started = time.perf_counter()
-    with storage.writer_lock(_lock_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
+    with storage.writer_lock(_state_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
         meta = writer.read_meta()
         if meta.get("topology") != cluster.topology():
             raise ClusterConfigError("the shard map changed since the last build; rebuild with: "
                                      "news-search build --corpus DIR --backend URL --cluster FILE")
+        words = Segmenter.from_meta(meta)
         corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
         paths, problems = _scan(corpus_dir)
         report = BuildReport(problems=problems)
@@ -86,76 +99,101 @@ def update_cluster(cluster: ClusterMap, corpus_dir: Path | None = None, *, procs
         manifest, todo, deleted = _diff(corpus_dir, paths, old, report)
         report.deleted = len(deleted)
         if not todo and not deleted and str(corpus_dir) == meta.get("corpus"):
-            report.total_docs = meta.get("docs", 0)
+            report.total_docs, report.stories = meta.get("docs", 0), meta.get("stories", 0)
             report.seconds = time.perf_counter() - started
             return report
         writer.delete([doc_key(doc_id) for doc_id in deleted])
         rewritten = {storage_id(corpus_dir, p) for p in todo}
-        dropped = _write_posts(writer, corpus_dir, todo, report, meta.get("userdict"), procs, progress)
+        dropped, prints = _write_posts(writer, corpus_dir, todo, report, words, procs, progress)
         writer.delete(map(doc_key, dropped))  # indexed before, unreadable now
         unindexed = {d: e for d, e in old_unindexed.items() if d in manifest and d not in rewritten}
         unindexed |= {doc_id: entry for doc_id, entry in dropped.items() if entry is not None}
         writer.set_fingerprints({d: e for d, e in manifest.items()
                                  if d not in rewritten and d not in unindexed and e != old.get(d)})
         writer.flush()
+        # posts fingerprinted by another machine's builds stay unfolded until the next build here
+        table = FingerprintTable.load(_fingerprints_file(cluster)) or FingerprintTable.from_fingerprints([])
+        report.stories = _record_stories(writer, table.replaced([*deleted, *rewritten], prints))
         report.total_docs = writer.count()
-        writer.write_meta(_meta(cluster, corpus_dir, meta.get("userdict"), report.total_docs, unindexed,
-                                built_at=meta.get("built_at")))
+        writer.write_meta(_meta(cluster, corpus_dir, words, report, unindexed, built_at=meta.get("built_at")))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _lock_dir(cluster: ClusterMap) -> Path:
-    """The directory whose ``.lock`` serialises writers on this machine: the shard map's."""
+def _state_dir(cluster: ClusterMap) -> Path:
+    """The writer's directory: the shard map's (its ``.lock`` serialises writers on this machine)."""
     return cluster.path.parent if cluster.path else Path(".")
 
 
-def _meta(cluster: ClusterMap, corpus_dir: Path, userdict: str | None, docs: int, unindexed: dict,
+def _fingerprints_file(cluster: ClusterMap) -> Path:
+    name = f"{cluster.path.stem}.fingerprints.npz" if cluster.path else "cluster.fingerprints.npz"
+    return _state_dir(cluster) / name
+
+
+def _meta(cluster: ClusterMap, corpus_dir: Path, words: Segmenter, report: BuildReport, unindexed: dict,
           built_at: str | None = None) -> dict:
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    return {"schema_version": SCHEMA_VERSION, "segmenter": SEGMENTER, "userdict": userdict,
-            "corpus": str(corpus_dir), "built_at": built_at or now, "updated_at": now, "docs": docs,
+    return {"schema_version": SCHEMA_VERSION, **words.to_meta(), "corpus": str(corpus_dir),
+            "built_at": built_at or now, "updated_at": now, "docs": report.total_docs, "stories": report.stories,
             "cluster": cluster.to_dict(), "topology": cluster.topology(), "unindexed": unindexed}
+
+
+def _record_stories(writer: ClusterWriter, table: FingerprintTable) -> int:
+    """Find the stories of ``table``'s posts, mark them in the rows, keep the table; return how many have copies."""
+    table.save(_fingerprints_file(writer.cluster))
+    canonical = find_stories(table)
+    rows = np.arange(len(table))
+    days = np.where(table.days == NO_DAY, np.iinfo(np.int32).max, table.days)
+    rank = np.empty(len(table), dtype=np.int64)
+    rank[np.lexsort((rows, days))] = rows  # date order, as the local index lists a story's copies
+    copied = np.flatnonzero(canonical != rows)
+    members = np.union1d(copied, canonical[copied])
+    writer.set_stories({table.ids[i]: (doc_key(table.ids[canonical[i]]), int(rank[i])) for i in members.tolist()})
+    return int(np.unique(canonical[copied]).size)
 
 
 # --- analysis ----------------------------------------------------------------------------------
 
 def _write_posts(writer: ClusterWriter, corpus_dir: Path, paths: list[Path], report: BuildReport,
-                 userdict: str | None, procs: int | None, progress: ProgressCallback | None) -> dict:
-    """Analyse and write ``paths``; return ``{id: manifest entry or None}`` of the posts left out."""
-    dropped = {}
-    jobs = [(corpus_dir, path, userdict) for path in paths]
-    for done, (doc_id, problems, entry, row) in enumerate(_analysed(jobs, procs), 1):
+                 words: Segmenter, procs: int | None,
+                 progress: ProgressCallback | None) -> tuple[dict, list[Fingerprint]]:
+    """Analyse and write ``paths``; return ``{id: manifest entry or None}`` of the posts left out, and the
+    near-duplicate fingerprints of those written."""
+    dropped, prints = {}, []
+    jobs = [(corpus_dir, path, words) for path in paths]
+    for done, (doc_id, problems, entry, row, printed) in enumerate(_analysed(jobs, words, procs), 1):
         report.problems.extend(problems)
         if row is not None:
             writer.replace(row)
+            prints.append(printed)
             report.indexed += 1
         else:
             dropped[doc_id] = entry
         if progress:
             progress(done, len(paths))
-    return dropped
+    return dropped, prints
 
 
-def _analysed(jobs: list, procs: int | None) -> Iterator[tuple]:
+def _analysed(jobs: list, words: Segmenter, procs: int | None) -> Iterator[tuple]:
     procs = procs or os.cpu_count() or 1
     if procs <= 1 or len(jobs) < PARALLEL_THRESHOLD:
         yield from map(_analyse, jobs)
         return
-    warm_up()  # load jieba once, before forking, so workers share it
+    warm_up(words)  # load the segmenter once, before forking, so workers share it
     with multiprocessing.get_context("fork").Pool(procs) as pool:
         yield from pool.imap(_analyse, jobs, chunksize=8)
 
 
-def _analyse(job: tuple[Path, Path, str | None]) -> tuple[str, list[Problem], list | None, dict | None]:
-    """Read one post and return ``(id, problems, manifest entry, row or None)`` (runs in a worker)."""
-    corpus_dir, path, userdict = job
+def _analyse(job: tuple[Path, Path, Segmenter]) -> tuple:
+    """Read one post; return ``(id, problems, manifest entry, row or None, fingerprint or None)`` (in a worker)."""
+    corpus_dir, path, words = job
     result = read_post(corpus_dir, path)
     entry = _manifest_entry(path)
-    row = None
+    row = printed = None
     if result.document is not None:
-        row = document_row(result.document, Fingerprint(*entry) if entry else None, userdict)
-    return storage_id(corpus_dir, path), result.problems, entry, row
+        row = document_row(result.document, FileStamp(*entry) if entry else None, words)
+        printed = fingerprint(result.document)
+    return storage_id(corpus_dir, path), result.problems, entry, row, printed
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -251,6 +289,19 @@ class ClusterWriter:
             self._on_mirrors(shard, f"UPDATE {self.cluster.shard_index(shard)} "
                                     f"SET file_size = {int(size)}, file_mtime = {int(mtime)} WHERE id = {key}")
 
+    def set_stories(self, stories: dict[str, tuple[int, int]]) -> None:
+        """Mark the posts that have copies with ``(canonical copy's Sphinx id, date rank)``; unmark the others."""
+        wanted = {doc_key(doc_id): story for doc_id, story in stories.items()}
+        for shard, names in enumerate(self.cluster.shards):
+            name = self.cluster.shard_index(shard)
+            marked = {int(key): (int(story), int(rank)) for key, story, rank in self._run(
+                names[0], f"SELECT id, story, story_rank FROM {name} WHERE story != 0 "
+                          f"LIMIT 0, {len(stories) + 1000} OPTION max_matches={len(stories) + 1000}")[0]}
+            mine = {key: story for key, story in wanted.items() if self.cluster.shard_of(key) == shard}
+            for key, (story, rank) in ({k: (0, 0) for k in marked.keys() - mine.keys()} | mine).items():
+                if marked.get(key) != (story, rank):
+                    self._on_mirrors(shard, f"UPDATE {name} SET story = {story}, story_rank = {rank} WHERE id = {key}")
+
     def count(self) -> int:
         """Return the number of posts in the cluster (first mirror of each shard)."""
         return sum(int(self._run(names[0], f"SELECT COUNT(*) FROM {self.cluster.shard_index(k)}")[0][0][0])
@@ -283,7 +334,8 @@ class ClusterWriter:
 
     def write_meta(self, meta: dict) -> None:
         """Record ``meta`` on every node."""
-        sql = f"REPLACE INTO {self.cluster.meta_index} (id, note, data) VALUES (1, 'meta', {sql_literal(json.dumps(meta))})"
+        data = sql_literal(json.dumps(meta))
+        sql = f"REPLACE INTO {self.cluster.meta_index} (id, note, data) VALUES (1, 'meta', {data})"
         for name in self.cluster.nodes:
             self._run(name, sql)
 
