@@ -334,8 +334,9 @@ def serve(index_dir, backend_url, host, port, workers, threads, per_page, title,
     from web.serving import serve as serve_app
 
     settings = {"INDEX_DIR": str(index_dir), "BACKEND": backend_url, "PER_PAGE": per_page, "SITE_TITLE": title,
-                "MAX_QUERY_CHARS": max_query, "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url, "PERMALINK": permalink,
-                "BLOG_TIMEZONE": blog_timezone, "TODAY": today.date().isoformat() if today else None}
+                "MAX_QUERY_CHARS": max_query, "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url,
+                "PERMALINK": permalink, "BLOG_TIMEZONE": blog_timezone,
+                "TODAY": today.date().isoformat() if today else None}
     config = {key: value for key, value in settings.items() if value is not None}
     try:
         create_app(config)  # bad settings fail here, once, not in every worker
