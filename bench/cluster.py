@@ -4,11 +4,12 @@
 
 Builds the local index and a local cluster (2 shards, each mirrored on 2 of
 3 searchd nodes on 127.0.0.1, started in ``--out``) from the same posts, then
-runs the dev queries as the web does (page 1, 10 hits, snippets, facets):
-once one at a time for latency, then from ``--clients`` threads for
-throughput. Last, every dev query with every match (``--limit 0``, the eval's
-batch contract) on both, for ``evaluate.py``'s table and the agreement of
-result sets and top tens. Prints a Markdown report; writes ``results.json``.
+runs the dev queries as the web does (page 1, 10 hits, snippets, facets,
+copies of a story folded): once one at a time for latency, then from
+``--clients`` threads for throughput. Last, every dev query with every match
+(``--limit 0``, the eval's batch contract) on both, for ``evaluate.py``'s
+table, and with copies unfolded, for the agreement of the posts found and of
+the top tens. Prints a Markdown report; writes ``results.json``.
 """
 
 from __future__ import annotations
@@ -59,17 +60,23 @@ def throughput(ix, queries: list[str], clients: int, rounds: int) -> float:
     return round(len(queries) * rounds / (time.perf_counter() - started), 1)
 
 
-def batch(ix, queries: list[str], path: Path) -> list[list[str]]:
-    """Run the eval's batch contract (every match, no snippets) and write it to ``path``."""
-    lines, ids = [], []
+def batch(ix, queries: list[str], path: Path) -> list[int]:
+    """Run the eval's batch contract (every match, no snippets) and write it to ``path``; return the totals."""
+    lines, totals = [], []
     for q in queries:
         results = ix.search(q, per_page=0, snippets=False, facets=False)
-        ids.append([h.id for h in results.hits])
+        totals.append(results.total)
         lines.append(json.dumps({"query": q, "total": results.total, "ms": round(results.ms, 3),
                                  "hits": [{"path": h.id, "score": h.score} for h in results.hits]},
                                 ensure_ascii=False))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return ids
+    return totals
+
+
+def posts(ix, queries: list[str]) -> list[tuple[set[str], list[str]]]:
+    """Return every post each query matches (copies unfolded) and its top ten."""
+    return [({h.id for h in ix.search(q, per_page=0, snippets=False, facets=False, fold=False).hits},
+             [h.id for h in ix.search(q, snippets=False, facets=False, fold=False).hits]) for q in queries]
 
 
 def evaluate(results: Path) -> dict:
@@ -95,21 +102,23 @@ def main(corpus: Path, out: Path, rounds: int, clients: int) -> None:
     try:
         backends = {"local": LocalBackend(out / "index"), "cluster": SphinxBackend.from_url(cluster.url, cluster.path)}
         report: dict = {"corpus": str(corpus), "queries": len(queries), "rounds": rounds, "clients": clients}
-        ids = {}
+        totals, found = {}, {}
         for name, backend in backends.items():
             entry = report[name] = {"build": timed_build(backend, corpus)}
             with backend.open() as ix:
                 entry["latency"] = latency(ix, queries, rounds)
                 entry["qps_clients"] = throughput(ix, queries, clients, rounds)
-                ids[name] = batch(ix, queries, out / f"{name}.jsonl")
+                totals[name] = batch(ix, queries, out / f"{name}.jsonl")
+                found[name] = posts(ix, queries)
             entry["eval"] = evaluate(out / f"{name}.jsonl")
         report["cluster"]["size_bytes"] = sum(s.size_bytes for s in status(cluster))
-        pairs = list(zip(ids["cluster"], ids["local"], strict=True))
-        report["same_result_sets"] = sum(set(c) == set(loc) for c, loc in pairs)
-        overlaps = [len(set(c[:10]) & set(loc[:10])) / min(10, len(loc)) for c, loc in pairs if loc]
+        pairs = list(zip(found["cluster"], found["local"], strict=True))
+        report["same_result_sets"] = sum(c[0] == loc[0] for c, loc in pairs)
+        report["same_story_counts"] = sum(c == loc for c, loc in zip(totals["cluster"], totals["local"]))
+        overlaps = [len(set(c[1]) & set(loc[1])) / len(loc[1]) for c, loc in pairs if loc[1]]
         report["top10_overlap"] = round(sum(overlaps) / len(overlaps), 3)
-        agree = sum(bool(loc) and c[:1] == loc[:1] for c, loc in pairs)
-        report["top1_agree"] = round(agree / sum(map(bool, ids["local"])), 3)
+        agree = sum(c[1][:1] == loc[1][:1] for c, loc in pairs if loc[1])
+        report["top1_agree"] = round(agree / len(overlaps), 3)
     finally:
         stop(cluster)
     (out / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -124,8 +133,9 @@ def markdown(report: dict) -> str:
                        ("queries/s, one client", lambda e: e["latency"]["qps_one_client"]),
                        (f"queries/s, {report['clients']} clients", lambda e: e["qps_clients"])):
         rows.append(f"| {label} | {get(report['local'])} | {get(report['cluster'])} |")
-    rows += ["", f"same result sets: {report['same_result_sets']}/{report['queries']}; "
-             f"top-10 overlap {report['top10_overlap']}; same first hit {report['top1_agree']}", "",
+    rows += ["", f"same posts found: {report['same_result_sets']}/{report['queries']}; same number of stories: "
+             f"{report['same_story_counts']}/{report['queries']}; top-10 overlap {report['top10_overlap']}; "
+             f"same first hit {report['top1_agree']}", "",
              "| type | local | cluster |", "|---|---|---|"]
     for kind, local in report["local"]["eval"].items():
         cluster = report["cluster"]["eval"][kind]
