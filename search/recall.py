@@ -193,7 +193,7 @@ class RecallReader:
         """Return ``(docs, positions)`` of every occurrence of bigram ``code``, sorted."""
         arrays = self._fields[field]
         codes = arrays["codes"]
-        i = int(np.searchsorted(codes, code))
+        i = int(np.searchsorted(codes, np.uint64(code)))  # a Python int would convert all of codes
         if i == len(codes) or int(codes[i]) != code:
             return _NONE, _NONE
         doc_offsets, pos_offsets = arrays["doc_offsets"], arrays["pos_offsets"]
@@ -230,7 +230,7 @@ class RecallReader:
 
     def _char_matches(self, field: str, point: int) -> tuple[np.ndarray, np.ndarray]:
         codes = self._fields[field]["codes"]
-        low, high = np.searchsorted(codes, [point << 21, (point + 1) << 21])
+        low, high = np.searchsorted(codes, np.array([point << 21, (point + 1) << 21], dtype=np.uint64))
         chosen = list(range(low, high)) + [int(i) for i in np.flatnonzero((codes & _LOW) == point)]
         found = [self.postings(field, int(codes[i]))[0] for i in dict.fromkeys(chosen)]
         if not found:
