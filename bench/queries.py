@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from search import Document, read_post
-from search.analysis import is_cjk, is_word, normalise, segment
+from search.analysis import DEFAULT_SEGMENTER, is_cjk, is_word, normalise
 
 from .corpus import REPO, every_kth
 
@@ -120,7 +120,7 @@ def load_mix(path: Path) -> list[Query]:
 def _words(doc: Document) -> list[str]:
     """Chinese words of two or more characters in ``doc``, in order: what readers type as news queries."""
     folded = normalise(f"{doc.title}\n{doc.text}")
-    return [w for w, _, _ in segment(folded) if len(w) >= 2 and is_word(w) and any(map(is_cjk, w))]
+    return [w for w, _, _ in DEFAULT_SEGMENTER.tokenize(folded) if len(w) >= 2 and is_word(w) and any(map(is_cjk, w))]
 
 
 def _pairs(words_by_doc: list[list[str]], pool: set[str], n: int) -> list[str]:

@@ -237,16 +237,6 @@ def _userdict_entries(userdict: str | None) -> Iterator[tuple[str, int | None, s
             yield parts[0], freq, tag
 
 
-def warm_up(segmenter: Segmenter = DEFAULT_SEGMENTER) -> None:
-    """Load ``segmenter`` and the folding tables (before forking workers, or before the first query)."""
-    segmenter.warm_up()
-
-
-def segment(folded: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> Iterator[tuple[str, int, int]]:
-    """Yield ``(word, start, end)`` for each non-whitespace word of already folded text."""
-    return segmenter.tokenize(folded)
-
-
 class JiebaTokenizer(Tokenizer):
     """Folds text with :func:`normalise` and cuts it into words with jieba.
 

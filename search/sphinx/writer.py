@@ -34,7 +34,7 @@ from typing import Self
 import numpy as np
 
 from .. import storage
-from ..analysis import Segmenter, warm_up
+from ..analysis import Segmenter
 from ..corpus import read_post
 from ..duplicates import NO_DAY, Fingerprint, FingerprintTable, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
@@ -179,7 +179,7 @@ def _analysed(jobs: list, words: Segmenter, procs: int | None) -> Iterator[tuple
     if procs <= 1 or len(jobs) < PARALLEL_THRESHOLD:
         yield from map(_analyse, jobs)
         return
-    warm_up(words)  # load the segmenter once, before forking, so workers share it
+    words.warm_up()  # load the segmenter once, before forking, so workers share it
     with multiprocessing.get_context("fork").Pool(procs) as pool:
         yield from pool.imap(_analyse, jobs, chunksize=8)
 
