@@ -128,6 +128,9 @@ def _write_term(writer, format_, btext: bytes, ids: array, weights: array, value
     if len(ids) <= INLINE_LIMIT:
         info = W3TermInfo(weight=sum(weights), df=len(ids), minlength=None, maxlength=0,
                           maxweight=max(weights), minid=ids[0], maxid=ids[-1])
+        if format_.fixed_value_size() == 0:
+            # No values to keep (None, as Whoosh reads a block of them), and whole weights pickle as small ints.
+            weights, values = [int(w) if w.is_integer() else w for w in weights], [None] * len(ids)
         info.set_inlined(ids, weights, values)
         writer._tindex.add(_key(writer, btext), info.to_bytes())
         return

@@ -158,6 +158,30 @@ def test_each_segment_has_its_recall_index(tmp_path):
     assert {p.name.split(".")[0] for p in live.glob("MAIN_*.rcl")} == segments
 
 
+def test_word_frequencies_live_in_posting_weights_without_a_stored_value(tmp_path):
+    from whoosh import index as whoosh_index
+
+    from search.evaluate import read_postings
+
+    corpus = tmp_path / "posts"
+    for i in range(12):  # 论坛 is in 12 posts (a block of postings), 独有 in one (inlined)
+        body = "论坛" * (i + 1) + ("独有独有独有" if i == 5 else "")
+        write_post(corpus, f"p{i:02}.md", title=f"标题{i}", body=f"<p>{body}</p>")
+    build_index(corpus, tmp_path / "index", procs=1)
+    live = next(p for p in (tmp_path / "index").iterdir() if p.name.startswith("gen-"))
+    with whoosh_index.open_dir(live).reader() as reader:
+        ids, weights = read_postings(reader, "body", "论坛".encode())
+        assert weights.tolist() == [i + 1 for i in range(12)]
+        assert read_postings(reader, "body", "独有".encode())[1].tolist() == [3]
+        inlined = reader.term_info("body", "独有".encode()).inlined_postings()
+        assert inlined == ((5,), (3,), (None,))
+        matcher, seen = reader.postings("body", "论坛".encode()), []
+        while matcher.is_active():
+            seen.append((matcher.id(), matcher.weight()))
+            matcher.next()
+        assert seen == list(zip(ids.tolist(), weights.tolist()))
+
+
 def test_updates_keep_finding_posts_in_old_and_new_segments(corpus_dir, index_dir):
     write_post(corpus_dir, "new.md", title="新发布", body="<p>国际论坛新篇章</p>")
     update_index(index_dir)
