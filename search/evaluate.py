@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as wq
 from whoosh import scoring
+from whoosh.reading import TermNotFound
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.util.numeric import _length_byte_cache
 
@@ -101,7 +102,10 @@ def read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
     info][pickled, maybe zlib-compressed (delta-coded ids, weights, values)]``;
     a negative length marks the last block.
     """
-    terminfo = reader.term_info(fieldname, btext)
+    return _postings(reader, reader.term_info(fieldname, btext))
+
+
+def _postings(reader, terminfo) -> tuple[np.ndarray, np.ndarray]:
     if terminfo.is_inlined():
         ids, weights, _ = terminfo.inlined_postings()
         return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
@@ -189,6 +193,7 @@ class _Segment:
     def __init__(self, leaf, top):
         self.leaf, self.top = leaf, top
         self.reader = leaf.reader()
+        self.sizes = _KnownSizes(self.reader)
         self.size = self.reader.doc_count_all()
         self.live = np.ones(self.size, dtype=bool)
         if self.reader.has_deletions():
@@ -217,14 +222,20 @@ class _Segment:
         if kind is wq.DateRange and q.fieldname == "date":
             return self.date_range(q)
         if kind is wq.And:
-            return self.compound(q, scored, lambda a, b: a & b, lambda sub: 0 - sub.estimate_size(self.reader))
+            return self.compound(q, scored, _both, lambda sub: 0 - sub.estimate_size(self.sizes))
         if kind is wq.Or:
             return self.disjunction(q, scored)
         if kind is wq.AndMaybe:
-            a, b = self.evaluate(q.a, scored=scored), self.evaluate(q.b, scored=scored)
+            a = self.evaluate(q.a, scored=scored)
+            if not a.mask.any():  # nothing to add the optional side's scores to
+                return a
+            b = self.evaluate(q.b, scored=scored)
             return _Part(a.mask, np.where(a.mask & b.mask, a.values() + b.values(), a.values()))
         if kind is Without:
-            a, b = self.evaluate(q.a, scored=scored), self.evaluate(q.b, scored=False)
+            a = self.evaluate(q.a, scored=scored)
+            if not a.mask.any():
+                return a
+            b = self.evaluate(q.b, scored=False)
             mask = a.mask & ~b.mask
             return _Part(mask, None if a.scores is None else np.where(mask, a.scores, 0.0))
         raise Unsupported(f"query node {kind.__name__}")
@@ -245,9 +256,13 @@ class _Segment:
             btext = field.to_bytes(q.text)
         except ValueError:
             return self.empty()
-        if (q.fieldname, btext) not in self.reader:
+        try:
+            terminfo = self.reader.term_info(q.fieldname, btext)
+        except TermNotFound:
+            self.sizes.known[q.fieldname, btext] = 0
             return self.empty()
-        ids, weights = read_postings(self.reader, q.fieldname, btext)
+        self.sizes.known[q.fieldname, btext] = terminfo.doc_frequency()
+        ids, weights = _postings(self.reader, terminfo)
         keep = self.live[ids]
         ids, weights = ids[keep], weights[keep]
         if field.scorable:
@@ -289,7 +304,12 @@ class _Segment:
             return self.empty()
         if len(subs) == 1:
             return self.evaluate(subs[0], scored=scored)  # Whoosh ignores the boost here
-        parts = [(weight_of(sub), self.evaluate(sub, scored=scored)) for sub in subs]
+        parts = []
+        for sub in subs:
+            part = self.evaluate(sub, scored=scored)  # first: it records the sizes of sub's terms
+            if combine is _both and not part.mask.any():
+                return self.empty()  # one part matches nothing: neither does the whole
+            parts.append((weight_of(sub), part))
         part = _weighted_tree(parts, combine)
         if q.boost != 1.0:
             part = _Part(part.mask, None if part.scores is None else part.scores * q.boost)
@@ -302,7 +322,7 @@ class _Segment:
         if len(subs) < 2 or len(subs) >= _TOO_MANY_CLAUSES or len(subs) == 2 or self.size > _PRELOAD_MAX_DOCS:
             if len(subs) >= _TOO_MANY_CLAUSES:
                 raise Unsupported("Or of 1024 parts or more")
-            return self.compound(q, scored, lambda a, b: a | b, lambda sub: sub.estimate_size(self.reader))
+            return self.compound(q, scored, _either, lambda sub: sub.estimate_size(self.sizes))
         # Whoosh's PreloadedOr: scores added left to right, each times the boost; a
         # document matches where the sum is above 0 (except, by accident, the first
         # document of each 2,048-document window, which is why zero sums are refused).
@@ -316,6 +336,30 @@ class _Segment:
         if (total[mask] <= 0).any():
             raise Unsupported("Or matching documents with a zero score in a small segment")
         return _Part(mask, total)
+
+
+def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a & b
+
+
+def _either(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a | b
+
+
+class _KnownSizes:
+    """A segment's reader as Whoosh's ``estimate_size`` sees it, answering document frequencies of
+    the terms evaluation has already looked up, instead of looking each up in the term table again."""
+
+    def __init__(self, reader):
+        self._reader = reader
+        self.known: dict[tuple[str, bytes], int] = {}
+
+    def doc_frequency(self, fieldname: str, btext: bytes) -> int:
+        size = self.known.get((fieldname, btext))
+        return self._reader.doc_frequency(fieldname, btext) if size is None else size
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)
 
 
 def _weighted_tree(parts: list[tuple[int, _Part]], combine) -> _Part:

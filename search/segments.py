@@ -24,6 +24,9 @@ from .recall import EXTENSION, RecallWriter
 
 #: Posting lists this short are stored inside the term table (no block, no header).
 INLINE_LIMIT = 6
+#: Postings per block of a longer list. Whoosh writes 128, for its matchers to skip blocks;
+#: :mod:`search.evaluate` reads whole lists, and a block costs a pickle load and a zlib call.
+BLOCK_LIMIT = 1024
 
 
 class TermGroupingPool:
@@ -136,7 +139,7 @@ def _write_term(writer, format_, btext: bytes, ids: array, weights: array, value
         return
     postings = writer._postwriter
     postings.start_postings(format_, W3TermInfo())
-    limit = postings._blocklimit
+    limit = BLOCK_LIMIT
     for start in range(0, len(ids), limit):
         postings._ids = ids[start:start + limit]
         postings._weights = weights[start:start + limit]
