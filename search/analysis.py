@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -58,6 +59,37 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+@functools.cache
+def _nfkc_table() -> tuple[re.Pattern, dict[str, str]]:
+    """Every BMP character NFKC changes on its own, with its NFKC form, and a pattern finding them."""
+    table = {}
+    for point in range(0x10000):
+        if not 0xD800 <= point < 0xE000:
+            char = chr(point)
+            folded = unicodedata.normalize("NFKC", char)
+            if folded != char:
+                table[char] = folded
+    return re.compile("[" + "".join(map(re.escape, table)) + "]"), table
+
+
+def nfkc(text: str) -> str:
+    """Return ``unicodedata.normalize("NFKC", text)``, about 5x faster on Chinese news.
+
+    ``normalize`` decomposes and recomposes every character, and almost every
+    news post needs it (full-width punctuation): about 0.5 ms a post, a third of
+    a snippet's cost. Replacing only the characters that NFKC changes on their
+    own gives a text equivalent to the original; if that text passes NFKC's
+    quick check it *is* the original's NFKC form (the form is unique), and
+    otherwise (combining marks, characters outside the BMP) ``normalize`` runs.
+
+    >>> nfkc("ＧＤＰ增长５．２％，ﬁ")
+    'GDP增长5.2%,fi'
+    """
+    pattern, table = _nfkc_table()
+    mapped = pattern.sub(lambda match: table[match.group()], text)
+    return mapped if unicodedata.is_normalized("NFKC", mapped) else unicodedata.normalize("NFKC", text)
+
+
 def normalise(text: str) -> str:
     """Return ``text`` folded for matching: no zero-width chars, NFKC, casefolded, Simplified.
 
@@ -67,7 +99,7 @@ def normalise(text: str) -> str:
     for z in ZERO_WIDTH:  # str.replace is much faster than translate() on CJK text
         if z in text:
             text = text.replace(z, "")
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = nfkc(text).casefold()
     return _t2s().convert(text)
 
 
@@ -86,7 +118,7 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     origin: list[int] = []
     for start in range(0, len(text), _BLOCK):
         block = text[start:start + _BLOCK]
-        folded = unicodedata.normalize("NFKC", block).casefold()
+        folded = nfkc(block).casefold()
         if len(folded) == len(block) and not any(z in block for z in ZERO_WIDTH):
             pieces.append(folded)
             origin.extend(range(start, start + len(block)))
@@ -176,6 +208,7 @@ class Segmenter:
         """Load the dictionaries and tables analysis needs, so the first query does not pay for them."""
         _engine(self.engine, self.userdict)
         _t2s()
+        _nfkc_table()
 
     def to_meta(self) -> dict:
         """What an index records about its segmenter."""

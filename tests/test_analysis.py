@@ -1,8 +1,12 @@
 """The shared normaliser and analyzers: folding, offsets, word positions, single characters."""
 
-import pytest
+import unicodedata
 
-from search.analysis import (ENGINES, CharTokenizer, JiebaTokenizer, Segmenter, compact, normalise,
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from search.analysis import (ENGINES, CharTokenizer, JiebaTokenizer, Segmenter, compact, nfkc, normalise,
                              normalise_with_offsets, word_analyzer)
 
 
@@ -20,6 +24,15 @@ def test_normalise_casefolds_latin():
 
 def test_normalise_removes_zero_width_characters():
     assert normalise("博\u200b物\u200d馆\ufeff") == "博物馆"
+
+
+@given(st.text() | st.text(alphabet="ＡａＧ１，。ﬁ①㈱ｶﾞ\u0301\u0308\u1100\u1161\u11a8가ḁe\U0001d400\u2126国際 "))
+def test_the_fast_nfkc_equals_unicodedatas(text):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_the_fast_nfkc_composes_across_characters():
+    assert nfkc("e\u0301ｶﾞ\u1100\u1161") == "é" + "ガ" + "가"
 
 
 def test_offsets_point_at_original_characters():
