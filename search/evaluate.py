@@ -112,7 +112,7 @@ def _postings(reader, terminfo) -> tuple[np.ndarray, np.ndarray]:
     postfile = reader._terms._postfile
     offset, _ = terminfo.extent()
     if postfile.get(offset, 4) != WHOOSH3_HEADER_MAGIC:
-        raise ValueError(f"no posting list at {offset} for {fieldname}:{btext!r}")
+        raise ValueError(f"no posting list at offset {offset} of the postings file")
     position, ids, weights = offset + 4, [], []
     while True:
         postfile.seek(position)

@@ -296,15 +296,14 @@ class Index:
                 searcher = Searcher(searcher.reader(), weighting=weighting, closereader=False)
             stories = self._stories if fold and self._stories is not None and self._stories.has_copies else None
             limit = page * per_page if per_page and stories is None else None  # folding needs every match
-            ranked, matched = _rank(searcher, q, limit=limit, sort=sort)
+            ranked, keys, matched = _rank(searcher, q, limit=limit, sort=sort)
             if stories is not None:
-                scores = dict(ranked)
-                shown = stories.fold([docnum for docnum, _ in ranked])
-                ranked = [(docnum, scores[docnum]) for docnum in shown]
+                shown = stories.first_of_each(ranked)
+                ranked, keys = ranked[shown], keys[shown]
             first = (page - 1) * per_page if per_page else 0
             last = first + per_page if per_page else None
             hits = tuple(self._hit(searcher, docnum, score, compiled, snippets, with_copies=stories is not None)
-                         for docnum, score in ranked[first:last])
+                         for docnum, score in zip(ranked[first:last].tolist(), keys[first:last].tolist()))
             facet_counts = {}
             if facets:
                 facet_counts = self._facets.counts(matched, stories=stories.canonical if stories else None)
@@ -480,9 +479,9 @@ def _weighting() -> scoring.WeightingModel:
 
 
 def _rank(searcher: Searcher, q: wq.Query, *, limit: int | None,
-          sort: str) -> tuple[list[tuple[int, float]], np.ndarray]:
-    """Return the first ``limit`` (None: all) matches of ``q`` in order as ``(docnum, score)``, and every
-    match's document number.
+          sort: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the document numbers of the first ``limit`` (None: all) matches of ``q`` in order, their
+    scores (or sort keys), and every match's document number.
 
     The query is evaluated with numpy (:mod:`search.evaluate`) unless it holds
     something that module does not handle; then Whoosh's collectors run it.
@@ -498,22 +497,22 @@ def _rank(searcher: Searcher, q: wq.Query, *, limit: int | None,
     docnums = found.docnums
     if sort == "relevance":
         order = np.lexsort((docnums, -found.scores))[:limit]
-        return list(zip(docnums[order].tolist(), found.scores[order].tolist())), docnums
+        return docnums[order], found.scores[order], docnums
     dates = np.concatenate([column_values(leaf.reader(), "date") for leaf, _ in searcher.leaf_searchers()])
     dates = dates[docnums]
     order = np.lexsort((docnums, ~dates if sort == "newest" else dates))[:limit]
-    keys = dates[order].tolist()
-    if sort == "newest":
-        keys = [0 - key for key in keys]
-    return list(zip(docnums[order].tolist(), keys)), docnums
+    keys = dates[order].astype(np.float64)
+    return docnums[order], -keys if sort == "newest" else keys, docnums
 
 
 def _rank_with_whoosh(searcher: Searcher, q: wq.Query, *, limit: int | None,
-                      sort: str) -> tuple[list[tuple[int, float]], np.ndarray]:
+                      sort: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_rank` by Whoosh's collectors."""
     sortedby = sorting.FieldFacet("date", reverse=sort == "newest") if sort != "relevance" else None
     results, matched = _run(searcher, q, limit=limit, sortedby=sortedby)
-    return [(docnum, score) for score, docnum in results.top_n], matched
+    top = results.top_n
+    return (np.fromiter((docnum for _, docnum in top), np.int64, len(top)),
+            np.fromiter((float(score or 0.0) for score, _ in top), np.float64, len(top)), matched)
 
 
 def _run(searcher: Searcher, q: wq.Query, *, limit: int | None, sortedby=None):

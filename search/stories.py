@@ -102,15 +102,18 @@ class StoryMap:
         """Return every document of ``docnum``'s story in date order (earliest, the canonical copy, first)."""
         return self._members.get(int(self.canonical[docnum]), [docnum])
 
+    def first_of_each(self, ranked: np.ndarray) -> np.ndarray:
+        """Return the positions in ``ranked`` (document numbers, best first) of each story's best match, in order."""
+        _, first = np.unique(self.canonical[ranked], return_index=True)
+        first.sort()
+        return first
+
     def fold(self, ranked: Sequence[int], *, prefer_canonical: bool = False) -> list[int]:
         """Return one document per story of ``ranked`` (matches, best first), in the order of each story's
         best match: that match, or the story's canonical copy if ``prefer_canonical`` and it is a match too."""
         if not ranked:
             return []
-        stories = self.canonical[np.asarray(ranked)]
-        _, first = np.unique(stories, return_index=True)
-        first.sort()
-        shown = [ranked[i] for i in first.tolist()]
+        shown = [ranked[i] for i in self.first_of_each(np.asarray(ranked)).tolist()]
         if prefer_canonical:
             matched = set(ranked)
             shown = [int(self.canonical[d]) if int(self.canonical[d]) in matched else d for d in shown]
