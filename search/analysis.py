@@ -32,6 +32,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from whoosh.analysis import Composable, Filter, Token, Tokenizer
 
@@ -200,9 +201,14 @@ class Segmenter:
 
     def tokenize(self, folded: str) -> Iterator[tuple[str, int, int]]:
         """Yield ``(word, start, end)`` for each non-whitespace word of already folded text."""
-        for word, start, end in _engine(self.engine, self.userdict)(folded):
+        for word, start, end in _engine(self.engine, self.userdict).tokenize(folded):
             if not word.isspace():
                 yield word, start, end
+
+    def cut(self, folded: str) -> list[str]:
+        """Return the words of already folded text, whitespace runs included: :meth:`tokenize` without
+        offsets, which indexing does not need (jieba computes them in Python, token by token)."""
+        return _engine(self.engine, self.userdict).cut(folded)
 
     def warm_up(self) -> None:
         """Load the dictionaries and tables analysis needs, so the first query does not pay for them."""
@@ -226,9 +232,14 @@ ENGINES = ("jieba", "rjieba")
 DEFAULT_SEGMENTER = Segmenter()
 
 
+class _Engine(NamedTuple):
+    tokenize: Callable[[str], Iterable[tuple[str, int, int]]]
+    cut: Callable[[str], list[str]]
+
+
 @functools.cache
-def _engine(engine: str, userdict: str | None) -> Callable[[str], Iterable[tuple[str, int, int]]]:
-    """Return the tokenize function of a loaded segmenter (loaded once per process).
+def _engine(engine: str, userdict: str | None) -> _Engine:
+    """Return the tokenize and cut functions of a loaded segmenter (loaded once per process).
 
     This and OpenCC's tables are the only global state of the package.
     """
@@ -241,7 +252,7 @@ def _engine(engine: str, userdict: str | None) -> Callable[[str], Iterable[tuple
         seg = rjieba.Jieba()
         for word, freq, tag in _userdict_entries(userdict):
             seg.add_word(word, freq, tag)
-        return lambda text: seg.tokenize(text, hmm=JIEBA_HMM)
+        return _Engine(lambda text: seg.tokenize(text, hmm=JIEBA_HMM), lambda text: seg.cut(text, hmm=JIEBA_HMM))
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -253,7 +264,8 @@ def _engine(engine: str, userdict: str | None) -> Callable[[str], Iterable[tuple
         tokenizer.initialize()
         with open(userdict, "rb") as fh:  # jieba leaves a path it opens itself unclosed
             tokenizer.load_userdict(fh)
-    return lambda text: tokenizer.tokenize(text, HMM=JIEBA_HMM)
+    return _Engine(lambda text: tokenizer.tokenize(text, HMM=JIEBA_HMM),
+                   lambda text: tokenizer.lcut(text, HMM=JIEBA_HMM))
 
 
 def _userdict_entries(userdict: str | None) -> Iterator[tuple[str, int | None, str | None]]:
@@ -361,10 +373,9 @@ def char_analyzer() -> Composable:
 
 def word_counts(value: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> dict[str, int]:
     """Return ``{word: frequency}`` as :func:`word_analyzer` would produce for ``value``."""
-    counts: dict[str, int] = {}
-    for word, _, _ in segmenter.tokenize(normalise(value)):
-        if is_word(word):
-            counts[word] = counts.get(word, 0) + 1
+    counts = Counter(segmenter.cut(normalise(value)))  # counted in C; most words repeat
+    for word in [w for w in counts if not is_word(w)]:  # whitespace and punctuation
+        del counts[word]
     return counts
 
 
