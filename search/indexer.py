@@ -47,7 +47,7 @@ DEFAULT_INDEX_DIR = Path("index")
 #: Below this many posts a build does not start worker processes.
 PARALLEL_THRESHOLD = 400
 #: Bumped whenever the schema or analysis changes incompatibly.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Fields of :func:`document_fields` indexed by :mod:`search.recall` rather than by Whoosh.
 RECALL_FIELDS = ("grams", "title_grams")
 

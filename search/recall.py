@@ -6,16 +6,29 @@ consecutive positions. Whoosh can hold that field, but at a price measured in
 the benchmarks: about 80 bytes of term table per distinct bigram in every
 segment, Python objects for every posting while a segment is built, and a
 Python loop over every position at query time. Here the same information lives
-in one file per segment, ``<segment id>.rcl``, built and read with numpy:
+in one file per segment, ``<segment id>.rcl``, built and read with numpy.
 
-* ``codes``: the distinct bigrams, sorted, each as ``first << 21 | second``
-  code point (a one-character section is ``char << 21``);
-* ``docs``: for every occurrence, in (bigram, document, position) order, the
-  document delta (0 for another occurrence in the same document, restarting at
-  each bigram), as LEB128 varints; ``doc_offsets``: where each bigram's start;
-* ``positions``: likewise the position deltas (restarting at each document),
-  with ``pos_offsets``; together about three bytes an occurrence;
-* ``lengths``: characters per document, for length normalisation.
+Positions are *global*: a segment's documents are laid end to end, document
+``d`` starting at ``base[d] = sum(lengths[:d]) + d``, where ``lengths`` counts
+each section of a document with a gap position after it. A bigram is recorded
+at the position of its first character, and no bigram starts at a gap or
+covers one, so bigrams at consecutive positions always lie in one section of
+one document: the first bigram of a match is a real occurrence, and its
+position, less the base of the last document starting at or before it, is the
+position in that document. Per field:
+
+* ``codes``: the distinct bigrams, sorted by their code ``first << 21 | second``
+  (code points; a one-character section is ``char << 21``), of which only the
+  low 32 bits are stored: ``code_starts[h]`` is where the codes whose high bits
+  are ``h`` start, so a lookup is one binary search of 4-byte integers;
+* ``positions``: for each bigram, the sorted global positions of its
+  occurrences as LEB128 varint deltas (the first one absolute, restarting at
+  each bigram); frequent bigrams, which make most occurrences, have small
+  gaps, so this costs about 2.3 bytes an occurrence;
+* ``offsets``: where each bigram's varints start in ``positions``, followed
+  by their total length (uint32, or uint64 for a stream past 4 GiB);
+* ``lengths``: characters per document, gaps included, for the bases and for
+  length normalisation.
 
 Each file holds several fields (the whole post and the title alone). Files are
 written once and never changed, like the segment they belong to, and are read
@@ -38,10 +51,11 @@ from .analysis import SECTION_BREAK, normalise
 
 #: File name extension of a segment's recall index.
 EXTENSION = ".rcl"
-_MAGIC = b"NSRECALL1\n"
+_MAGIC = b"NSRECALL2\n"
 _SHIFT = np.uint64(21)
-_LOW = np.uint64((1 << 21) - 1)
+_BUCKETS = 1 << 10  # values of a code's high bits (codes have 42)
 _ALIGN = 8
+_MAX_POSITION = (1 << 32) - 1  # global positions are built as uint32
 
 
 def fold_sections(value: str) -> list[str]:
@@ -66,24 +80,29 @@ def bigram_codes(text: str) -> np.ndarray:
 
 
 class _FieldBuffer:
-    """Occurrences of one field, collected document by document."""
+    """Occurrences of one field, collected document by document, at their global positions."""
 
     def __init__(self):
         self.codes: list[np.ndarray] = []
-        self.docs: list[np.ndarray] = []
         self.positions: list[np.ndarray] = []
         self.lengths: dict[int, int] = {}
+        self.end = 0  # the sum of the lengths so far
 
-    def add(self, docnum: int, sections: Iterable[str]) -> None:
-        position = 0
+    def add(self, docnum: int, sections: list[str]) -> None:
+        """Record document ``docnum``'s sections (documents come in ascending order)."""
+        base = self.end + docnum
+        length = sum(len(section) + 1 for section in sections)  # a gap after each: no bigram spans two
+        if base + length > _MAX_POSITION:
+            raise OverflowError("a segment's recall field holds at most 4 Gi characters")
+        position = base
         for section in sections:
             if section:
                 codes = bigram_codes(section)
                 self.codes.append(codes)
                 self.positions.append(np.arange(position, position + len(codes), dtype=np.uint32))
-                self.docs.append(np.full(len(codes), docnum, dtype=np.uint32))
-            position += len(section) + 1  # a gap: no bigram spans two sections
-        self.lengths[docnum] = position
+            position += len(section) + 1
+        self.lengths[docnum] = length
+        self.end += length
 
     def arrays(self, doc_count: int) -> dict[str, np.ndarray]:
         """Return the field's arrays (see the module docstring), freeing the collected chunks.
@@ -96,42 +115,30 @@ class _FieldBuffer:
         if self.lengths:
             lengths[np.fromiter(self.lengths, np.int64)] = np.fromiter(self.lengths.values(), np.uint32)
         if not self.codes:
-            empty = np.zeros(0, dtype=np.uint8)
-            return {"codes": np.zeros(0, dtype=np.uint64), "doc_offsets": np.zeros(1, dtype=np.uint64),
-                    "pos_offsets": np.zeros(1, dtype=np.uint64), "docs": empty, "positions": empty,
+            return {"codes": np.zeros(0, dtype=np.uint32), "code_starts": np.zeros(_BUCKETS + 1, dtype=np.uint32),
+                    "offsets": np.zeros(1, dtype=np.uint32), "positions": np.zeros(0, dtype=np.uint8),
                     "lengths": lengths}
         codes = np.concatenate(self.codes)
         self.codes.clear()
-        # Documents were added in order and positions grow within a document,
-        # so a stable sort by code alone orders occurrences by (code, doc, position).
+        # Positions grow as documents are added, so a stable sort by code
+        # alone orders occurrences by (code, position).
         order = np.argsort(codes, kind="stable")
-        codes = codes[order]
-        docs = np.concatenate(self.docs)[order]
-        self.docs.clear()
-        positions = np.concatenate(self.positions)[order]
+        codes.sort()  # the same result as codes[order], without a second copy
+        positions = np.concatenate(self.positions)
         self.positions.clear()
+        positions = positions[order]
         del order
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         codes = codes[starts]
-        first = np.zeros(len(docs), dtype=bool)
-        first[starts] = True
-        # Document deltas restart at each bigram; position deltas at each new document.
-        doc_deltas = np.empty_like(docs)
-        doc_deltas[0] = docs[0]
-        np.subtract(docs[1:], docs[:-1], out=doc_deltas[1:])
-        doc_deltas[first] = docs[first]
-        del docs
-        first |= doc_deltas != 0
-        pos_deltas = np.empty_like(positions)
-        pos_deltas[0] = positions[0]
-        np.subtract(positions[1:], positions[:-1], out=pos_deltas[1:])
-        pos_deltas[first] = positions[first]
-        del positions, first
-        doc_data, doc_offsets = encode_varints(doc_deltas, starts)
-        del doc_deltas
-        pos_data, pos_offsets = encode_varints(pos_deltas, starts)
-        return {"codes": codes, "doc_offsets": doc_offsets, "pos_offsets": pos_offsets, "docs": doc_data,
-                "positions": pos_data, "lengths": lengths}
+        deltas = np.empty_like(positions)
+        np.subtract(positions[1:], positions[:-1], out=deltas[1:])
+        deltas[starts] = positions[starts]  # each bigram's first position is absolute
+        del positions
+        data, offsets = encode_varints(deltas, starts)
+        code_starts = np.searchsorted(codes >> np.uint64(32), np.arange(_BUCKETS + 1, dtype=np.uint64))
+        return {"codes": (codes & np.uint64(0xFFFF_FFFF)).astype(np.uint32),
+                "code_starts": code_starts.astype(np.uint32), "offsets": offsets, "positions": data,
+                "lengths": lengths}
 
 
 class RecallWriter:
@@ -142,7 +149,12 @@ class RecallWriter:
         self.doc_count = 0
 
     def add(self, docnum: int, values: dict[str, str]) -> None:
-        """Record document ``docnum``'s field values (sections joined by :data:`SECTION_BREAK`)."""
+        """Record document ``docnum``'s field values (sections joined by :data:`SECTION_BREAK`).
+
+        :raises ValueError: if ``docnum`` is not above every document added before.
+        """
+        if docnum < self.doc_count:
+            raise ValueError(f"document {docnum} added after document {self.doc_count - 1}")
         for name, buffer in self.fields.items():
             buffer.add(docnum, fold_sections(values.get(name, "")))
         self.doc_count = max(self.doc_count, docnum + 1)
@@ -184,28 +196,11 @@ class RecallReader:
                    for key, (dtype, offset, count) in arrays.items()}
             for name, arrays in header["fields"].items()
         }
+        self._bases = {name: document_bases(arrays["lengths"]) for name, arrays in self._fields.items()}
 
     def lengths(self, field: str) -> np.ndarray:
         """Characters per document in ``field``."""
         return self._fields[field]["lengths"]
-
-    def postings(self, field: str, code: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(docs, positions)`` of every occurrence of bigram ``code``, sorted."""
-        arrays = self._fields[field]
-        codes = arrays["codes"]
-        i = int(np.searchsorted(codes, np.uint64(code)))  # a Python int would convert all of codes
-        if i == len(codes) or int(codes[i]) != code:
-            return _NONE, _NONE
-        doc_offsets, pos_offsets = arrays["doc_offsets"], arrays["pos_offsets"]
-        doc_deltas = decode_varints(arrays["docs"][int(doc_offsets[i]):int(doc_offsets[i + 1])])
-        pos_deltas = decode_varints(arrays["positions"][int(pos_offsets[i]):int(pos_offsets[i + 1])])
-        docs = np.cumsum(doc_deltas)
-        new_doc = doc_deltas != 0
-        new_doc[0] = True
-        sums = np.cumsum(pos_deltas)
-        run_base = (sums - pos_deltas)[new_doc]
-        positions = sums - np.repeat(run_base, np.diff(np.r_[np.flatnonzero(new_doc), len(pos_deltas)]))
-        return docs, positions
 
     def matches(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(docs, counts)``: documents whose ``field`` contains folded, compacted ``text``.
@@ -214,29 +209,53 @@ class RecallReader:
         character of some bigram, or a section of its own).
         """
         if not text:
-            return _NONE, _NONE
+            return _NO_DOCS, _NO_DOCS
         if len(text) == 1:
             return self._char_matches(field, ord(text))
-        keys = None
+        starts = None
         for i, code in enumerate(bigram_codes(text)):
-            docs, positions = self.postings(field, int(code))
-            starts = positions >= i  # occurrences that can be the i-th bigram of a match
-            found = (docs[starts] << np.uint64(32)) | (positions[starts] - np.uint64(i))
-            keys = found if keys is None else _intersect(keys, found)
-            if not len(keys):
-                return _NONE, _NONE
-        docs, counts = np.unique(keys >> np.uint64(32), return_counts=True)
-        return docs, counts
+            positions = self._positions(field, self._row(field, int(code)))
+            # A match starting at s has its i-th bigram at s + i (so positions below i are none).
+            found = positions[np.searchsorted(positions, np.uint64(i)):] - np.uint64(i)
+            starts = found if starts is None else _intersect(starts, found)
+            if not len(starts):
+                return _NO_DOCS, _NO_DOCS
+        return self._count_by_document(field, starts)
 
     def _char_matches(self, field: str, point: int) -> tuple[np.ndarray, np.ndarray]:
-        codes = self._fields[field]["codes"]
-        low, high = np.searchsorted(codes, np.array([point << 21, (point + 1) << 21], dtype=np.uint64))
-        chosen = list(range(low, high)) + [int(i) for i in np.flatnonzero((codes & _LOW) == point)]
-        found = [self.postings(field, int(codes[i]))[0] for i in dict.fromkeys(chosen)]
-        if not found:
-            return _NONE, _NONE
-        docs, counts = np.unique(np.concatenate(found), return_counts=True)
-        return docs, counts
+        seconds = self._fields[field]["codes"] & np.uint32((1 << 21) - 1)
+        firsts = range(self._find(field, point << 21)[0], self._find(field, (point + 1) << 21)[0])
+        rows = dict.fromkeys([*firsts, *np.flatnonzero(seconds == point).tolist()])
+        if not rows:
+            return _NO_DOCS, _NO_DOCS
+        return self._count_by_document(field, np.concatenate([self._positions(field, row) for row in rows]))
+
+    def _row(self, field: str, code: int) -> int | None:
+        """Return the index of bigram ``code`` in ``field``'s table, or None if no document has it."""
+        row, found = self._find(field, code)
+        return row if found else None
+
+    def _find(self, field: str, code: int) -> tuple[int, bool]:
+        """Return where bigram ``code`` is, or would be, in ``field``'s table, and whether it is there."""
+        arrays = self._fields[field]
+        codes, starts = arrays["codes"], arrays["code_starts"]
+        low = code & 0xFFFF_FFFF
+        begin, end = int(starts[code >> 32]), int(starts[(code >> 32) + 1])
+        row = begin + int(np.searchsorted(codes[begin:end], np.uint32(low)))  # a Python int converts the slice
+        return row, row < end and int(codes[row]) == low
+
+    def _positions(self, field: str, row: int | None) -> np.ndarray:
+        """Return the global positions of the occurrences of the bigram in ``row``, ascending."""
+        if row is None:
+            return _NONE
+        arrays = self._fields[field]
+        offsets = arrays["offsets"]
+        return np.cumsum(decode_varints(arrays["positions"][int(offsets[row]):int(offsets[row + 1])]))
+
+    def _count_by_document(self, field: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the documents (ascending) holding global ``positions`` and how many of them each holds."""
+        docs = np.searchsorted(self._bases[field], positions, side="right") - 1
+        return np.unique(docs, return_counts=True)
 
     def close(self) -> None:
         self._fields = {}
@@ -248,6 +267,18 @@ class RecallReader:
 
 
 _NONE = np.zeros(0, dtype=np.uint64)
+_NO_DOCS = np.zeros(0, dtype=np.int64)
+
+
+def document_bases(lengths: np.ndarray) -> np.ndarray:
+    """Return the global position where each document starts: ``sum(lengths[:d]) + d``.
+
+    >>> document_bases(np.array([3, 1, 0, 2], dtype=np.uint32)).tolist()
+    [0, 4, 6, 7]
+    """
+    bases = np.arange(len(lengths), dtype=np.uint64)
+    np.add(bases[1:], np.cumsum(lengths[:-1], dtype=np.uint64), out=bases[1:])
+    return bases
 
 
 def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -264,7 +295,7 @@ def encode_varints(values: np.ndarray, groups: np.ndarray | None = None) -> tupl
 
     Return the bytes and the byte offset where each group starts (``groups``
     holds the index of each group's first value; by default every value is a
-    group), followed by the total length.
+    group), followed by the total length: uint32, or uint64 past 4 GiB.
 
     >>> data, offsets = encode_varints(np.array([1, 300, 5], dtype=np.uint32), np.array([0, 2]))
     >>> data.tolist(), offsets.tolist()
@@ -275,18 +306,18 @@ def encode_varints(values: np.ndarray, groups: np.ndarray | None = None) -> tupl
     sizes = np.ones(len(values), dtype=np.uint8)
     for bits in range(7, values.dtype.itemsize * 8, 7):
         sizes += values >= (1 << bits)
-    ends = np.cumsum(sizes, dtype=np.int64)
-    total = int(ends[-1]) if len(ends) else 0
-    offsets = np.empty(len(groups) + 1, dtype=np.uint32 if len(values) < 1 << 28 else np.uint64)
-    offsets[:-1] = ends[groups] - sizes[groups]
-    offsets[-1] = total
-    ends -= sizes  # now the start of each value
-    data = np.empty(total, dtype=np.uint8)
-    for k in range(int(sizes.max()) if len(sizes) else 0):
-        has = np.flatnonzero(sizes > k)
-        byte = ((values[has] >> (7 * k)) & 0x7F).astype(np.uint8)
-        byte[sizes[has] > k + 1] |= 0x80
-        data[ends[has] + k] = byte
+    # A row of 7-bit groups per value, then only the bytes each value uses, row by row:
+    # no index arrays, which would cost 8 bytes a value.
+    width = int(sizes.max()) if len(sizes) else 0
+    table = np.empty((len(values), width), dtype=np.uint8)
+    for k in range(width):
+        table[:, k] = (values >> (7 * k)) & 0x7F
+        table[:, k] |= (sizes > k + 1).view(np.uint8) << 7  # more bytes follow
+    data = table[np.arange(width) < sizes[:, None]]
+    del table
+    offsets = np.zeros(len(groups) + 1, dtype=np.uint32 if len(data) < 1 << 32 else np.uint64)
+    if len(groups):
+        np.cumsum(np.add.reduceat(sizes, groups, dtype=np.int64), out=offsets[1:])
     return data, offsets
 
 
@@ -360,10 +391,9 @@ def recall_scores(reader, q: RecallQuery) -> tuple[np.ndarray, np.ndarray]:
     recall = recall_index(reader)
     docs, counts = recall.matches(q.fieldname, q.text)
     if len(docs) and reader.has_deletions():
-        live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.uint64))
+        live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.int64))
         docs, counts = docs[live], counts[live]
     lengths = recall.lengths(q.fieldname)
-    docs = docs.astype(np.int64)
     norm = lengths[docs] / max(float(lengths.mean()), 1.0) if len(docs) else np.zeros(0)
     return docs, q.boost * counts * (K1 + 1) / (counts + K1 * (1 - B + B * norm))
 

@@ -12,6 +12,7 @@ import pytest
 
 from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchError,
                     build_index, update_index)
+from search.indexer import SCHEMA_VERSION
 from search.storage import writer_lock
 from tests.conftest import write_post
 
@@ -192,10 +193,11 @@ def test_updates_keep_finding_posts_in_old_and_new_segments(corpus_dir, index_di
         assert {h.id for h in ix.search("论坛").hits} == {"new.md", "国际/香港/要聞/論壇.md"}
 
 
-def test_an_index_in_an_older_format_asks_for_a_rebuild(index_dir):
+@pytest.mark.parametrize("version", [1, SCHEMA_VERSION - 1])
+def test_an_index_in_an_older_format_asks_for_a_rebuild(index_dir, version):
     live = next(p for p in index_dir.iterdir() if p.name.startswith("gen-"))
     meta = json.loads((live / "meta.json").read_text())
-    (live / "meta.json").write_text(json.dumps({**meta, "schema_version": 1}))
+    (live / "meta.json").write_text(json.dumps({**meta, "schema_version": version}))
     with pytest.raises(IndexCorruptError, match="another version of news-search.*news-search build"):
         Index.open(index_dir)
 
