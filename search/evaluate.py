@@ -194,6 +194,7 @@ class _Segment:
         self.leaf, self.top = leaf, top
         self.reader = leaf.reader()
         self.sizes = _KnownSizes(self.reader)
+        self.decoded: dict = {}  # recall bigrams this query has decoded in this segment
         self.size = self.reader.doc_count_all()
         self.live = np.ones(self.size, dtype=bool)
         if self.reader.has_deletions():
@@ -241,7 +242,7 @@ class _Segment:
         raise Unsupported(f"query node {kind.__name__}")
 
     def recall(self, q: RecallQuery) -> _Part:
-        docs, scores = recall_scores(self.reader, q)
+        docs, scores = recall_scores(self.reader, q, self.decoded)
         part = self.empty()
         part.mask[docs] = True
         part.scores[docs] = scores

@@ -202,11 +202,13 @@ class RecallReader:
         """Characters per document in ``field``."""
         return self._fields[field]["lengths"]
 
-    def matches(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def matches(self, field: str, text: str, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(docs, counts)``: documents whose ``field`` contains folded, compacted ``text``.
 
         One character matches wherever it occurs (it is the first or second
-        character of some bigram, or a section of its own).
+        character of some bigram, or a section of its own). ``memo`` keeps
+        decoded bigrams for the next call: one query looks up each word and
+        then the whole string, so the same bigrams come back.
         """
         if not text:
             return _NO_DOCS, _NO_DOCS
@@ -214,7 +216,7 @@ class RecallReader:
             return self._char_matches(field, ord(text))
         starts = None
         for i, code in enumerate(bigram_codes(text)):
-            positions = self._positions(field, self._row(field, int(code)))
+            positions = self._decoded(field, int(code), memo)
             # A match starting at s has its i-th bigram at s + i (so positions below i are none).
             found = positions[np.searchsorted(positions, np.uint64(i)):] - np.uint64(i)
             starts = found if starts is None else _intersect(starts, found)
@@ -229,6 +231,14 @@ class RecallReader:
         if not rows:
             return _NO_DOCS, _NO_DOCS
         return self._count_by_document(field, np.concatenate([self._positions(field, row) for row in rows]))
+
+    def _decoded(self, field: str, code: int, memo: dict | None) -> np.ndarray:
+        if memo is None:
+            return self._positions(field, self._row(field, code))
+        positions = memo.get((field, code))
+        if positions is None:
+            positions = memo[field, code] = self._positions(field, self._row(field, code))
+        return positions
 
     def _row(self, field: str, code: int) -> int | None:
         """Return the index of bigram ``code`` in ``field``'s table, or None if no document has it."""
@@ -386,10 +396,13 @@ class RecallQuery(wq.Query):
         return ListMatcher(docs.tolist(), weights=scores.tolist())
 
 
-def recall_scores(reader, q: RecallQuery) -> tuple[np.ndarray, np.ndarray]:
-    """Return the live documents of a Whoosh segment that ``q`` matches (ascending, int64) and their scores."""
+def recall_scores(reader, q: RecallQuery, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the live documents of a Whoosh segment that ``q`` matches (ascending, int64) and their scores.
+
+    ``memo``: see :meth:`RecallReader.matches` (one per segment and query).
+    """
     recall = recall_index(reader)
-    docs, counts = recall.matches(q.fieldname, q.text)
+    docs, counts = recall.matches(q.fieldname, q.text, memo)
     if len(docs) and reader.has_deletions():
         live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.int64))
         docs, counts = docs[live], counts[live]

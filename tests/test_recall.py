@@ -175,3 +175,15 @@ def test_matches_agree_with_substring_search(tmp_path_factory, posts, needle):
         assert set(found(reader, needle)) == set(expected)
     else:
         assert found(reader, needle) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(alphabet=f"国际论坛中亚 ab{SECTION_BREAK}", max_size=30), min_size=1, max_size=6),
+       st.lists(st.text(alphabet="国际论坛中亚ab", min_size=2, max_size=4), min_size=1, max_size=5))
+def test_a_memo_shared_by_several_lookups_changes_no_result(tmp_path_factory, posts, needles):
+    reader = recall_of(tmp_path_factory.mktemp("r"), *posts)
+    memo: dict = {}
+    for needle in needles:
+        with_memo = reader.matches("f", needle, memo)
+        without = reader.matches("f", needle)
+        assert [a.tolist() for a in with_memo] == [a.tolist() for a in without]
