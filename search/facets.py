@@ -40,12 +40,20 @@ class FacetTable:
         counted instead of documents.
         """
         out = {}
+        shared = None
+        if stories is not None and len(docnums):
+            # Only matches whose story has another match can be counted twice: find them once.
+            story_of = stories[docnums]
+            _, where, repeats = np.unique(story_of, return_inverse=True, return_counts=True)
+            shared = repeats[where] > 1
+            if not shared.any():
+                shared = None
         for name, ordinals in self.ordinals.items():
             labels = self.labels[name]
             found = ordinals[docnums]
-            if stories is not None and len(found):
-                pairs = np.unique(found.astype(np.int64) * len(ordinals) + stories[docnums])
-                found = pairs // len(ordinals)
+            if shared is not None:
+                pairs = np.unique(found[shared].astype(np.int64) * len(ordinals) + story_of[shared])
+                found = np.concatenate([found[~shared], pairs // len(ordinals)])
             tally = np.bincount(found, minlength=len(labels))
             present = [i for i in np.flatnonzero(tally) if labels[i]]
             if name in DATED:

@@ -230,7 +230,7 @@ class RecallReader:
         rows = dict.fromkeys([*firsts, *np.flatnonzero(seconds == point).tolist()])
         if not rows:
             return _NO_DOCS, _NO_DOCS
-        return self._count_by_document(field, np.concatenate([self._positions(field, row) for row in rows]))
+        return self._count_by_document(field, np.sort(np.concatenate([self._positions(field, row) for row in rows])))
 
     def _decoded(self, field: str, code: int, memo: dict | None) -> np.ndarray:
         if memo is None:
@@ -263,9 +263,13 @@ class RecallReader:
         return np.cumsum(decode_varints(arrays["positions"][int(offsets[row]):int(offsets[row + 1])]))
 
     def _count_by_document(self, field: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the documents (ascending) holding global ``positions`` and how many of them each holds."""
+        """Return the documents (ascending) holding global ``positions`` (ascending) and how many of them
+        each holds."""
         docs = np.searchsorted(self._bases[field], positions, side="right") - 1
-        return np.unique(docs, return_counts=True)
+        if not len(docs):
+            return _NO_DOCS, _NO_DOCS
+        firsts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])  # sorted already: runs, not np.unique
+        return docs[firsts], np.diff(np.r_[firsts, len(docs)])
 
     def close(self) -> None:
         self._fields = {}
