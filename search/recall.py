@@ -197,10 +197,16 @@ class RecallReader:
             for name, arrays in header["fields"].items()
         }
         self._bases = {name: document_bases(arrays["lengths"]) for name, arrays in self._fields.items()}
+        self._average_lengths = {name: max(float(arrays["lengths"].mean()), 1.0) if len(arrays["lengths"]) else 1.0
+                                 for name, arrays in self._fields.items()}
 
     def lengths(self, field: str) -> np.ndarray:
         """Characters per document in ``field``."""
         return self._fields[field]["lengths"]
+
+    def average_length(self, field: str) -> float:
+        """Mean characters per document in ``field`` (at least 1), for length normalisation."""
+        return self._average_lengths[field]
 
     def matches(self, field: str, text: str, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(docs, counts)``: documents whose ``field`` contains folded, compacted ``text``.
@@ -411,7 +417,7 @@ def recall_scores(reader, q: RecallQuery, memo: dict | None = None) -> tuple[np.
         live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.int64))
         docs, counts = docs[live], counts[live]
     lengths = recall.lengths(q.fieldname)
-    norm = lengths[docs] / max(float(lengths.mean()), 1.0) if len(docs) else np.zeros(0)
+    norm = lengths[docs] / recall.average_length(q.fieldname) if len(docs) else np.zeros(0)
     return docs, q.boost * counts * (K1 + 1) / (counts + K1 * (1 - B + B * norm))
 
 
