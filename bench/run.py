@@ -8,6 +8,7 @@ printed table) and scaling.svg.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -108,6 +109,9 @@ def main(corpus_spec: Path, sizes: tuple[int, ...], repeat: int, rounds: int, we
         raise click.ClickException("wrk is not installed: install it (apt-get install wrk) or pass --skip-web")
     if not skip_classic and not classic.CLASSIC_ENGINE.exists():
         raise click.ClickException(f"the classic engine is not at {classic.CLASSIC_ENGINE}; pass --skip-classic")
+    if not skip_classic and importlib.util.find_spec("bs4") is None:
+        raise click.ClickException("the classic engine needs BeautifulSoup: pip install -e '.[bench]', "
+                                   "or pass --skip-classic")
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     load_before = os.getloadavg()
     try:

@@ -99,7 +99,8 @@ def read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
     This reads the ``whoosh3`` codec's private format, as its ``W3LeafMatcher``
     does, but a block at a time: a short list is inlined in the term info,
     a longer one is a header followed by blocks of ``[length][pickled block
-    info][pickled, maybe zlib-compressed (delta-coded ids, weights, values)]``;
+    info][pickled, maybe zlib-compressed (delta-coded ids, weights, values)]``
+    (tuples as Whoosh writes them, typed arrays as :mod:`search.segments` does);
     a negative length marks the last block.
     """
     return _postings(reader, reader.term_info(fieldname, btext))

@@ -23,6 +23,8 @@ import functools
 import hashlib
 import multiprocessing
 import os
+import pickle
+import queue
 import shutil
 import time
 import zlib
@@ -39,7 +41,7 @@ from .analysis import (DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_analyze
                        word_analyzer, word_counts)
 from .corpus import Document, Problem, find_posts, read_post
 from .duplicates import Fingerprint, FingerprintTable, fingerprint
-from .errors import CorpusError, IndexCorruptError
+from .errors import CorpusError, IndexCorruptError, IndexWriteError
 from .segments import BulkSegmentWriter, commit_segments
 
 #: Default location of the index, relative to the working directory.
@@ -90,6 +92,15 @@ class CountField(fields.TEXT):
         for term, freq in self.counter(value).items():
             yield term.encode("utf-8"), freq, freq * boost, b""
 
+
+class KeysField(fields.KEYWORD):
+    """Comma-separated filter keys, their frequencies carried by the posting weights (see :class:`Counts`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(commas=True, **kwargs)
+        self.format = Counts(field_boost=self.format.field_boost)
+
+
 def make_schema(segmenter: Segmenter = DEFAULT_SEGMENTER) -> fields.Schema:
     """Return the index schema (words are cut by ``segmenter``)."""
     words = functools.partial(word_counts, segmenter=segmenter)
@@ -101,7 +112,7 @@ def make_schema(segmenter: Segmenter = DEFAULT_SEGMENTER) -> fields.Schema:
         source=fields.ID(stored=True, sortable=True),
         source_key=fields.ID(),
         category=fields.ID(sortable=True),
-        category_keys=fields.KEYWORD(commas=True),
+        category_keys=KeysField(),
         categories=fields.STORED(),
         date=fields.DATETIME(stored=True, sortable=True),
         month=fields.ID(sortable=True),
@@ -373,8 +384,12 @@ def storage_id(corpus_dir: Path, path: Path) -> str:
     return path.relative_to(corpus_dir).as_posix()
 
 
-#: Most posts per segment: bounds a worker's memory (postings are grouped in memory).
-SEGMENT_DOCS = 5000
+#: Most posts per segment. Each query visits every segment, and each segment repeats the vocabulary
+#: it shares with the others, so fewer, larger segments answer faster from a smaller index; a
+#: segment's postings are grouped in its writer's memory, which is what bounds it.
+SEGMENT_DOCS = 30000
+#: Posts a worker takes at a time: the workers share the load in small pieces, and the progress bar moves.
+BATCH_POSTS = 200
 # Segments are written as separate files, not Whoosh's compound file: a reader
 # of a compound file maps and copies most of it into memory (about 2x the index
 # size resident), a reader of plain files reads only what a query touches.
@@ -382,7 +397,7 @@ SEGMENT_DOCS = 5000
 
 @dataclass
 class _Chunk:
-    """What indexing one chunk of posts produced."""
+    """What indexing one batch of posts produced, and the segment it completed, if it completed one."""
 
     segment: object | None  # a finished Whoosh segment, not yet in the TOC
     entries: list[tuple[str, list[Problem], list | None, bool]]  # id, problems, manifest entry, indexed
@@ -394,15 +409,14 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
     """Index ``paths`` into new segments of ``ix``, in parallel worker processes when there are many;
     return the manifest and the posts' fingerprints.
 
-    Each worker reads, analyses, fingerprints and writes its own chunk of posts
-    as a segment; the segments become visible together when the TOC naming them is written.
+    Each worker takes batches of posts from a shared queue and writes them into
+    its own segment; the segments become visible together when the TOC naming them is written.
     """
     procs = procs or os.cpu_count() or 1
     workers = procs if procs > 1 and len(paths) >= PARALLEL_THRESHOLD else 1
-    size = min(SEGMENT_DOCS, -(-len(paths) // workers)) or 1
-    jobs = [(ix.storage.folder, corpus_dir, paths[i:i + size]) for i in range(0, len(paths), size)]
+    batches = [paths[i:i + BATCH_POSTS] for i in range(0, len(paths), BATCH_POSTS)]
     segments, fingerprints, done = [], [], 0
-    for chunk in _run_jobs(jobs, workers):
+    for chunk in _run_batches(ix.storage.folder, corpus_dir, batches, workers):
         if chunk.segment is not None:
             segments.append(chunk.segment)
         fingerprints.extend(chunk.fingerprints)
@@ -414,40 +428,88 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
                 manifest[doc_id] = entry
             report.indexed += indexed
         done += len(chunk.entries)
-        if progress:
+        if progress and chunk.entries:
             progress(done, len(paths))
     commit_segments(ix, segments)
     return manifest, fingerprints
 
 
-def _run_jobs(jobs: list, workers: int) -> Iterator[_Chunk]:
+def _run_batches(folder: str, corpus_dir: Path, batches: list[list[Path]], workers: int) -> Iterator[_Chunk]:
+    """Index ``batches`` in ``workers`` processes (here if one); yield what each batch produced."""
     if workers <= 1:
-        yield from map(_index_chunk, jobs)
+        yield from _index_batches(folder, corpus_dir, batches)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap_unordered(_index_chunk, jobs)
-
-
-def _index_chunk(job: tuple[str, Path, list[Path]]) -> _Chunk:
-    """Read, analyse and write one chunk of posts as a new segment (runs in a worker)."""
-    folder, corpus_dir, paths = job
-    writer = BulkSegmentWriter(whoosh_index.open_dir(folder), recall_fields=RECALL_FIELDS, _lk=False, compound=False)
-    entries, fingerprints = [], []
+    context = multiprocessing.get_context("fork")
+    tasks, results = context.Queue(), context.Queue()
+    for batch in [*batches, *[None] * workers]:  # a None tells a worker the batches are over
+        tasks.put(batch)
+    processes = [context.Process(target=_work, args=(folder, corpus_dir, tasks, results), daemon=True)
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
     try:
-        for path in paths:
-            result = read_post(corpus_dir, path)
-            if result.document is not None:
-                writer.add_document(**document_fields(result.document))
-                fingerprints.append(fingerprint(result.document))
-            entries.append((storage_id(corpus_dir, path), result.problems, _manifest_entry(path),
-                            result.document is not None))
-        if writer.doc_count():
-            return _Chunk(writer.segment(), entries, fingerprints)
-        writer.discard()
-        return _Chunk(None, entries, fingerprints)
-    except BaseException:
-        writer.discard()
-        raise
+        running = workers
+        while running:
+            try:
+                message = results.get(timeout=1)
+            except queue.Empty:
+                if any(process.exitcode not in (None, 0) for process in processes):
+                    codes = [process.exitcode for process in processes]
+                    raise IndexWriteError(f"an indexing worker process died (exit codes {codes})") from None
+                continue
+            if message is None:
+                running -= 1
+            elif isinstance(message, BaseException):
+                raise message
+            else:
+                yield message
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _work(folder: str, corpus_dir: Path, tasks, results) -> None:
+    """A worker process: index batches from ``tasks`` until a None, put each chunk on ``results``, then a None."""
+    try:
+        for chunk in _index_batches(folder, corpus_dir, iter(tasks.get, None)):
+            results.put(chunk)
+    except BaseException as exc:  # the parent re-raises it: as it is if it can travel, else as its message
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = IndexWriteError(f"indexing failed: {type(exc).__name__}: {exc}")
+        results.put(exc)
+    results.put(None)
+
+
+def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]]) -> Iterator[_Chunk]:
+    """Read, analyse and write batches of posts into segments of at most :data:`SEGMENT_DOCS` posts."""
+    ix = whoosh_index.open_dir(folder)
+    writer = None
+    try:
+        for paths in batches:
+            if writer is None:
+                writer = BulkSegmentWriter(ix, recall_fields=RECALL_FIELDS, _lk=False, compound=False)
+            entries, fingerprints = [], []
+            for path in paths:
+                result = read_post(corpus_dir, path)
+                if result.document is not None:
+                    writer.add_document(**document_fields(result.document))
+                    fingerprints.append(fingerprint(result.document))
+                entries.append((storage_id(corpus_dir, path), result.problems, _manifest_entry(path),
+                                result.document is not None))
+            segment = None
+            if writer.doc_count() >= SEGMENT_DOCS:
+                segment, writer = writer.segment(), None
+            yield _Chunk(segment, entries, fingerprints)
+        if writer is not None and writer.doc_count():
+            segment, writer = writer.segment(), None
+            yield _Chunk(segment, [], [])
+    finally:
+        if writer is not None:
+            writer.discard()
 
 
 def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str], manifest: dict,

@@ -41,6 +41,7 @@ import json
 import mmap
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,35 @@ def bigram_codes(text: str) -> np.ndarray:
     return (points[:-1] << _SHIFT) | points[1:]
 
 
+#: Occurrences a field buffers (12 bytes each) before it encodes them as a run of varints (about 2.4 bytes each):
+#: what bounds the memory of a large segment's recall index while it is built.
+RUN_OCCURRENCES = 1 << 21
+#: Bytes of varints decoded at a time when a field's runs are merged into its final arrays.
+MERGE_BYTES = 1 << 20
+
+
+@dataclass
+class _Run:
+    """Occurrences encoded as in the file: distinct ``codes`` (uint64, ascending), each with its varint
+    position deltas, the first one absolute, at ``data[offsets[i]:offsets[i + 1]]``."""
+
+    codes: np.ndarray
+    offsets: np.ndarray
+    data: np.ndarray
+
+
 class _FieldBuffer:
-    """Occurrences of one field, collected document by document, at their global positions."""
+    """Occurrences of one field, collected document by document, at their global positions.
+
+    Every :data:`RUN_OCCURRENCES` occurrences the buffer is encoded as a
+    :class:`_Run`; the runs are merged when the segment is written.
+    """
 
     def __init__(self):
         self.codes: list[np.ndarray] = []
         self.positions: list[np.ndarray] = []
+        self.buffered = 0  # occurrences in codes/positions
+        self.runs: list[_Run] = []
         self.lengths: dict[int, int] = {}
         self.end = 0  # the sum of the lengths so far
 
@@ -100,45 +124,100 @@ class _FieldBuffer:
                 codes = bigram_codes(section)
                 self.codes.append(codes)
                 self.positions.append(np.arange(position, position + len(codes), dtype=np.uint32))
+                self.buffered += len(codes)
             position += len(section) + 1
         self.lengths[docnum] = length
         self.end += length
+        if self.buffered >= RUN_OCCURRENCES:
+            self._encode_buffer()
+
+    def _encode_buffer(self) -> None:
+        if self.codes:
+            codes, positions = np.concatenate(self.codes), np.concatenate(self.positions)
+            self.codes.clear()
+            self.positions.clear()
+            self.runs.append(_encode(codes, positions))
+        self.buffered = 0
 
     def arrays(self, doc_count: int) -> dict[str, np.ndarray]:
-        """Return the field's arrays (see the module docstring), freeing the collected chunks.
-
-        Memory matters here: a segment holds millions of occurrences, so the
-        work is done in place on 4-byte integers where they suffice, and
-        intermediates are dropped as soon as they are used.
-        """
+        """Return the field's arrays (see the module docstring), freeing the collected occurrences."""
         lengths = np.zeros(doc_count, dtype=np.uint32)
         if self.lengths:
             lengths[np.fromiter(self.lengths, np.int64)] = np.fromiter(self.lengths.values(), np.uint32)
-        if not self.codes:
-            return {"codes": np.zeros(0, dtype=np.uint32), "code_starts": np.zeros(_BUCKETS + 1, dtype=np.uint32),
-                    "offsets": np.zeros(1, dtype=np.uint32), "positions": np.zeros(0, dtype=np.uint8),
-                    "lengths": lengths}
-        codes = np.concatenate(self.codes)
-        self.codes.clear()
-        # Positions grow as documents are added, so a stable sort by code
-        # alone orders occurrences by (code, position).
-        order = np.argsort(codes, kind="stable")
-        codes.sort()  # the same result as codes[order], without a second copy
-        positions = np.concatenate(self.positions)
-        self.positions.clear()
-        positions = positions[order]
-        del order
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-        codes = codes[starts]
-        deltas = np.empty_like(positions)
-        np.subtract(positions[1:], positions[:-1], out=deltas[1:])
-        deltas[starts] = positions[starts]  # each bigram's first position is absolute
-        del positions
-        data, offsets = encode_varints(deltas, starts)
+        self._encode_buffer()
+        if len(self.runs) > 1:
+            codes, offsets, chunks = _merge(self.runs)
+        elif self.runs:
+            codes, offsets, chunks = self.runs[0].codes, self.runs[0].offsets, [self.runs[0].data]
+        else:
+            codes, offsets, chunks = np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.uint32), []
+        self.runs.clear()
         code_starts = np.searchsorted(codes >> np.uint64(32), np.arange(_BUCKETS + 1, dtype=np.uint64))
         return {"codes": (codes & np.uint64(0xFFFF_FFFF)).astype(np.uint32),
-                "code_starts": code_starts.astype(np.uint32), "offsets": offsets, "positions": data,
+                "code_starts": code_starts.astype(np.uint32), "offsets": offsets, "positions": chunks,
                 "lengths": lengths}
+
+
+def _encode(codes: np.ndarray, positions: np.ndarray) -> _Run:
+    """Encode occurrences, a bigram code and a global position each, as a run; sorts ``codes`` in place.
+
+    Occurrences of one code must come in ascending position order.
+    """
+    # A stable sort by code alone keeps each code's positions in their (ascending) input order.
+    order = np.argsort(codes, kind="stable")
+    codes.sort()  # the same result as codes[order], without a second copy
+    positions = positions[order]
+    del order
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    deltas = np.empty_like(positions)
+    np.subtract(positions[1:], positions[:-1], out=deltas[1:])
+    deltas[starts] = positions[starts]  # each bigram's first position is absolute
+    del positions
+    data, offsets = encode_varints(deltas, starts)
+    return _Run(codes[starts], offsets, data)
+
+
+def _merge(runs: list[_Run]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Merge runs made one after another (the positions of a later run are all greater) into one;
+    return its codes, its offsets and its varints in chunks, to be written end to end.
+
+    The code space is cut into ranges of about :data:`MERGE_BYTES` of varints;
+    each range is decoded from every run, then encoded again, so memory stays
+    bounded by the range rather than by the segment.
+    """
+    codes = np.concatenate([run.codes for run in runs])
+    order = np.argsort(codes, kind="stable")
+    filled = np.cumsum(np.concatenate([np.diff(run.offsets) for run in runs])[order])
+    cuts = codes[order][np.searchsorted(filled, np.arange(MERGE_BYTES, int(filled[-1]), MERGE_BYTES))]
+    del codes, order, filled
+    edges = [0, *np.unique(cuts).tolist(), 1 << 63]
+    pieces = []
+    for low, high in zip(edges, edges[1:]):
+        parts = [_decode_range(run, low, high) for run in runs]
+        parts = [part for part in parts if len(part[0])]
+        if parts:
+            pieces.append(_encode(np.concatenate([c for c, _ in parts]), np.concatenate([p for _, p in parts])))
+    sizes = np.concatenate([np.diff(piece.offsets) for piece in pieces])
+    total = sum(len(piece.data) for piece in pieces)
+    offsets = np.zeros(len(sizes) + 1, dtype=np.uint32 if total < 1 << 32 else np.uint64)
+    np.cumsum(sizes, out=offsets[1:])
+    return np.concatenate([piece.codes for piece in pieces]), offsets, [piece.data for piece in pieces]
+
+
+def _decode_range(run: _Run, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the occurrences of ``run`` with codes in ``[low, high)``: codes and positions (uint32)."""
+    first, last = np.searchsorted(run.codes, np.array([low, high], dtype=np.uint64)).tolist()
+    if first == last:
+        return _NONE, _NONE
+    begin, end = int(run.offsets[first]), int(run.offsets[last])
+    data = run.data[begin:end]
+    deltas = decode_varints(data)
+    bounds = run.offsets[first:last].astype(np.int64) - begin
+    counts = np.add.reduceat((data < 0x80).view(np.uint8), bounds, dtype=np.int64)  # a varint ends per occurrence
+    sums = np.cumsum(deltas)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    positions = sums - np.repeat(sums[starts] - deltas[starts], counts)  # the cumulative sum restarts at each code
+    return np.repeat(run.codes[first:last], counts), positions.astype(np.uint32)
 
 
 class RecallWriter:
@@ -161,21 +240,26 @@ class RecallWriter:
 
     def write(self, path: Path) -> None:
         """Write the file (to a temporary name first: a reader never sees half of it)."""
-        arrays = {(name, key): array for name, buffer in self.fields.items()
-                  for key, array in buffer.arrays(self.doc_count).items()}
+        # Each array is given whole or, to spare a copy of the largest, as chunks written end to end.
+        arrays = {(name, key): chunks if isinstance(chunks, list) else [chunks]
+                  for name, buffer in self.fields.items() for key, chunks in buffer.arrays(self.doc_count).items()}
         layout, offset = {}, 0
-        for (name, key), array in arrays.items():
-            layout.setdefault(name, {})[key] = [array.dtype.str, offset, len(array)]
-            offset += _padded(array.nbytes)
+        for (name, key), chunks in arrays.items():
+            dtype = chunks[0].dtype if chunks else np.dtype(np.uint8)
+            layout.setdefault(name, {})[key] = [dtype.str, offset, sum(len(chunk) for chunk in chunks)]
+            offset += _padded(sum(chunk.nbytes for chunk in chunks))
         header = json.dumps({"docs": self.doc_count, "fields": layout}).encode("utf-8")
         start = _padded(len(_MAGIC) + 4 + len(header))
         temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "wb") as out:
             out.write(_MAGIC + len(header).to_bytes(4, "little") + header)
             out.write(b"\0" * (start - out.tell()))
-            for array in arrays.values():
-                out.write(array.tobytes())
-                out.write(b"\0" * (_padded(array.nbytes) - array.nbytes))
+            for chunks in arrays.values():
+                size = 0
+                for chunk in chunks:
+                    out.write(chunk.data)
+                    size += chunk.nbytes
+                out.write(b"\0" * (_padded(size) - size))
         os.replace(temporary, path)
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchError,
                     build_index, update_index)
+from search import indexer
+from search.corpus import read_post
 from search.indexer import SCHEMA_VERSION
 from search.storage import writer_lock
 from tests.conftest import write_post
@@ -147,16 +149,98 @@ def test_fast_field_indexing_matches_the_shared_analyzers(field):
     assert sorted(fieldobj.index(text)) == via_analyzer
 
 
-def test_each_segment_has_its_recall_index(tmp_path):
-    corpus = tmp_path / "posts"
-    for i in range(450):
+def posts_in_segments(index_dir: Path) -> list[int]:
+    from whoosh import index as whoosh_index
+
+    live = next(p for p in index_dir.iterdir() if p.name.startswith("gen-"))
+    with whoosh_index.open_dir(live).reader() as reader:
+        return sorted(segment.doc_count_all() for segment, _ in reader.leaf_readers())
+
+
+def write_numbered_posts(corpus: Path, count: int) -> None:
+    for i in range(count):
         write_post(corpus, f"p{i}.md", title=f"标题{i}", body=f"<p>正文第{i}篇 国际论坛</p>")
-    generation = tmp_path / "index"
-    build_index(corpus, generation, procs=2)
-    live = next(p for p in generation.iterdir() if p.name.startswith("gen-"))
+
+
+def test_a_parallel_build_writes_one_segment_per_worker(tmp_path):
+    write_numbered_posts(tmp_path / "posts", 450)
+    build_index(tmp_path / "posts", tmp_path / "index", procs=2)
+    assert sum(posts_in_segments(tmp_path / "index")) == 450
+    assert len(posts_in_segments(tmp_path / "index")) <= 2  # one if a worker took every batch
+
+
+def test_segments_stop_growing_at_the_segment_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexer, "SEGMENT_DOCS", 100)
+    monkeypatch.setattr(indexer, "BATCH_POSTS", 40)
+    write_numbered_posts(tmp_path / "posts", 450)
+    build_index(tmp_path / "posts", tmp_path / "index", procs=2)
+    sizes = posts_in_segments(tmp_path / "index")
+    assert sum(sizes) == 450 and len(sizes) >= 4
+    assert max(sizes) < 100 + 40  # a segment is closed after the batch that fills it
+
+
+def test_each_segment_has_its_recall_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexer, "SEGMENT_DOCS", 100)
+    write_numbered_posts(tmp_path / "posts", 450)
+    build_index(tmp_path / "posts", tmp_path / "index", procs=2)
+    live = next(p for p in (tmp_path / "index").iterdir() if p.name.startswith("gen-"))
     segments = {p.name.split(".")[0] for p in live.glob("MAIN_*") if p.suffix != ".rcl"}
-    assert len(segments) == 2
+    assert len(segments) >= 3
     assert {p.name.split(".")[0] for p in live.glob("MAIN_*.rcl")} == segments
+
+
+def test_a_worker_that_dies_fails_the_build_and_the_live_index_stays(tmp_path, monkeypatch):
+    write_numbered_posts(tmp_path / "posts", 450)
+    build_index(tmp_path / "posts", tmp_path / "index", procs=2)
+    before = generations(tmp_path / "index")
+
+    def killed_on_p7(corpus_dir, path):
+        if path.name == "p7.md":
+            os.kill(os.getpid(), signal.SIGKILL)  # runs in a worker process (parallel build)
+        return read_post(corpus_dir, path)
+
+    monkeypatch.setattr(indexer, "read_post", killed_on_p7)
+    with pytest.raises(SearchError, match=r"indexing worker process died \(exit codes .*-9"):
+        build_index(tmp_path / "posts", tmp_path / "index", procs=2)
+    assert generations(tmp_path / "index") == before
+    with Index.open(tmp_path / "index") as ix:
+        assert ix.search("国际论坛").total == 450
+
+
+def test_an_error_in_a_worker_reaches_the_build_as_it_was_raised(tmp_path, monkeypatch):
+    write_numbered_posts(tmp_path / "posts", 450)
+
+    def broken(doc):
+        raise RuntimeError(f"cannot index {doc.id}")
+
+    monkeypatch.setattr(indexer, "document_fields", broken)
+    with pytest.raises(RuntimeError, match=r"cannot index p\d+\.md"):
+        build_index(tmp_path / "posts", tmp_path / "index", procs=2)
+    assert generations(tmp_path / "index") == []
+
+
+def every_posting(index_dir: Path) -> dict:
+    from whoosh import index as whoosh_index
+
+    from search.evaluate import read_postings
+
+    live = next(p for p in index_dir.iterdir() if p.name.startswith("gen-"))
+    with whoosh_index.open_dir(live).reader() as reader:
+        return {(field, term): [a.tolist() for a in read_postings(reader, field, term)]
+                for field, term in reader.all_terms()}
+
+
+def test_postings_packed_in_runs_are_written_as_if_kept_whole(tmp_path, monkeypatch):
+    from search import segments
+
+    corpus = tmp_path / "posts"
+    for i in range(30):
+        write_post(corpus, f"p{i:02}.md", title=f"标题{i % 4}", body=f"<p>{'国际论坛' * (i % 5 + 1)} 第{i}篇</p>",
+                   categories=["新闻", f"类{i % 3}"])
+    build_index(corpus, tmp_path / "whole", procs=1)
+    monkeypatch.setattr(segments, "RUN_DOCS", 7)
+    build_index(corpus, tmp_path / "runs", procs=1)
+    assert every_posting(tmp_path / "runs") == every_posting(tmp_path / "whole")
 
 
 def test_word_frequencies_live_in_posting_weights_without_a_stored_value(tmp_path):

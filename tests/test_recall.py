@@ -187,3 +187,18 @@ def test_a_memo_shared_by_several_lookups_changes_no_result(tmp_path_factory, po
         with_memo = reader.matches("f", needle, memo)
         without = reader.matches("f", needle)
         assert [a.tolist() for a in with_memo] == [a.tolist() for a in without]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=f"国际论坛中亚 ab{SECTION_BREAK}", max_size=30), min_size=1, max_size=8),
+       st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=8))
+def test_a_field_buffered_in_runs_writes_the_same_file(tmp_path_factory, posts, run_size, merge_bytes):
+    """Runs bound a large segment's memory while it is built; the file must not depend on them."""
+    directory = tmp_path_factory.mktemp("r")
+    recall_of(directory, *posts)
+    whole = (directory / "seg.rcl").read_bytes()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recall, "RUN_OCCURRENCES", run_size)
+        patch.setattr(recall, "MERGE_BYTES", merge_bytes)
+        recall_of(directory, *posts)
+    assert (directory / "seg.rcl").read_bytes() == whole
