@@ -8,6 +8,7 @@ had to be skipped, or could only be read in part, comes back as a
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import os
 import re
 import unicodedata
@@ -76,6 +77,7 @@ class ReadResult:
 
     document: Document | None
     problems: list[Problem] = field(default_factory=list)
+    sha1: str | None = None  # of the file's bytes, when they could be read (the build's manifest keeps it)
 
 
 def find_posts(root: Path) -> tuple[list[Path], list[Problem]]:
@@ -136,6 +138,12 @@ def read_post(root: Path, path: Path) -> ReadResult:
         raw = Path(path).read_bytes()
     except OSError as exc:
         return ReadResult(None, [Problem(doc_id, f"cannot read file: {exc.strerror or exc}")])
+    result = _read_bytes(doc_id, Path(path), raw)
+    result.sha1 = hashlib.sha1(raw).hexdigest()
+    return result
+
+
+def _read_bytes(doc_id: str, path: Path, raw: bytes) -> ReadResult:
     if not raw.strip():
         return ReadResult(None, [Problem(doc_id, "empty file")])
     if b"\x00" in raw[:8192]:

@@ -498,7 +498,7 @@ def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]])
                 if result.document is not None:
                     writer.add_document(**document_fields(result.document))
                     fingerprints.append(fingerprint(result.document))
-                entries.append((storage_id(corpus_dir, path), result.problems, _manifest_entry(path),
+                entries.append((storage_id(corpus_dir, path), result.problems, _manifest_entry(path, result.sha1),
                                 result.document is not None))
             segment = None
             if writer.doc_count() >= SEGMENT_DOCS:
@@ -531,7 +531,7 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
                 report.indexed += 1
             else:
                 writer.delete_by_term("id", doc_id)
-            entry = _manifest_entry(path)
+            entry = _manifest_entry(path, result.sha1)
             if entry is None:
                 manifest.pop(doc_id, None)
             else:
@@ -546,11 +546,14 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
     return manifest, fingerprints
 
 
-def _manifest_entry(path: Path) -> list | None:
-    """Return ``[size, mtime_ns, sha1]`` of a post file, or None if it cannot be read."""
+def _manifest_entry(path: Path, sha1: str | None = None) -> list | None:
+    """Return ``[size, mtime_ns, sha1]`` of a post file, or None if it cannot be read.
+
+    ``sha1``: of the bytes just read and indexed, if the caller has it (it need not be read again).
+    """
     try:
         size, mtime, _ = _fingerprint(path)
-        return [size, mtime, _content_hash(path)]
+        return [size, mtime, sha1 or _content_hash(path)]
     except OSError:
         return None
 

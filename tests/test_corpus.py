@@ -174,3 +174,13 @@ def test_find_posts_ignores_other_files_and_hidden_directories(tmp_path):
 def test_missing_corpus_directory_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         find_posts(tmp_path / "nope")
+
+
+def test_a_read_post_carries_the_sha1_of_the_bytes_read(tmp_path):
+    import hashlib
+
+    path = tmp_path / "p.md"
+    path.write_text("---\ntitle: 标题\n---\n<p>正文</p>\n", encoding="utf-8")
+    assert read_post(tmp_path, path).sha1 == hashlib.sha1(path.read_bytes()).hexdigest()
+    (tmp_path / "empty.md").write_bytes(b"")
+    assert read_post(tmp_path, tmp_path / "empty.md").sha1 == hashlib.sha1(b"").hexdigest()  # skipped, still known

@@ -188,7 +188,7 @@ def _analyse(job: tuple[Path, Path, Segmenter]) -> tuple:
     """Read one post; return ``(id, problems, manifest entry, row or None, fingerprint or None)`` (in a worker)."""
     corpus_dir, path, words = job
     result = read_post(corpus_dir, path)
-    entry = _manifest_entry(path)
+    entry = _manifest_entry(path, result.sha1)
     row = printed = None
     if result.document is not None:
         row = document_row(result.document, FileStamp(*entry) if entry else None, words)
