@@ -388,7 +388,7 @@ def storage_id(corpus_dir: Path, path: Path) -> str:
 #: it shares with the others, so fewer, larger segments answer faster from a smaller index; a
 #: segment's postings are grouped in its writer's memory, which is what bounds it.
 SEGMENT_DOCS = 30000
-#: Posts a worker takes at a time: the workers share the load in small pieces, and the progress bar moves.
+#: Posts a worker takes at a time: dealt in turn, small batches share the load evenly, and the progress bar moves.
 BATCH_POSTS = 200
 # Segments are written as separate files, not Whoosh's compound file: a reader
 # of a compound file maps and copies most of it into memory (about 2x the index
@@ -409,16 +409,19 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
     """Index ``paths`` into new segments of ``ix``, in parallel worker processes when there are many;
     return the manifest and the posts' fingerprints.
 
-    Each worker takes batches of posts from a shared queue and writes them into
-    its own segment; the segments become visible together when the TOC naming them is written.
+    The batches are dealt to the workers in turn and each writes its own
+    segment, so a build of the same posts on as many workers makes the same
+    segments, in the same order (documents with equal scores keep their
+    order from one build to the next); they become visible together when the
+    TOC naming them is written.
     """
     procs = procs or os.cpu_count() or 1
     workers = procs if procs > 1 and len(paths) >= PARALLEL_THRESHOLD else 1
     batches = [paths[i:i + BATCH_POSTS] for i in range(0, len(paths), BATCH_POSTS)]
-    segments, fingerprints, done = [], [], 0
-    for chunk in _run_batches(ix.storage.folder, corpus_dir, batches, workers):
+    segments, fingerprints, done = {}, [], 0
+    for worker, chunk in _run_batches(ix.storage.folder, corpus_dir, batches, workers):
         if chunk.segment is not None:
-            segments.append(chunk.segment)
+            segments.setdefault(worker, []).append(chunk.segment)
         fingerprints.extend(chunk.fingerprints)
         for doc_id, problems, entry, indexed in chunk.entries:
             report.problems.extend(problems)
@@ -430,21 +433,22 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
         done += len(chunk.entries)
         if progress and chunk.entries:
             progress(done, len(paths))
-    commit_segments(ix, segments)
+    commit_segments(ix, [segment for worker in sorted(segments) for segment in segments[worker]])
     return manifest, fingerprints
 
 
-def _run_batches(folder: str, corpus_dir: Path, batches: list[list[Path]], workers: int) -> Iterator[_Chunk]:
-    """Index ``batches`` in ``workers`` processes (here if one); yield what each batch produced."""
+def _run_batches(folder: str, corpus_dir: Path, batches: list[list[Path]],
+                 workers: int) -> Iterator[tuple[int, _Chunk]]:
+    """Index ``batches`` in ``workers`` processes (here if one), worker ``w`` taking every batch
+    ``w + k * workers``; yield each batch's chunk with the number of the worker that made it."""
     if workers <= 1:
-        yield from _index_batches(folder, corpus_dir, batches)
+        for chunk in _index_batches(folder, corpus_dir, batches):
+            yield 0, chunk
         return
     context = multiprocessing.get_context("fork")
-    tasks, results = context.Queue(), context.Queue()
-    for batch in [*batches, *[None] * workers]:  # a None tells a worker the batches are over
-        tasks.put(batch)
-    processes = [context.Process(target=_work, args=(folder, corpus_dir, tasks, results), daemon=True)
-                 for _ in range(workers)]
+    results = context.Queue()
+    processes = [context.Process(target=_work, args=(worker, folder, corpus_dir, batches[worker::workers], results),
+                                 daemon=True) for worker in range(workers)]
     for process in processes:
         process.start()
     try:
@@ -470,11 +474,11 @@ def _run_batches(folder: str, corpus_dir: Path, batches: list[list[Path]], worke
             process.join()
 
 
-def _work(folder: str, corpus_dir: Path, tasks, results) -> None:
-    """A worker process: index batches from ``tasks`` until a None, put each chunk on ``results``, then a None."""
+def _work(worker: int, folder: str, corpus_dir: Path, batches: list[list[Path]], results) -> None:
+    """A worker process: index ``batches``, putting ``(worker, chunk)`` on ``results`` for each, then a None."""
     try:
-        for chunk in _index_batches(folder, corpus_dir, iter(tasks.get, None)):
-            results.put(chunk)
+        for chunk in _index_batches(folder, corpus_dir, batches):
+            results.put((worker, chunk))
     except BaseException as exc:  # the parent re-raises it: as it is if it can travel, else as its message
         try:
             pickle.dumps(exc)

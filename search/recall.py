@@ -281,16 +281,16 @@ class RecallReader:
             for name, arrays in header["fields"].items()
         }
         self._bases = {name: document_bases(arrays["lengths"]) for name, arrays in self._fields.items()}
-        self._average_lengths = {name: max(float(arrays["lengths"].mean()), 1.0) if len(arrays["lengths"]) else 1.0
-                                 for name, arrays in self._fields.items()}
+        self._total_lengths = {name: int(arrays["lengths"].sum(dtype=np.uint64))
+                               for name, arrays in self._fields.items()}
 
     def lengths(self, field: str) -> np.ndarray:
         """Characters per document in ``field``."""
         return self._fields[field]["lengths"]
 
-    def average_length(self, field: str) -> float:
-        """Mean characters per document in ``field`` (at least 1), for length normalisation."""
-        return self._average_lengths[field]
+    def total_length(self, field: str) -> int:
+        """Characters in ``field`` over all documents of the segment (see :func:`average_length`)."""
+        return self._total_lengths[field]
 
     def matches(self, field: str, text: str, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(docs, counts)``: documents whose ``field`` contains folded, compacted ``text``.
@@ -484,16 +484,19 @@ class RecallQuery(wq.Query):
         return ixreader.doc_count_all()
 
     def matcher(self, searcher, context=None):
-        docs, scores = recall_scores(searcher.reader(), self)
+        average = average_length(searcher.get_parent(), self.fieldname)
+        docs, scores = recall_scores(searcher.reader(), self, average=average)
         if not len(docs):
             return NullMatcher()
         return ListMatcher(docs.tolist(), weights=scores.tolist())
 
 
-def recall_scores(reader, q: RecallQuery, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def recall_scores(reader, q: RecallQuery, memo: dict | None = None, *,
+                  average: float) -> tuple[np.ndarray, np.ndarray]:
     """Return the live documents of a Whoosh segment that ``q`` matches (ascending, int64) and their scores.
 
-    ``memo``: see :meth:`RecallReader.matches` (one per segment and query).
+    ``memo``: see :meth:`RecallReader.matches` (one per segment and query); ``average``: the
+    field's :func:`average_length`.
     """
     recall = recall_index(reader)
     docs, counts = recall.matches(q.fieldname, q.text, memo)
@@ -501,8 +504,20 @@ def recall_scores(reader, q: RecallQuery, memo: dict | None = None) -> tuple[np.
         live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.int64))
         docs, counts = docs[live], counts[live]
     lengths = recall.lengths(q.fieldname)
-    norm = lengths[docs] / recall.average_length(q.fieldname) if len(docs) else np.zeros(0)
+    norm = lengths[docs] / average if len(docs) else np.zeros(0)
     return docs, q.boost * counts * (K1 + 1) / (counts + K1 * (1 - B + B * norm))
+
+
+def average_length(searcher, field: str) -> float:
+    """Mean characters per document in recall ``field`` over every segment of ``searcher`` (at least 1).
+
+    BM25 normalises by the collection's average length, as Whoosh's own BM25F
+    does, so that a post's score does not depend on which segment holds it
+    (a build's workers fill their segments in whatever order they go).
+    """
+    recalls = [recall_index(leaf.reader()) for leaf, _ in searcher.leaf_searchers()]
+    docs = sum(len(recall.lengths(field)) for recall in recalls)
+    return max(sum(recall.total_length(field) for recall in recalls) / docs, 1.0) if docs else 1.0
 
 
 def recall_index(reader) -> RecallReader:

@@ -165,8 +165,23 @@ def write_numbered_posts(corpus: Path, count: int) -> None:
 def test_a_parallel_build_writes_one_segment_per_worker(tmp_path):
     write_numbered_posts(tmp_path / "posts", 450)
     build_index(tmp_path / "posts", tmp_path / "index", procs=2)
-    assert sum(posts_in_segments(tmp_path / "index")) == 450
-    assert len(posts_in_segments(tmp_path / "index")) <= 2  # one if a worker took every batch
+    assert posts_in_segments(tmp_path / "index") == [200, 250]  # batches of 200 dealt in turn: 0 and 2, 1
+
+
+def documents_in_order(index_dir: Path) -> list[str]:
+    from whoosh import index as whoosh_index
+
+    live = next(p for p in index_dir.iterdir() if p.name.startswith("gen-"))
+    with whoosh_index.open_dir(live).reader() as reader:
+        return [fields["id"] for _, fields in reader.iter_docs()]
+
+
+def test_the_same_posts_make_the_same_segments_in_the_same_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexer, "BATCH_POSTS", 30)
+    write_numbered_posts(tmp_path / "posts", 450)
+    build_index(tmp_path / "posts", tmp_path / "first", procs=2)
+    build_index(tmp_path / "posts", tmp_path / "second", procs=2)
+    assert documents_in_order(tmp_path / "second") == documents_in_order(tmp_path / "first")
 
 
 def test_segments_stop_growing_at_the_segment_size(tmp_path, monkeypatch):
@@ -187,6 +202,21 @@ def test_each_segment_has_its_recall_index(tmp_path, monkeypatch):
     segments = {p.name.split(".")[0] for p in live.glob("MAIN_*") if p.suffix != ".rcl"}
     assert len(segments) >= 3
     assert {p.name.split(".")[0] for p in live.glob("MAIN_*.rcl")} == segments
+
+
+def test_scores_do_not_depend_on_how_the_build_split_posts_into_segments(tmp_path, monkeypatch):
+    corpus = tmp_path / "posts"
+    for i in range(12):  # documents of different lengths: each segment alone would have its own average
+        write_post(corpus, f"p{i:02}.md", title=f"标题{i}", body=f"<p>{'新闻' * (i * 7 + 1)}国际论坛{'内容' * i}</p>")
+    build_index(corpus, tmp_path / "one", procs=1)
+    monkeypatch.setattr(indexer, "SEGMENT_DOCS", 3)
+    monkeypatch.setattr(indexer, "BATCH_POSTS", 3)
+    build_index(corpus, tmp_path / "four", procs=1)
+    assert len(posts_in_segments(tmp_path / "four")) == 4
+    with Index.open(tmp_path / "one") as one, Index.open(tmp_path / "four") as four:
+        for query in ("国际论坛", '"际论"', "title:标题"):
+            assert [(h.id, round(h.score, 9)) for h in four.search(query, fold=False).hits] == \
+                [(h.id, round(h.score, 9)) for h in one.search(query, fold=False).hits]
 
 
 def test_a_worker_that_dies_fails_the_build_and_the_live_index_stays(tmp_path, monkeypatch):
