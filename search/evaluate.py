@@ -78,9 +78,9 @@ def evaluate(searcher, q: wq.Query) -> Evaluated:
         raise Unsupported(f"weighting {type(weighting).__name__}")
     if weighting.use_final and not hasattr(weighting, "final_scores"):
         raise Unsupported(f"{type(weighting).__name__}.final for arrays")
-    docnums, scores, averages = [], [], {}
+    docnums, scores = [], []
     for leaf, offset in searcher.leaf_searchers():
-        segment = _Segment(leaf, searcher, averages)
+        segment = _Segment(leaf, searcher)
         part = segment.evaluate(q, scored=True)
         found = np.flatnonzero(part.mask & segment.live)
         docnums.append(found + offset)
@@ -191,8 +191,8 @@ class _Part:
 class _Segment:
     """Evaluates query nodes over one leaf searcher's documents."""
 
-    def __init__(self, leaf, top, averages: dict[str, float]):
-        self.leaf, self.top, self.averages = leaf, top, averages
+    def __init__(self, leaf, top):
+        self.leaf, self.top = leaf, top
         self.reader = leaf.reader()
         self.sizes = _KnownSizes(self.reader)
         self.decoded: dict = {}  # recall bigrams this query has decoded in this segment
@@ -242,14 +242,8 @@ class _Segment:
             return _Part(mask, None if a.scores is None else np.where(mask, a.scores, 0.0))
         raise Unsupported(f"query node {kind.__name__}")
 
-    def top_average(self, field: str) -> float:
-        """The recall field's average length over the whole index (worked out once per query)."""
-        if field not in self.averages:
-            self.averages[field] = average_length(self.top, field)
-        return self.averages[field]
-
     def recall(self, q: RecallQuery) -> _Part:
-        docs, scores = recall_scores(self.reader, q, self.decoded, average=self.top_average(q.fieldname))
+        docs, scores = recall_scores(self.reader, q, self.decoded, average=average_length(self.top, q.fieldname))
         part = self.empty()
         part.mask[docs] = True
         part.scores[docs] = scores

@@ -197,10 +197,8 @@ def _merge(runs: list[_Run]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         parts = [part for part in parts if len(part[0])]
         if parts:
             pieces.append(_encode(np.concatenate([c for c, _ in parts]), np.concatenate([p for _, p in parts])))
-    sizes = np.concatenate([np.diff(piece.offsets) for piece in pieces])
-    total = sum(len(piece.data) for piece in pieces)
-    offsets = np.zeros(len(sizes) + 1, dtype=np.uint32 if total < 1 << 32 else np.uint64)
-    np.cumsum(sizes, out=offsets[1:])
+    offsets = _offsets(np.concatenate([np.diff(piece.offsets) for piece in pieces]),
+                       sum(len(piece.data) for piece in pieces))
     return np.concatenate([piece.codes for piece in pieces]), offsets, [piece.data for piece in pieces]
 
 
@@ -419,10 +417,15 @@ def encode_varints(values: np.ndarray, groups: np.ndarray | None = None) -> tupl
         table[:, k] |= (sizes > k + 1).view(np.uint8) << 7  # more bytes follow
     data = table[np.arange(width) < sizes[:, None]]
     del table
-    offsets = np.zeros(len(groups) + 1, dtype=np.uint32 if len(data) < 1 << 32 else np.uint64)
-    if len(groups):
-        np.cumsum(np.add.reduceat(sizes, groups, dtype=np.int64), out=offsets[1:])
-    return data, offsets
+    return data, _offsets(np.add.reduceat(sizes, groups, dtype=np.int64) if len(groups) else sizes[:0], len(data))
+
+
+def _offsets(sizes: np.ndarray, total: int) -> np.ndarray:
+    """Return where each of consecutive groups of ``sizes`` bytes starts, then ``total``, their sum:
+    uint32, or uint64 past 4 GiB."""
+    offsets = np.zeros(len(sizes) + 1, dtype=np.uint32 if total < 1 << 32 else np.uint64)
+    np.cumsum(sizes, out=offsets[1:])
+    return offsets
 
 
 def decode_varints(data: np.ndarray) -> np.ndarray:
@@ -515,9 +518,12 @@ def average_length(searcher, field: str) -> float:
     does, so that a post's score does not depend on which segment holds it
     (a build's workers fill their segments in whatever order they go).
     """
-    recalls = [recall_index(leaf.reader()) for leaf, _ in searcher.leaf_searchers()]
-    docs = sum(len(recall.lengths(field)) for recall in recalls)
-    return max(sum(recall.total_length(field) for recall in recalls) / docs, 1.0) if docs else 1.0
+    cache = searcher.reader().__dict__.setdefault("_news_search_recall_averages", {})  # a reader never changes
+    if field not in cache:
+        recalls = [recall_index(leaf.reader()) for leaf, _ in searcher.leaf_searchers()]
+        docs = sum(len(recall.lengths(field)) for recall in recalls)
+        cache[field] = max(sum(recall.total_length(field) for recall in recalls) / docs, 1.0) if docs else 1.0
+    return cache[field]
 
 
 def recall_index(reader) -> RecallReader:
