@@ -15,7 +15,7 @@ from .analysis import normalise, word_analyzer
 from .corpus import Document, Problem, read_post
 from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError,
                      QuerySyntaxError, SearchError)
-from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index, update_index
+from .indexer import DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, build_index, optimize_index, update_index
 from .permalinks import PostUrls
 from .query import parse_query
 from .results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
@@ -23,7 +23,7 @@ from .searcher import Filters, Index
 
 __all__ = [
     "BuildReport", "Copy", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
-    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "Post", "PostUrls",
-    "Problem", "QueryDate", "QuerySyntaxError", "SearchError", "SearchResults", "build_index", "normalise",
-    "parse_query", "read_post", "update_index", "word_analyzer",
+    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "OptimizeReport",
+    "Post", "PostUrls", "Problem", "QueryDate", "QuerySyntaxError", "SearchError", "SearchResults", "build_index",
+    "normalise", "optimize_index", "parse_query", "read_post", "update_index", "word_analyzer",
 ]

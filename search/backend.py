@@ -17,7 +17,8 @@ from typing import Protocol
 from . import storage
 from .analysis import Segmenter
 from .errors import SearchError
-from .indexer import DEFAULT_INDEX_DIR, BuildReport, ProgressCallback, build_index, update_index
+from .indexer import (DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, ProgressCallback, build_index, optimize_index,
+                      update_index)
 from .permalinks import PostUrls
 from .results import Hit, IndexStats, Post, SearchResults
 from .searcher import Index
@@ -49,6 +50,7 @@ class Backend(Protocol):
               progress: ProgressCallback | None = None) -> BuildReport: ...
     def update(self, corpus_dir: Path | None = None, *, procs: int | None = None, wait: bool = False,
                progress: ProgressCallback | None = None) -> BuildReport: ...
+    def optimize(self, *, procs: int | None = None, wait: bool = False) -> OptimizeReport: ...
     def open(self, *, post_urls: PostUrls | None = None) -> SearchIndex: ...
     def exists(self) -> bool: ...
 
@@ -70,6 +72,9 @@ class LocalBackend:
     def update(self, corpus_dir: Path | None = None, *, procs: int | None = None, wait: bool = False,
                progress: ProgressCallback | None = None) -> BuildReport:
         return update_index(self.index_dir, corpus_dir, procs=procs, wait=wait, progress=progress)
+
+    def optimize(self, *, procs: int | None = None, wait: bool = False) -> OptimizeReport:
+        return optimize_index(self.index_dir, procs=procs, wait=wait)
 
     def open(self, *, post_urls: PostUrls | None = None) -> Index:
         return Index.open(self.index_dir, post_urls=post_urls)

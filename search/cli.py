@@ -1,4 +1,4 @@
-"""The ``news-search`` command line: build, update, stats, query, serve.
+"""The ``news-search`` command line: build, update, optimize, watch, stats, query, serve.
 
 Exit codes: 0 success (zero hits is success); 1 operational failure (no index,
 index busy, unreadable corpus, bad query); 2 bad usage; 3 the build or update
@@ -146,6 +146,37 @@ def update(corpus, index_dir, backend_url, cluster_file, procs, wait, as_json, q
 @cli.command()
 @index_option
 @backend_option
+@cluster_option
+@writer_options
+def optimize(index_dir, backend_url, cluster_file, procs, wait, as_json, quiet):
+    """Merge the index down to the segments a fresh build makes, purging deleted posts.
+
+    Updates already merge small segments as they go, so the index stays fast
+    without this; optimize is for the moment after a large clean-up (many
+    posts deleted) or before copying the index elsewhere. Readers keep
+    answering from the old segments until the merged ones are published.
+
+    \b
+    Example:
+        news-search optimize --index index/
+    """
+    backend = open_backend(backend_url, index_dir=index_dir, cluster_file=cluster_file)
+    report = backend.optimize(procs=procs, wait=wait)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    elif report.segments is None:
+        _log(f"optimize: asked every node to merge its shards' disk chunks ({report.docs} posts)", quiet)
+    elif not report.merged_docs:
+        _log(f"optimize: nothing to do; {report.segments} segment(s), as a fresh build of "
+             f"{report.docs} posts makes", quiet)
+    else:
+        _log(f"optimize: {report.segments_before} segments -> {report.segments} in {report.seconds:.1f} s; "
+             f"{report.merged_docs} posts rewritten, {report.deleted_purged} deleted posts purged", quiet)
+
+
+@cli.command()
+@index_option
+@backend_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def stats(index_dir, backend_url, as_json):
     """Show what the index holds: documents, size, build time, corpus, sources.
@@ -160,6 +191,8 @@ def stats(index_dir, backend_url, as_json):
         click.echo(json.dumps(s.to_dict(), ensure_ascii=False))
         return
     click.echo(f"documents   {s.docs}")
+    if s.segments is not None:
+        click.echo(f"segments    {s.segments} ({s.deleted} deleted posts held until merged)")
     click.echo(f"size        {s.size_bytes / 1e6:.1f} MB")
     click.echo(f"built       {s.built_at}")
     click.echo(f"corpus      {s.corpus}")
@@ -396,6 +429,9 @@ def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool) -> None:
         click.echo(f"{verb}: indexed {report.indexed} posts in {report.seconds:.1f} s "
                    f"({report.docs_per_second:.0f} docs/s); index holds {report.total_docs}; "
                    f"skipped {len(report.skipped)}, warnings {len(report.warnings)}", err=True)
+        if report.merge and report.merge.merges:
+            click.echo(f"merged {report.merge.docs_merged} posts: {report.merge.segments_before} segments "
+                       f"-> {report.merge.segments_after}", err=True)
         for p in report.skipped:
             click.echo(f"  skipped  {p.path}: {p.reason}", err=True)
         for p in report.warnings:

@@ -31,19 +31,18 @@ runs it through Whoosh instead, so correctness never depends on coverage.
 from __future__ import annotations
 
 import bisect
-import pickle
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.reading import TermNotFound
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.util.numeric import _length_byte_cache
 
 from .query import Without
 from .recall import RecallQuery, average_length, recall_scores
+from .segments import terminfo_postings
 
 #: Whoosh builds an ``Or`` of more than two parts as a preloaded array union in segments this small.
 _PRELOAD_MAX_DOCS = 5000
@@ -90,47 +89,6 @@ def evaluate(searcher, q: wq.Query) -> Evaluated:
     if weighting.use_final and len(result.docnums):
         result = Evaluated(result.docnums, weighting.final_scores(searcher, result.docnums, result.scores))
     return result
-
-
-def read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Return a term's whole posting list in a Whoosh segment: ``(document numbers, weights)``.
-
-    Deleted documents are included (Whoosh filters them out above this level).
-    This reads the ``whoosh3`` codec's private format, as its ``W3LeafMatcher``
-    does, but a block at a time: a short list is inlined in the term info,
-    a longer one is a header followed by blocks of ``[length][pickled block
-    info][pickled, maybe zlib-compressed (delta-coded ids, weights, values)]``
-    (tuples as Whoosh writes them, typed arrays as :mod:`search.segments` does);
-    a negative length marks the last block.
-    """
-    return _postings(reader, reader.term_info(fieldname, btext))
-
-
-def _postings(reader, terminfo) -> tuple[np.ndarray, np.ndarray]:
-    if terminfo.is_inlined():
-        ids, weights, _ = terminfo.inlined_postings()
-        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
-    postfile = reader._terms._postfile
-    offset, _ = terminfo.extent()
-    if postfile.get(offset, 4) != WHOOSH3_HEADER_MAGIC:
-        raise ValueError(f"no posting list at offset {offset} of the postings file")
-    position, ids, weights = offset + 4, [], []
-    while True:
-        postfile.seek(position)
-        length = postfile.read_int()
-        count, _, _, compression, _, _ = postfile.read_pickle()
-        start = postfile.tell()
-        end = position + 4 + abs(length)
-        data = postfile.get(start, end - start)
-        block_ids, block_weights, _ = pickle.loads(zlib.decompress(data) if compression else data)
-        ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)))
-        if block_weights is None or isinstance(block_weights, float):
-            weights.append(np.full(count, 1.0 if block_weights is None else block_weights))
-        else:
-            weights.append(np.asarray(block_weights, dtype=np.float64))
-        if length < 0:
-            return np.concatenate(ids), np.concatenate(weights)
-        position = end
 
 
 def preload(reader) -> None:
@@ -264,7 +222,7 @@ class _Segment:
             self.sizes.known[q.fieldname, btext] = 0
             return self.empty()
         self.sizes.known[q.fieldname, btext] = terminfo.doc_frequency()
-        ids, weights = _postings(self.reader, terminfo)
+        ids, weights = terminfo_postings(self.reader, terminfo)
         keep = self.live[ids]
         ids, weights = ids[keep], weights[keep]
         if field.scorable:

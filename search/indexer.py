@@ -42,18 +42,27 @@ from .analysis import (DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_analyze
 from .corpus import Document, Problem, find_posts, read_post
 from .duplicates import Fingerprint, FingerprintTable, fingerprint
 from .errors import CorpusError, IndexCorruptError, IndexWriteError
+from .merging import MergePolicy, MergeResult, merge_index, optimize_segments
 from .segments import BulkSegmentWriter, commit_segments
 
 #: Default location of the index, relative to the working directory.
 DEFAULT_INDEX_DIR = Path("index")
 #: Below this many posts a build does not start worker processes.
 PARALLEL_THRESHOLD = 400
+#: Most posts per segment. Each query visits every segment, and each segment repeats the vocabulary
+#: it shares with the others, so fewer, larger segments answer faster from a smaller index; a
+#: segment's postings are grouped in its writer's memory, which is what bounds it.
+SEGMENT_DOCS = 30000
+#: Posts a worker takes at a time: dealt in turn, small batches share the load evenly, and the progress bar moves.
+BATCH_POSTS = 200
 #: Bumped whenever the schema or analysis changes incompatibly.
 SCHEMA_VERSION = 4
 #: Fields of :func:`document_fields` indexed by :mod:`search.recall` rather than by Whoosh.
 RECALL_FIELDS = ("grams", "title_grams")
 
 ProgressCallback = Callable[[int, int], None]
+#: How updates keep the number of segments small (see :mod:`search.merging`).
+DEFAULT_MERGE_POLICY = MergePolicy(max_docs=SEGMENT_DOCS)
 
 
 class Counts(formats.Frequency):
@@ -202,6 +211,7 @@ class BuildReport:
     stories: int = 0  # stories with more than one copy, afterwards
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    merge: MergeResult | None = None  # what the merge policy did after an update
 
     @property
     def skipped(self) -> list[Problem]:
@@ -223,6 +233,8 @@ class BuildReport:
             "unchanged": self.unchanged, "docs": self.total_docs, "stories": self.stories,
             "seconds": round(self.seconds, 3),
             "docs_per_s": round(self.docs_per_second, 1),
+            **({"segments": self.merge.segments_after, "merged_segments": self.merge.merges,
+                "merged_docs": self.merge.docs_merged} if self.merge else {}),
             "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
             "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings],
         }
@@ -251,31 +263,26 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
     report = BuildReport(problems=problems)
     with storage.writer_lock(index_dir, wait=wait):
         storage.remove_stale_generations(index_dir)
-        generation = storage.new_generation(index_dir)
-        try:
+        with _new_generation(index_dir, None) as generation:
             ix = whoosh_index.create_in(generation, make_schema(words))
             manifest, fingerprints = _write_documents(ix, corpus_dir, paths, {}, report, procs=procs,
                                                       progress=progress)
             table = FingerprintTable.from_fingerprints(fingerprints)
             _finish(generation, corpus_dir, words, manifest, report, table)
-            storage.publish(index_dir, generation)
-        except BaseException:
-            if storage.generation_key(index_dir) != generation.name:  # not if it was published already
-                shutil.rmtree(generation, ignore_errors=True)
-            raise
     report.added = report.indexed
     report.seconds = time.perf_counter() - started
     return report
 
 
 def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = None, *,
-                 procs: int | None = None, wait: bool = False,
-                 progress: ProgressCallback | None = None) -> BuildReport:
+                 procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None,
+                 policy: MergePolicy | None = DEFAULT_MERGE_POLICY) -> BuildReport:
     """Bring ``index_dir`` up to date with its corpus, touching only added, changed and deleted posts.
 
     A post counts as changed when its size or modification time differ and its
     content hash does too. ``corpus_dir`` defaults to the one recorded by the
-    last build.
+    last build. The update writes one new segment, then merges segments as
+    ``policy`` selects (None: no merging), all in one new generation.
 
     :raises IndexNotFoundError: if there is no index to update.
     :raises IndexCorruptError: if it was built by an incompatible version.
@@ -297,22 +304,114 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             report.total_docs = meta.get("docs", 0)
             report.seconds = time.perf_counter() - started
             return report
-        generation = storage.new_generation(index_dir)
-        try:
-            storage.clone_generation(live, generation)
+        with _new_generation(index_dir, live) as generation:
             ix = whoosh_index.open_dir(generation)
             manifest, fingerprints = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress)
+            if policy is not None:
+                report.merge = merge_index(str(generation), policy, procs=procs or os.cpu_count() or 1)
             # posts of an index built before fingerprints existed stay unfolded until the next build
-            table = FingerprintTable.load(live / stories.FINGERPRINTS) or FingerprintTable.from_fingerprints([])
-            table = table.replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)], fingerprints)
+            table = _fingerprints(live).replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)],
+                                                 fingerprints)
             _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table)
-            storage.publish(index_dir, generation)
-        except BaseException:
-            if storage.generation_key(index_dir) != generation.name:  # not if it was published already
-                shutil.rmtree(generation, ignore_errors=True)
-            raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class OptimizeReport:
+    """What an optimize did: ``segments`` before and after (None where the backend keeps its own),
+    posts rewritten and deleted posts purged."""
+
+    docs: int
+    segments_before: int | None
+    segments: int | None
+    merged_docs: int
+    deleted_purged: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {"docs": self.docs, "segments_before": self.segments_before, "segments": self.segments,
+                "merged_docs": self.merged_docs, "deleted_purged": self.deleted_purged,
+                "seconds": round(self.seconds, 3)}
+
+
+def optimize_index(index_dir: Path = DEFAULT_INDEX_DIR, *, procs: int | None = None,
+                   wait: bool = False) -> OptimizeReport:
+    """Merge ``index_dir`` down to the segments a fresh build of its posts would make, purging deleted posts.
+
+    Like a build, it writes a new generation and publishes it atomically;
+    readers are never blocked, and an interrupted optimize changes nothing.
+    An index that already is as a fresh build makes it is left alone.
+
+    :raises IndexNotFoundError: if there is no index.
+    :raises IndexBusyError: if another writer holds the index and ``wait`` is False.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    procs = procs or os.cpu_count() or 1
+    with storage.writer_lock(index_dir, wait=wait):
+        storage.remove_stale_generations(index_dir)
+        live = storage.current_generation(index_dir)
+        meta = read_meta(live, index_dir)
+        docs = whoosh_index.open_dir(live).doc_count()
+        with _new_generation(index_dir, live) as generation:
+            result = optimize_segments(str(generation), fresh_segment_count(docs, procs), procs=procs)
+            if result.merges:
+                report = BuildReport()
+                _finish(generation, Path(meta.get("corpus", "")), Segmenter.from_meta(meta),
+                        storage.read_json(live / storage.MANIFEST), report, _fingerprints(live))
+            else:
+                raise _Unchanged
+    return OptimizeReport(docs, result.segments_before, result.segments_after, result.docs_merged,
+                          result.deleted_purged, time.perf_counter() - started)
+
+
+def fresh_segment_count(docs: int, procs: int) -> int:
+    """Return how many segments a build of ``docs`` posts on ``procs`` processes writes
+    (see :func:`_write_documents`).
+
+    >>> fresh_segment_count(300, 2), fresh_segment_count(20000, 2), fresh_segment_count(70000, 2)
+    (1, 2, 4)
+    """
+    workers = procs if procs > 1 and docs >= PARALLEL_THRESHOLD else 1
+    batches = [min(BATCH_POSTS, docs - start) for start in range(0, docs, BATCH_POSTS)]
+    count = 0
+    for worker in range(workers):
+        held = 0
+        for size in batches[worker::workers]:
+            held += size
+            if held >= SEGMENT_DOCS:
+                count, held = count + 1, 0
+        count += held > 0
+    return max(count, 1)
+
+
+class _Unchanged(Exception):
+    """Raised inside :func:`_new_generation` to drop the generation: there is nothing to publish."""
+
+
+@contextlib.contextmanager
+def _new_generation(index_dir: Path, live: Path | None) -> Iterator[Path]:
+    """Yield a new generation (hard links of ``live``'s files, if given), published when the block ends.
+
+    If the block raises, the generation is deleted and the live index is untouched.
+    """
+    generation = storage.new_generation(index_dir)
+    try:
+        if live is not None:
+            storage.clone_generation(live, generation)
+        yield generation
+        storage.publish(index_dir, generation)
+    except _Unchanged:
+        shutil.rmtree(generation, ignore_errors=True)
+    except BaseException:
+        if storage.generation_key(index_dir) != generation.name:  # not if it was published already
+            shutil.rmtree(generation, ignore_errors=True)
+        raise
+
+
+def _fingerprints(generation: Path) -> FingerprintTable:
+    return FingerprintTable.load(generation / stories.FINGERPRINTS) or FingerprintTable.from_fingerprints([])
 
 
 def read_meta(generation: Path, index_dir: Path) -> dict:
@@ -384,12 +483,6 @@ def storage_id(corpus_dir: Path, path: Path) -> str:
     return path.relative_to(corpus_dir).as_posix()
 
 
-#: Most posts per segment. Each query visits every segment, and each segment repeats the vocabulary
-#: it shares with the others, so fewer, larger segments answer faster from a smaller index; a
-#: segment's postings are grouped in its writer's memory, which is what bounds it.
-SEGMENT_DOCS = 30000
-#: Posts a worker takes at a time: dealt in turn, small batches share the load evenly, and the progress bar moves.
-BATCH_POSTS = 200
 # Segments are written as separate files, not Whoosh's compound file: a reader
 # of a compound file maps and copies most of it into memory (about 2x the index
 # size resident), a reader of plain files reads only what a query touches.

@@ -90,11 +90,36 @@ MERGE_BYTES = 1 << 20
 @dataclass
 class _Run:
     """Occurrences encoded as in the file: distinct ``codes`` (uint64, ascending), each with its varint
-    position deltas, the first one absolute, at ``data[offsets[i]:offsets[i + 1]]``."""
+    position deltas, the first one absolute, at ``data[offsets[i]:offsets[i + 1]]``.
+
+    ``remap``, for a run read from another segment's file: where its documents
+    go in the segment being written (see :class:`_Renumbering`).
+    """
 
     codes: np.ndarray
     offsets: np.ndarray
     data: np.ndarray
+    remap: _Renumbering | None = None
+
+
+@dataclass
+class _Renumbering:
+    """Moves the occurrences of a segment's kept documents to their global positions in a merged segment.
+
+    ``bases``: the source segment's document bases; ``keep``: which of its
+    documents the merged segment holds; ``shift``: what to add to a kept
+    document's positions.
+    """
+
+    bases: np.ndarray
+    keep: np.ndarray
+    shift: np.ndarray
+
+    def apply(self, codes: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        docs = np.searchsorted(self.bases, positions, side="right") - 1
+        kept = self.keep[docs]
+        moved = positions[kept].astype(np.int64) + self.shift[docs[kept]]
+        return codes[kept], moved.astype(np.uint32)
 
 
 class _FieldBuffer:
@@ -145,17 +170,22 @@ class _FieldBuffer:
         if self.lengths:
             lengths[np.fromiter(self.lengths, np.int64)] = np.fromiter(self.lengths.values(), np.uint32)
         self._encode_buffer()
-        if len(self.runs) > 1:
-            codes, offsets, chunks = _merge(self.runs)
-        elif self.runs:
-            codes, offsets, chunks = self.runs[0].codes, self.runs[0].offsets, [self.runs[0].data]
-        else:
-            codes, offsets, chunks = np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.uint32), []
-        self.runs.clear()
-        code_starts = np.searchsorted(codes >> np.uint64(32), np.arange(_BUCKETS + 1, dtype=np.uint64))
-        return {"codes": (codes & np.uint64(0xFFFF_FFFF)).astype(np.uint32),
-                "code_starts": code_starts.astype(np.uint32), "offsets": offsets, "positions": chunks,
-                "lengths": lengths}
+        runs, self.runs = self.runs, []
+        return _field_arrays(runs, lengths)
+
+
+def _field_arrays(runs: list[_Run], lengths: np.ndarray) -> dict[str, np.ndarray | list[np.ndarray]]:
+    """Return a field's arrays as the file holds them, from the runs of its occurrences."""
+    if len(runs) > 1 or runs and runs[0].remap is not None:
+        codes, offsets, chunks = _merge(runs)
+    elif runs:
+        codes, offsets, chunks = runs[0].codes, runs[0].offsets, [runs[0].data]
+    else:
+        codes, offsets, chunks = np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.uint32), []
+    code_starts = np.searchsorted(codes >> np.uint64(32), np.arange(_BUCKETS + 1, dtype=np.uint64))
+    return {"codes": (codes & np.uint64(0xFFFF_FFFF)).astype(np.uint32),
+            "code_starts": code_starts.astype(np.uint32), "offsets": offsets, "positions": chunks,
+            "lengths": lengths}
 
 
 def _encode(codes: np.ndarray, positions: np.ndarray) -> _Run:
@@ -182,9 +212,13 @@ def _merge(runs: list[_Run]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     return its codes, its offsets and its varints in chunks, to be written end to end.
 
     The code space is cut into ranges of about :data:`MERGE_BYTES` of varints;
-    each range is decoded from every run, then encoded again, so memory stays
-    bounded by the range rather than by the segment.
+    each range is decoded from every run (and renumbered, for runs read from
+    other segments), then encoded again, so memory stays bounded by the range
+    rather than by the segment.
     """
+    runs = [run for run in runs if len(run.codes)]
+    if not runs:
+        return np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.uint32), []
     codes = np.concatenate([run.codes for run in runs])
     order = np.argsort(codes, kind="stable")
     filled = np.cumsum(np.concatenate([np.diff(run.offsets) for run in runs])[order])
@@ -195,8 +229,11 @@ def _merge(runs: list[_Run]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     for low, high in zip(edges, edges[1:]):
         parts = [_decode_range(run, low, high) for run in runs]
         parts = [part for part in parts if len(part[0])]
-        if parts:
-            pieces.append(_encode(np.concatenate([c for c, _ in parts]), np.concatenate([p for _, p in parts])))
+        if not parts:
+            continue
+        pieces.append(_encode(np.concatenate([c for c, _ in parts]), np.concatenate([p for _, p in parts])))
+    if not pieces:  # every occurrence was in documents left out
+        return np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.uint32), []
     offsets = _offsets(np.concatenate([np.diff(piece.offsets) for piece in pieces]),
                        sum(len(piece.data) for piece in pieces))
     return np.concatenate([piece.codes for piece in pieces]), offsets, [piece.data for piece in pieces]
@@ -215,7 +252,10 @@ def _decode_range(run: _Run, low: int, high: int) -> tuple[np.ndarray, np.ndarra
     sums = np.cumsum(deltas)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     positions = sums - np.repeat(sums[starts] - deltas[starts], counts)  # the cumulative sum restarts at each code
-    return np.repeat(run.codes[first:last], counts), positions.astype(np.uint32)
+    codes = np.repeat(run.codes[first:last], counts)
+    if run.remap is not None:
+        return run.remap.apply(codes, positions)
+    return codes, positions.astype(np.uint32)
 
 
 class RecallWriter:
@@ -238,27 +278,60 @@ class RecallWriter:
 
     def write(self, path: Path) -> None:
         """Write the file (to a temporary name first: a reader never sees half of it)."""
-        # Each array is given whole or, to spare a copy of the largest, as chunks written end to end.
-        arrays = {(name, key): chunks if isinstance(chunks, list) else [chunks]
-                  for name, buffer in self.fields.items() for key, chunks in buffer.arrays(self.doc_count).items()}
-        layout, offset = {}, 0
-        for (name, key), chunks in arrays.items():
-            dtype = chunks[0].dtype if chunks else np.dtype(np.uint8)
-            layout.setdefault(name, {})[key] = [dtype.str, offset, sum(len(chunk) for chunk in chunks)]
-            offset += _padded(sum(chunk.nbytes for chunk in chunks))
-        header = json.dumps({"docs": self.doc_count, "fields": layout}).encode("utf-8")
-        start = _padded(len(_MAGIC) + 4 + len(header))
-        temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "wb") as out:
-            out.write(_MAGIC + len(header).to_bytes(4, "little") + header)
-            out.write(b"\0" * (start - out.tell()))
-            for chunks in arrays.values():
-                size = 0
-                for chunk in chunks:
-                    out.write(chunk.data)
-                    size += chunk.nbytes
-                out.write(b"\0" * (_padded(size) - size))
-        os.replace(temporary, path)
+        _write_file(path, self.doc_count, {name: buffer.arrays(self.doc_count) for name, buffer in self.fields.items()})
+
+
+def merge_recall(sources: list[tuple[RecallReader, np.ndarray]], path: Path) -> None:
+    """Write to ``path`` the recall index of a segment made of the kept documents of ``sources``, in order.
+
+    Each source is a segment's recall index and a boolean mask of the
+    documents to keep (a merge leaves out deleted posts). Occurrences are
+    moved to their new global positions and re-encoded a code range at a time
+    (see :func:`_merge`), so the memory a merge takes is bounded like a build's.
+    """
+    fields = dict.fromkeys(name for reader, _ in sources for name in reader.field_names())
+    doc_count = sum(int(keep.sum()) for _, keep in sources)
+    _write_file(path, doc_count, {name: _merged_field(sources, name) for name in fields})
+
+
+def _merged_field(sources: list[tuple[RecallReader, np.ndarray]], field: str) -> dict:
+    runs, lengths, start = [], [], 0
+    for reader, keep in sources:
+        kept = reader.lengths(field)[keep]
+        shift = np.zeros(len(keep), dtype=np.int64)
+        bases = reader.bases(field)
+        shift[keep] = start + document_bases(kept).astype(np.int64) - bases[keep].astype(np.int64)
+        runs.append(_Run(*reader.encoded(field), remap=_Renumbering(bases, keep, shift)))
+        lengths.append(kept)
+        start += int(kept.sum(dtype=np.uint64)) + len(kept)
+    if start > _MAX_POSITION:
+        raise OverflowError("a segment's recall field holds at most 4 Gi characters")
+    return _field_arrays(runs, np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.uint32))
+
+
+def _write_file(path: Path, doc_count: int, fields: dict[str, dict]) -> None:
+    """Write a recall file holding ``fields`` (each field's arrays) to a temporary name, then rename it."""
+    # Each array is given whole or, to spare a copy of the largest, as chunks written end to end.
+    arrays = {(name, key): chunks if isinstance(chunks, list) else [chunks]
+              for name, field_arrays in fields.items() for key, chunks in field_arrays.items()}
+    layout, offset = {}, 0
+    for (name, key), chunks in arrays.items():
+        dtype = chunks[0].dtype if chunks else np.dtype(np.uint8)
+        layout.setdefault(name, {})[key] = [dtype.str, offset, sum(len(chunk) for chunk in chunks)]
+        offset += _padded(sum(chunk.nbytes for chunk in chunks))
+    header = json.dumps({"docs": doc_count, "fields": layout}).encode("utf-8")
+    start = _padded(len(_MAGIC) + 4 + len(header))
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as out:
+        out.write(_MAGIC + len(header).to_bytes(4, "little") + header)
+        out.write(b"\0" * (start - out.tell()))
+        for chunks in arrays.values():
+            size = 0
+            for chunk in chunks:
+                out.write(chunk.data)
+                size += chunk.nbytes
+            out.write(b"\0" * (_padded(size) - size))
+    os.replace(temporary, path)
 
 
 class RecallReader:
@@ -282,9 +355,22 @@ class RecallReader:
         self._total_lengths = {name: int(arrays["lengths"].sum(dtype=np.uint64))
                                for name, arrays in self._fields.items()}
 
+    def field_names(self) -> list[str]:
+        return list(self._fields)
+
     def lengths(self, field: str) -> np.ndarray:
         """Characters per document in ``field``."""
         return self._fields[field]["lengths"]
+
+    def bases(self, field: str) -> np.ndarray:
+        """The global position where each document starts in ``field`` (see :func:`document_bases`)."""
+        return self._bases[field]
+
+    def encoded(self, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``field``'s occurrences as stored: whole codes (uint64, ascending), offsets and varints."""
+        arrays = self._fields[field]
+        highs = np.repeat(np.arange(_BUCKETS, dtype=np.uint64), np.diff(arrays["code_starts"].astype(np.int64)))
+        return (highs << np.uint64(32)) | arrays["codes"].astype(np.uint64), arrays["offsets"], arrays["positions"]
 
     def total_length(self, field: str) -> int:
         """Characters in ``field`` over all documents of the segment (see :func:`average_length`)."""

@@ -427,6 +427,7 @@ class Index:
             first_date=_aware(first[0]["date"]) if len(first) else None,
             last_date=_aware(last[0]["date"]) if len(last) else None,
             sources=counts.get("source", ()), categories=counts.get("category", ()),
+            segments=len(searcher.leaf_searchers()), deleted=searcher.doc_count_all() - searcher.doc_count(),
         )
 
 

@@ -10,7 +10,11 @@ documents (so a segment of tens of thousands of posts fits in a few hundred
 MB), then writes each posting list as whole blocks of typed arrays, and inlines
 short lists into the term table. The files are ordinary Whoosh segments, read by
 Whoosh's own readers, plus the segment's recall index (:mod:`search.recall`).
-Segments are never merged: Whoosh's merge would drop the recall index.
+
+:func:`merge_segments` writes one segment from the live documents of others
+(Whoosh's own merge would drop the recall index, and re-quantise field lengths):
+posting lists, stored fields, columns and recall occurrences are copied and
+renumbered, never analysed again.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ import operator
 import pickle
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.index import TOC, clean_files
+from whoosh.reading import SegmentReader
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .recall import EXTENSION, RecallWriter
+from .recall import EXTENSION, RecallReader, RecallWriter, merge_recall
 
 #: Posting lists this short are stored inside the term table (no block, no header).
 INLINE_LIMIT = 6
@@ -212,6 +217,149 @@ class BulkSegmentWriter(SegmentWriter):
             self.is_closed = True
 
 
+def merge_segments(ix, sources: list[tuple[object, np.ndarray]]) -> object:
+    """Write one new segment of ``ix`` holding the kept documents of ``sources``, in order; return it.
+
+    ``sources`` pairs each Whoosh segment with a boolean mask of the documents
+    to keep (its live ones, for a merge that purges deletions). The new
+    segment is not in the TOC yet (see :func:`commit_segments`). Field lengths
+    are summed from the postings, so the segment's length totals, and with
+    them BM25's average lengths, are exactly a fresh build's.
+    """
+    readers = [SegmentReader(ix.storage, ix.schema, segment) for segment, _ in sources]
+    recalls = [RecallReader(Path(ix.storage.folder) / segment.make_filename(EXTENSION)) for segment, _ in sources]
+    writer = BulkSegmentWriter(ix, recall_fields=(), _lk=False, compound=False)
+    try:
+        numbers, total = [], 0
+        for _, keep in sources:
+            new = np.full(len(keep), -1, dtype=np.int64)
+            new[keep] = np.arange(total, total + int(keep.sum()))
+            numbers.append(new)
+            total += int(keep.sum())
+        lengths = _merge_postings(writer, readers, numbers, total)
+        _merge_documents(writer, readers, numbers, lengths)
+        writer.docnum = total
+        writer.perdocwriter.close()
+        writer.fieldwriter.close()
+        merge_recall([(recall, keep) for recall, (_, keep) in zip(recalls, sources)],
+                     Path(ix.storage.folder) / writer.newsegment.make_filename(EXTENSION))
+        writer.is_closed = True
+        return writer.get_segment()
+    except BaseException:
+        writer.discard()
+        raise
+    finally:
+        for reader in [*readers, *recalls]:
+            reader.close()
+
+
+def _merge_postings(writer, readers: list, numbers: list[np.ndarray], total: int) -> dict[str, np.ndarray]:
+    """Write every field's merged posting lists; return each scored field's exact length per new document.
+
+    Most terms of a news archive occur in a post or two, and their postings
+    are inlined in the term table: those are renumbered in plain Python (numpy
+    costs more than the work on lists this short); longer lists go through numpy.
+    """
+    schema, fieldwriter = writer.schema, writer.fieldwriter
+    renumber = [new.tolist() for new in numbers]
+    lengths = {}
+    for fieldname in sorted(name for name, field in schema.items() if field.indexed):
+        field = schema[fieldname]
+        short = [0.0] * total if field.scorable else None  # lengths from inlined lists
+        long = np.zeros(total) if field.scorable else None  # ... and from the others
+        terms = heapq.merge(*(_tagged_terms(reader, fieldname, k) for k, reader in enumerate(readers)),
+                            key=operator.itemgetter(0, 1))
+        started = False
+        for btext, group in itertools.groupby(terms, key=operator.itemgetter(0)):
+            parts = [(k, info) for _, k, info in group]
+            if all(info.is_inlined() for _, info in parts):
+                ids, weights = [], []
+                for k, info in parts:
+                    new = renumber[k]
+                    old_ids, old_weights, _ = info.inlined_postings()
+                    for docnum, weight in zip(old_ids, old_weights):
+                        if new[docnum] >= 0:
+                            ids.append(new[docnum])
+                            weights.append(weight)
+                if short is not None:
+                    for docnum, weight in zip(ids, weights):
+                        short[docnum] += weight
+            else:
+                ids, weights = _renumbered_postings(readers, numbers, parts)
+                if long is not None:
+                    np.add.at(long, ids, weights)
+                ids = array("I", ids.astype(np.uint32).tobytes())
+                weights = array("f", weights.astype(np.float32).tobytes())
+            if not len(ids):
+                continue  # only deleted documents had it
+            if not started:
+                fieldwriter.start_field(fieldname, field)
+                started = True
+            _write_term(fieldwriter, field.format, btext, ids, weights)
+        if started:
+            fieldwriter.finish_field()
+        if field.scorable:
+            lengths[fieldname] = long + np.asarray(short)
+    return lengths
+
+
+def _renumbered_postings(readers: list, numbers: list[np.ndarray], parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """Return one term's postings from several segments, renumbered, without deleted documents."""
+    ids, weights = [], []
+    for k, info in parts:
+        old_ids, old_weights = terminfo_postings(readers[k], info)
+        new_ids = numbers[k][old_ids]
+        kept = new_ids >= 0
+        ids.append(new_ids[kept])
+        weights.append(old_weights[kept])
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def _tagged_terms(reader, fieldname: str, tag: int) -> Iterator[tuple[bytes, int, object]]:
+    """Yield ``(term, tag, term info)`` for every term of ``fieldname`` in a segment, in order.
+
+    The codec's term table is read directly: Whoosh's ``iter_field`` converts
+    its prefix argument with the field, which fails for dates.
+    """
+    for (name, btext), info in reader._terms.items_from(fieldname, b""):
+        if name != fieldname:
+            return
+        yield btext, tag, info
+
+
+def _merge_documents(writer, readers: list, numbers: list[np.ndarray], lengths: dict[str, np.ndarray]) -> None:
+    """Copy the stored fields, field lengths and column values of the kept documents, in their new order."""
+    schema, perdoc = writer.schema, writer.perdocwriter
+    for reader, new in zip(readers, numbers):
+        columns = {name: reader.column_reader(name, translate=False) for name, field in schema.items()
+                   if field.column_type and reader.has_column(name)}
+        for docnum in np.flatnonzero(new >= 0).tolist():
+            docnum_new = int(new[docnum])
+            stored = reader.stored_fields(docnum)
+            perdoc.start_doc(docnum_new)
+            for name, field in schema.items():
+                length = int(lengths[name][docnum_new]) if name in lengths else 0
+                value = stored.get(name)
+                if value is not None or length:
+                    perdoc.add_field(name, field, value, length)
+                if name in columns:
+                    perdoc.add_column_value(name, field.column_type, columns[name][docnum])
+            perdoc.finish_doc()
+
+
+def index_segments(ix) -> list:
+    """Return the segments of ``ix`` in document order (as its TOC lists them)."""
+    return list(ix._segments())
+
+
+def live_mask(segment) -> np.ndarray:
+    """Return which documents of ``segment`` are not deleted."""
+    keep = np.ones(segment.doc_count_all(), dtype=bool)
+    if segment.has_deletions():
+        keep[np.fromiter(segment.deleted_docs(), np.int64)] = False
+    return keep
+
+
 def commit_segments(ix, segments: list) -> None:
     """Make ``segments`` (and only them) the content of ``ix``: write the TOC, remove every other file."""
     generation = ix.latest_generation() + 1
@@ -220,16 +368,56 @@ def commit_segments(ix, segments: list) -> None:
     ix.storage.temp_storage(f"{ix.indexname}.tmp").destroy()
 
 
-def _write_term(writer, format_, btext: bytes, ids: array, weights: array) -> None:
+def read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Return a term's whole posting list in a Whoosh segment: ``(document numbers, weights)``.
+
+    Deleted documents are included (Whoosh filters them out above this level).
+    This reads the ``whoosh3`` codec's private format, as its ``W3LeafMatcher``
+    does, but a block at a time: a short list is inlined in the term info,
+    a longer one is a header followed by blocks of ``[length][pickled block
+    info][pickled, maybe zlib-compressed (delta-coded ids, weights, values)]``
+    (tuples as Whoosh writes them, typed arrays as :mod:`search.segments` does);
+    a negative length marks the last block.
+    """
+    return terminfo_postings(reader, reader.term_info(fieldname, btext))
+
+
+def terminfo_postings(reader, terminfo) -> tuple[np.ndarray, np.ndarray]:
+    """Return the posting list ``terminfo`` describes in a Whoosh segment (see :func:`read_postings`)."""
+    if terminfo.is_inlined():
+        ids, weights, _ = terminfo.inlined_postings()
+        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+    postfile = reader._terms._postfile
+    offset, _ = terminfo.extent()
+    if postfile.get(offset, 4) != WHOOSH3_HEADER_MAGIC:
+        raise ValueError(f"no posting list at offset {offset} of the postings file")
+    position, ids, weights = offset + 4, [], []
+    while True:
+        postfile.seek(position)
+        length = postfile.read_int()
+        count, _, _, compression, _, _ = postfile.read_pickle()
+        start = postfile.tell()
+        end = position + 4 + abs(length)
+        data = postfile.get(start, end - start)
+        block_ids, block_weights, _ = pickle.loads(zlib.decompress(data) if compression else data)
+        ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)))
+        if block_weights is None or isinstance(block_weights, float):
+            weights.append(np.full(count, 1.0 if block_weights is None else block_weights))
+        else:
+            weights.append(np.asarray(block_weights, dtype=np.float64))
+        if length < 0:
+            return np.concatenate(ids), np.concatenate(weights)
+        position = end
+
+
+def _write_term(writer, format_, btext: bytes, ids: Sequence[int], weights: Sequence[float]) -> None:
     """Write one term's posting list (no values): inlined when short, else as full blocks."""
     writer._btext = btext
     if len(ids) <= INLINE_LIMIT:
-        info = W3TermInfo(weight=sum(weights), df=len(ids), minlength=None, maxlength=0,
-                          maxweight=max(weights), minid=ids[0], maxid=ids[-1])
-        # Values are None, as Whoosh reads a block of them, and whole weights pickle as small ints.
-        info.set_inlined(ids, [int(w) if w.is_integer() else w for w in weights], [None] * len(ids))
-        writer._tindex.add(_key(writer, btext), info.to_bytes())
+        writer._tindex.add(_key(writer, btext), _inlined_terminfo(ids, weights))
         return
+    if not isinstance(ids, array):  # a merge gives short lists that add up to a long one
+        ids, weights = array("I", ids), array("f", weights)
     postings = writer._postwriter
     postings.start_postings(format_, W3TermInfo())
     limit = BLOCK_LIMIT
@@ -241,6 +429,25 @@ def _write_term(writer, format_, btext: bytes, ids: array, weights: array) -> No
         _write_block(postings, last=start + limit >= len(ids))
     info = postings.finish_postings()  # the blocks are written: this records where they are
     writer._tindex.add(_key(writer, btext), info.to_bytes())
+
+
+_TERMINFO = W3TermInfo._struct
+
+
+def _inlined_terminfo(ids: Sequence[int], weights: Sequence[float]) -> bytes:
+    """Return the bytes of ``W3TermInfo.to_bytes()`` for a posting list kept in the term table, made
+    directly (a term info object costs more than the rest of writing a term of one posting).
+
+    Values are None, as Whoosh reads a block of them, and whole weights pickle as small ints.
+
+    >>> info = W3TermInfo(weight=3.0, df=2, minlength=None, maxlength=0, maxweight=2.0, minid=4, maxid=9)
+    >>> info.set_inlined([4, 9], [1, 2], [None, None])
+    >>> _inlined_terminfo([4, 9], [1.0, 2.0]) == info.to_bytes()
+    True
+    """
+    whole = tuple(int(w) if float(w).is_integer() else w for w in weights)
+    return (_TERMINFO.pack(True, float(sum(weights)), len(ids), 0, 0, float(max(weights)), ids[0], ids[-1])
+            + pickle.dumps((tuple(ids), whole, (None,) * len(ids)), 2))
 
 
 def _write_block(postings, *, last: bool) -> None:

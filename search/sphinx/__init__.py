@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..indexer import BuildReport, ProgressCallback
+from ..indexer import BuildReport, OptimizeReport, ProgressCallback
 from ..permalinks import PostUrls
 from .cluster import ClusterConfigError, ClusterMap, load_map
 from .connection import ClusterUnavailableError, ClusterURL
 from .searcher import SphinxIndex
-from .writer import build_cluster, update_cluster
+from .writer import build_cluster, optimize_cluster, update_cluster
 
 __all__ = ["ClusterConfigError", "ClusterURL", "ClusterUnavailableError", "SphinxBackend", "SphinxIndex"]
 
@@ -47,6 +47,10 @@ class SphinxBackend:
                progress: ProgressCallback | None = None) -> BuildReport:
         """Write only the posts added, changed or deleted since the last build or update."""
         return update_cluster(self.shard_map(), corpus_dir, procs=procs, wait=wait, progress=progress)
+
+    def optimize(self, *, procs: int | None = None, wait: bool = False) -> OptimizeReport:
+        """Have searchd merge each shard's disk chunks (``OPTIMIZE INDEX``, which it runs in the background)."""
+        return optimize_cluster(self.shard_map(), wait=wait)
 
     def open(self, *, post_urls: PostUrls | None = None) -> SphinxIndex:
         """Return the cluster's index, opened for searching (hits carry blog URLs with ``post_urls``)."""

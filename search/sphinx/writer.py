@@ -38,8 +38,8 @@ from ..analysis import Segmenter
 from ..corpus import read_post
 from ..duplicates import NO_DAY, Fingerprint, FingerprintTable, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
-from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, ProgressCallback, _diff, _manifest_entry,
-                       _scan, storage_id)
+from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, _diff,
+                       _manifest_entry, _scan, storage_id)
 from .cluster import ClusterConfigError, ClusterMap
 from .connection import connect, fetch_all
 from .documents import FileStamp, doc_key, document_row
@@ -118,6 +118,20 @@ def update_cluster(cluster: ClusterMap, corpus_dir: Path | None = None, *, procs
         writer.write_meta(_meta(cluster, corpus_dir, words, report, unindexed, built_at=meta.get("built_at")))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def optimize_cluster(cluster: ClusterMap, *, wait: bool = False) -> OptimizeReport:
+    """Ask every node to merge the disk chunks of its shard indexes (searchd does it in the background,
+    purging deleted posts; searches go on meanwhile).
+
+    :raises IndexWriteError: if a node cannot be reached or refuses.
+    """
+    started = time.perf_counter()
+    with storage.writer_lock(_state_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
+        writer.read_meta()  # no index: say so, rather than optimize empty shards
+        writer.optimize()
+        docs = writer.count()
+    return OptimizeReport(docs, None, None, docs, 0, time.perf_counter() - started)
 
 
 def _state_dir(cluster: ClusterMap) -> Path:
@@ -301,6 +315,11 @@ class ClusterWriter:
             for key, (story, rank) in ({k: (0, 0) for k in marked.keys() - mine.keys()} | mine).items():
                 if marked.get(key) != (story, rank):
                     self._on_mirrors(shard, f"UPDATE {name} SET story = {story}, story_rank = {rank} WHERE id = {key}")
+
+    def optimize(self) -> None:
+        """Have every mirror of every shard merge its disk chunks."""
+        for shard in range(len(self.cluster.shards)):
+            self._on_mirrors(shard, f"OPTIMIZE INDEX {self.cluster.shard_index(shard)}")
 
     def count(self) -> int:
         """Return the number of posts in the cluster (first mirror of each shard)."""

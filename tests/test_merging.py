@@ -1,0 +1,184 @@
+"""Segment merging: the merge policy's bounds, merges that carry everything a segment holds, optimize."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from search import Index, build_index, optimize_index, update_index
+from search.cli import cli
+from search.corpus import find_posts
+from search.merging import MergePolicy, SegmentSize
+from tests.conftest import EVAL, RSSHUB, require_shared, write_post
+
+# --- the policy ------------------------------------------------------------------------------------
+
+
+def test_policy_merges_a_level_once_it_holds_factor_segments():
+    policy = MergePolicy(factor=3, floor=10)
+    assert policy.select([SegmentSize(5000), SegmentSize(10), SegmentSize(10)]) == []
+    assert policy.select([SegmentSize(5000), SegmentSize(10), SegmentSize(10), SegmentSize(10)]) == [[1, 2, 3]]
+
+
+def test_policy_cascades_into_a_single_merge_when_a_merge_completes_the_next_level():
+    policy = MergePolicy(factor=3, floor=10)
+    sizes = [SegmentSize(40), SegmentSize(40), SegmentSize(10), SegmentSize(10), SegmentSize(10)]
+    assert policy.select(sizes) == [[0, 1, 2, 3, 4]]
+
+
+def test_policy_leaves_segments_of_half_the_maximum_or_more_alone():
+    policy = MergePolicy(factor=3, floor=10, max_docs=1000)
+    assert policy.select([SegmentSize(500), SegmentSize(600), SegmentSize(700)]) == []
+
+
+def test_policy_never_merges_past_the_segment_maximum():
+    policy = MergePolicy(factor=3, floor=10, max_docs=1000)
+    assert policy.select([SegmentSize(450), SegmentSize(460), SegmentSize(470)]) == [[0, 1]]
+
+
+def test_policy_rewrites_a_segment_whose_deleted_posts_pass_the_share():
+    policy = MergePolicy(deleted_share=0.2)
+    assert policy.select([SegmentSize(20000, deleted=3000), SegmentSize(5000, deleted=1001)]) == [[1]]
+
+
+def test_policy_keeps_segments_within_its_bound_over_a_thousand_updates():
+    policy, rng = MergePolicy(), random.Random(7)
+    sizes, most = [SegmentSize(5000), SegmentSize(5000)], 0
+    for update in range(1, 1001):
+        sizes.append(SegmentSize(20 if update % 10 == 0 else 10))
+        for _ in range(12 if update % 10 == 0 else 0):  # changed and deleted posts leave deletions behind
+            i = rng.randrange(len(sizes))
+            if sizes[i].live > 1:
+                sizes[i] = SegmentSize(sizes[i].docs, sizes[i].deleted + 1)
+        groups = policy.select(sizes)
+        merged = {i for group in groups for i in group}
+        sizes = [s for i, s in enumerate(sizes) if i not in merged] + [
+            SegmentSize(sum(sizes[i].live for i in group)) for group in groups]
+        assert all(s.live <= policy.max_docs for s in sizes)
+        most = max(most, len(sizes))
+    assert most <= policy.max_segments() == 12
+
+
+# --- merging real segments -------------------------------------------------------------------------
+
+def _copy(posts: list[Path], source: Path, corpus: Path) -> None:
+    for post in posts:
+        target = corpus / post.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(post, target)
+
+
+@pytest.fixture(scope="module")
+def rsshub_posts() -> list[Path]:
+    return find_posts(require_shared(RSSHUB))[0]
+
+
+@pytest.fixture(scope="module")
+def dev_queries() -> list[str]:
+    lines = (require_shared(EVAL) / "dev-queries.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["q"] for line in lines][::3]
+
+
+def _scores(index_dir: Path, queries: list[str]) -> dict[str, list[tuple[float, str]]]:
+    """Every match of each query with its score (rounded: float sums may run in another order)."""
+    with Index.open(index_dir) as ix:
+        return {q: sorted((round(h.score, 6), h.id) for h in ix.search(
+            q, per_page=0, snippets=False, facets=False, fold=False).hits) for q in queries}
+
+
+def _grown_index(tmp_path: Path, posts: list[Path], *, deletions: bool) -> tuple[Path, Path]:
+    """Build an index of 500 posts, then apply 16 updates of 8 new posts (and, with ``deletions``,
+    delete two posts and change one in every fourth); return the corpus and the index."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _copy(posts[:500], RSSHUB, corpus)
+    build_index(corpus, index_dir, procs=2)
+    rng = random.Random(3)
+    for update in range(16):
+        _copy(posts[500 + 8 * update:508 + 8 * update], RSSHUB, corpus)
+        if deletions and update % 4 == 3:
+            for path in rng.sample(sorted(corpus.rglob("*.md")), 3):
+                path.unlink()
+            changed = sorted(corpus.rglob("*.md"))[update]
+            changed.write_text(changed.read_text(encoding="utf-8") + "\n<p>更新：补充报道。</p>\n", encoding="utf-8")
+        update_index(index_dir, procs=2)
+    return corpus, index_dir
+
+
+def test_updates_with_merges_rank_as_a_fresh_build_of_the_same_posts(tmp_path, rsshub_posts, dev_queries):
+    corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=False)
+    with Index.open(grown) as ix:
+        assert 2 < ix.stats().segments <= 2 + MergePolicy().max_segments()
+    build_index(corpus, tmp_path / "fresh", procs=2)
+    assert _scores(grown, dev_queries) == _scores(tmp_path / "fresh", dev_queries)
+
+
+def test_optimize_after_updates_and_deletions_ranks_as_a_fresh_build(tmp_path, rsshub_posts, dev_queries):
+    corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=True)
+    optimize_index(grown, procs=2)
+    build_index(corpus, tmp_path / "fresh", procs=2)
+    assert _scores(grown, dev_queries) == _scores(tmp_path / "fresh", dev_queries)
+
+
+def test_merged_segments_carry_stored_fields_columns_and_stories(tmp_path, rsshub_posts):
+    corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=True)
+    optimize_index(grown, procs=2)
+    build_index(corpus, tmp_path / "fresh", procs=2)
+    with Index.open(grown) as merged, Index.open(tmp_path / "fresh") as fresh:
+        ids = sorted(str(p.relative_to(corpus).as_posix()) for p in corpus.rglob("*.md"))
+        assert [merged.get(i) for i in ids] == [fresh.get(i) for i in ids]  # stored text, HTML, dates, sources
+        for query in ("新闻", "科技 -苹果", "title:中国"):
+            a, b = merged.search(query, per_page=50), fresh.search(query, per_page=50)
+            assert (a.total, a.total_posts, a.facets) == (b.total, b.total_posts, b.facets)
+            assert {h.id: [c.id for c in h.copies] for h in a.hits} == {h.id: [c.id for c in h.copies] for h in b.hits}
+        assert merged.stats().to_dict() | {"generation": None, "built_at": None, "size_bytes": None} == \
+            fresh.stats().to_dict() | {"generation": None, "built_at": None, "size_bytes": None}
+
+
+def test_optimize_purges_deleted_posts_into_the_segments_a_fresh_build_makes(tmp_path, rsshub_posts):
+    corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=True)
+    with Index.open(grown) as ix:
+        assert ix.stats().deleted > 0
+    report = optimize_index(grown, procs=2)
+    build_index(corpus, tmp_path / "fresh", procs=2)
+    with Index.open(grown) as merged, Index.open(tmp_path / "fresh") as fresh:
+        assert (merged.stats().segments, merged.stats().deleted, merged.stats().docs) == \
+            (fresh.stats().segments, 0, fresh.stats().docs) == (report.segments, 0, report.docs)
+        assert merged.stats().size_bytes == pytest.approx(fresh.stats().size_bytes, rel=0.05)
+
+
+def test_optimize_of_an_index_as_a_fresh_build_makes_it_writes_nothing(index_dir):
+    live = (index_dir / "CURRENT").read_text()
+    report = optimize_index(index_dir)
+    assert (report.merged_docs, report.segments, (index_dir / "CURRENT").read_text()) == (0, 1, live)
+
+
+def test_an_update_that_merges_reports_it(corpus_dir, index_dir):
+    reports = []
+    for update in range(2):  # the built segment (4 posts), then one new segment of 1 post per update
+        write_post(corpus_dir, f"新增/{update}.md", title=f"第{update}篇新增")
+        reports.append(update_index(index_dir, policy=MergePolicy(factor=3, floor=10)))
+    assert [(r.merge.segments_before, r.merge.segments_after, r.merge.docs_merged) for r in reports] == \
+        [(2, 2, 0), (3, 1, 6)]
+    assert reports[1].to_dict()["segments"] == 1
+
+
+def test_optimize_command_prints_what_it_did(corpus_dir, index_dir):
+    write_post(corpus_dir, "新增/1.md", title="新增")
+    update_index(index_dir, policy=None)
+    result = CliRunner().invoke(cli, ["optimize", "--index", str(index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) | {"seconds": 0} == {
+        "docs": 5, "segments_before": 2, "segments": 1, "merged_docs": 5, "deleted_purged": 0, "seconds": 0}
+
+
+def test_stats_report_segments_and_deleted_posts_still_held(corpus_dir, index_dir):
+    (corpus_dir / "科技/环球/科技/iPhone.md").unlink()
+    write_post(corpus_dir, "新增/1.md", title="新增")
+    update_index(index_dir, policy=None)
+    result = CliRunner().invoke(cli, ["stats", "--index", str(index_dir), "--json"])
+    assert (json.loads(result.output)["segments"], json.loads(result.output)["deleted"]) == (2, 1)
