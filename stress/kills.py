@@ -1,4 +1,4 @@
-"""kill -9 of real ``build`` and ``update`` processes at random points, many times.
+"""kill -9 of real ``build``, ``update`` and ``optimize`` processes at random points, many times.
 
 Each round changes the corpus (a new marker post, the previous one deleted,
 posts rewritten), starts the writer, kills it with SIGKILL after a random delay
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from search import Index, build_index
+from search import Index, build_index, update_index
 
 MARKER = "断电演练标记"
 QUERIES = ("国际论坛", "数字经济", "人工智能 -火星", MARKER)
@@ -88,13 +88,20 @@ def leftovers(index_dir: Path) -> list[str]:
                   if p.name not in ("CURRENT", ".lock") and not p.name.startswith("gen-"))
 
 
+def prepare_round(command: str, corpus: Path, index_dir: Path) -> None:
+    """Give ``optimize`` work: the round's changes go in as a segment of their own, unmerged, so the index
+    holds several segments and deleted posts (the other writers index the changes themselves)."""
+    if command == "optimize":
+        update_index(index_dir, corpus, policy=None)
+
+
 def writer_command(command: str, corpus: Path, index_dir: Path) -> list[str]:
     extra = ["--corpus", str(corpus)] if command == "build" else []
     return [sys.executable, "-m", "search", command, "--index", str(index_dir), "-q", "--procs", "2", *extra]
 
 
 def run_kills(command: str, workdir: Path, *, kills: int, posts: int, seed: int, log) -> KillResult:
-    """Kill ``command`` (build or update) ``kills`` times at random points; return what was observed."""
+    """Kill ``command`` (build, update or optimize) ``kills`` times at random points; return what was observed."""
     rng = random.Random(seed)
     result = KillResult(command)
     corpus, index_dir, tmp = workdir / f"{command}-corpus", workdir / f"{command}-index", workdir / f"{command}-tmp"
@@ -105,6 +112,7 @@ def run_kills(command: str, workdir: Path, *, kills: int, posts: int, seed: int,
     build_index(corpus, index_dir)
     rewrite = posts // 3
     mutate_corpus(corpus, 1, rng, rewrite)
+    prepare_round(command, corpus, index_dir)
     started = time.monotonic()
     subprocess.run(writer_command(command, corpus, index_dir), env=env, check=True, capture_output=True)
     result.run_seconds = time.monotonic() - started
@@ -113,6 +121,8 @@ def run_kills(command: str, workdir: Path, *, kills: int, posts: int, seed: int,
         expected = snapshot(index_dir)
         before = set(generations(index_dir))
         mutate_corpus(corpus, round_, rng, rewrite)
+        prepare_round(command, corpus, index_dir)
+        expected = snapshot(index_dir) if command == "optimize" else expected
         proc = subprocess.Popen(writer_command(command, corpus, index_dir), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         delay = rng.uniform(0.0, result.run_seconds * 1.05)

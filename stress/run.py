@@ -39,7 +39,7 @@ def log(message: str) -> None:
 
 @click.command()
 @click.option("--kills", "kill_count", type=click.IntRange(1, None), default=20, show_default=True,
-              help="kill -9 rounds for build and for update, each.")
+              help="kill -9 rounds for build, update and optimize, each.")
 @click.option("--kill-posts", type=click.IntRange(50, None), default=300, show_default=True,
               help="Posts in the synthetic corpus the killed writers index.")
 @click.option("--load-seconds", type=click.FloatRange(1, None), default=60, show_default=True,
@@ -83,7 +83,8 @@ def main(kill_count, kill_posts, load_seconds, soak_minutes, soak_update_every, 
     try:
         if "kills" in parts:
             summary["kills"] = [kills.run_kills(command, workdir / "kills", kills=kill_count, posts=kill_posts,
-                                                seed=seed, log=log).to_dict() for command in ("build", "update")]
+                                                seed=seed, log=log).to_dict()
+                                for command in ("build", "update", "optimize")]
         if "load" in parts or "soak" in parts:
             root = workdir / "site"
             pool = load.prepare_corpus(corpus, root)

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 
-from search import Index, build_index
+from search import Index, build_index, update_index
 from search.storage import current_generation
 from tests.conftest import write_post
 from tests.servers import free_port, running_server
@@ -138,6 +138,35 @@ def test_writer_killed_three_times_at_random_points_leaves_the_live_index_answer
     assert finished.returncode == 0, finished.stderr
     assert len(generations(index_dir)) == 2 and leftovers(index_dir) == [], f"seed {seed}"
     assert snapshot(index_dir)["docs"] == (164 if command == "build" else 165)
+
+
+def test_optimize_killed_three_times_at_random_points_leaves_the_live_index_answering(corpus_dir, index_dir):
+    seed = int(os.environ.get("NEWS_SEARCH_TEST_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    add_slow_posts(corpus_dir, 600)
+    build_index(corpus_dir, index_dir, procs=1)
+    outcomes = []
+    for round_ in range(3):  # each round leaves an unmerged segment and deleted posts for optimize to merge
+        add_slow_posts(corpus_dir, 150, tag=f"第{round_}轮")
+        update_index(index_dir, policy=None)
+        expected, live = snapshot(index_dir), current_generation(index_dir)
+        proc = start_news_search("optimize", "--index", index_dir, "-q", "--procs", "2")
+        outcome = _kill_at_random_point(proc, index_dir, rng, early=round_ == 0)
+        proc.stderr.close()
+        if outcome == "killed" and current_generation(index_dir) != live:
+            outcome = "killed after committing"
+        outcomes.append(outcome)
+        if outcome == "killed":
+            assert snapshot(index_dir) == expected, f"seed {seed}, round {round_}, {outcomes}"
+        else:  # optimize only merges: the same posts, each with the same score
+            assert snapshot(index_dir)["docs"] == expected["docs"], f"seed {seed}, {outcomes}"
+        assert len(generations(index_dir)) <= 3, f"seed {seed}: {generations(index_dir)}"
+    finished = news_search("optimize", "--index", index_dir, "-q", "--procs", "2")
+    assert finished.returncode == 0, finished.stderr
+    assert len(generations(index_dir)) == 2 and leftovers(index_dir) == [], f"seed {seed}"
+    with Index.open(index_dir) as ix:
+        assert (ix.stats().docs, ix.stats().segments, ix.stats().deleted) == (604, 2, 0)
+    assert "killed" in outcomes, f"seed {seed}: no kill landed while optimize wrote ({outcomes})"
 
 
 # --- concurrent writers --------------------------------------------------------------------------
