@@ -7,7 +7,9 @@ finished but skipped some files (listed in the report); 130 interrupted.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import re
 import sys
@@ -172,6 +174,69 @@ def optimize(index_dir, backend_url, cluster_file, procs, wait, as_json, quiet):
     else:
         _log(f"optimize: {report.segments_before} segments -> {report.segments} in {report.seconds:.1f} s; "
              f"{report.merged_docs} posts rewritten, {report.deleted_purged} deleted posts purged", quiet)
+
+
+def watch_options(fn):
+    for decorator in reversed((
+        click.option("--debounce", type=click.FloatRange(0, 60), default=1.0, show_default=True, metavar="SECONDS",
+                     help="Quiet time after a change before a batch is indexed."),
+        click.option("--settle", type=click.FloatRange(0, 600), default=1.0, show_default=True, metavar="SECONDS",
+                     help="A post modified more recently is taken by the next batch (files written in pieces)."),
+        click.option("--rescan", type=click.FloatRange(1, None), default=300.0, show_default=True, metavar="SECONDS",
+                     help="Look for changes this often even without events (events the system dropped)."),
+        click.option("--poll", "poll_interval", type=click.FloatRange(0.1, 3600), default=None, metavar="SECONDS",
+                     help="Poll the folder this often instead of waiting for events [default: events; polling "
+                          "every second on network file systems, which send none]."),
+    )):
+        fn = decorator(fn)
+    return fn
+
+
+def watch_settings(debounce: float, settle: float, rescan: float, poll_interval: float | None):
+    from .watching import WatchSettings
+
+    return WatchSettings(debounce=debounce, settle=settle, rescan=rescan, polling=True if poll_interval else None,
+                         poll_interval=poll_interval or 1.0)
+
+
+@cli.command()
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of Hexo posts [default: the corpus of the last build].")
+@index_option
+@watch_options
+@click.option("--procs", type=click.IntRange(1, 64), default=None, help="Processes for merging [default: all cores].")
+def watch(corpus, index_dir, debounce, settle, rescan, poll_interval, procs):
+    """Keep the index up to date with the corpus until stopped (Ctrl-C or SIGTERM).
+
+    Posts added, changed, moved or deleted are indexed within seconds, in
+    batches; one log line per batch on stderr, nothing while nothing
+    changes. Hidden files (editors' and sync tools' work files) are
+    ignored, files still being written are taken once complete, and another
+    writer (a build, an update) is waited for. Without an index, one is
+    built from --corpus first.
+
+    \b
+    Examples:
+        news-search watch --corpus ~/blog/source/_posts
+        news-search watch --poll 10        # a network mount that sends no events
+    """
+    import signal
+
+    from .watching import Watcher
+
+    logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", level=logging.INFO)
+    backend = open_backend(None, index_dir=index_dir)
+    if not backend.exists():
+        if corpus is None:
+            raise click.UsageError(f"no index in {index_dir}/ yet: give --corpus DIR to build one and watch it")
+        click.echo(f"No index in {index_dir}/: building it from {corpus} first.", err=True)
+        _report(build_index(corpus, index_dir, procs=procs, wait=True), "build", False, True, exit_on_skip=False)
+    watcher = Watcher(index_dir, corpus, settings=watch_settings(debounce, settle, rescan, poll_interval),
+                      procs=procs)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: watcher.stop())
+    watcher.run()
+    click.echo(f"watch: stopped after {watcher.batches} batches", err=True)
 
 
 @cli.command()
@@ -350,15 +415,25 @@ def _print_results(results: SearchResults) -> None:
 @click.option("--blog-timezone", default=None, envvar="NEWS_SEARCH_BLOG_TIMEZONE", metavar="ZONE",
               help="Hexo's timezone setting, e.g. Asia/Shanghai [default: UTC].")
 @today_option
+@click.option("--watch", "watch_corpus", is_flag=True,
+              help="Also keep the index up to date with the corpus, as `news-search watch` does, in a process "
+                   "of the server's own.")
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --watch: the corpus to watch [default: the corpus of the last build].")
+@click.option("--poll", "poll_interval", type=click.FloatRange(0.1, 3600), default=None, metavar="SECONDS",
+              help="With --watch: poll the corpus this often instead of waiting for events.")
 def serve(index_dir, backend_url, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url,
-          permalink, blog_timezone, today):
+          permalink, blog_timezone, today, watch_corpus, corpus, poll_interval):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
-    Without an index, the bundled demo corpus is indexed first.
+    Without an index, the bundled demo corpus (or, with --watch, --corpus) is
+    indexed first. With --watch one service both answers and indexes new
+    posts; the web workers follow each new generation of the index.
 
     \b
     Examples:
         news-search serve --index index/ --port 8000
+        news-search serve --watch --corpus ~/blog/source/_posts
         news-search serve --allow-origin https://blog.example.com \\
             --blog-url https://blog.example.com --permalink ':year/:month/:day/:title/'
     """
@@ -375,13 +450,34 @@ def serve(index_dir, backend_url, host, port, workers, threads, per_page, title,
         create_app(config)  # bad settings fail here, once, not in every worker
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if watch_corpus and backend_url:
+        raise click.UsageError("--watch keeps a local index fresh; for a cluster, run `news-search update` instead")
     backend = open_backend(backend_url, index_dir=index_dir)
     if not backend.exists():
-        click.echo(f"No index in {index_dir}/: indexing the bundled demo corpus first.", err=True)
-        build_index(demo_corpus(), index_dir)
+        source = corpus if watch_corpus and corpus else demo_corpus()
+        click.echo(f"No index in {index_dir}/: indexing {source} first.", err=True)
+        build_index(source, index_dir)
     warm_up_segmenter(index_dir)  # loaded before the workers fork, so they share its memory
-    click.echo(f"Serving {backend} on http://{host}:{port}/ ({workers} worker processes)", err=True)
-    serve_app(lambda: open_early(create_app(config)), host=host, port=port, threads=threads, workers=workers)
+    companions = []
+    if watch_corpus:
+        companions.append(functools.partial(_watch_forever, index_dir, corpus,
+                                            watch_settings(1.0, 1.0, 300.0, poll_interval)))
+    click.echo(f"Serving {backend} on http://{host}:{port}/ ({workers} worker processes"
+               f"{', watching the corpus' if watch_corpus else ''})", err=True)
+    serve_app(lambda: open_early(create_app(config)), host=host, port=port, threads=threads, workers=workers,
+              companions=companions)
+
+
+def _watch_forever(index_dir: Path, corpus: Path | None, settings) -> None:
+    """The watcher of ``serve --watch``, in its own process: stops on SIGTERM (sent when the server stops)."""
+    import signal
+
+    from .watching import Watcher
+
+    logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", level=logging.INFO)
+    watcher = Watcher(index_dir, corpus, settings=settings, procs=1)
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    watcher.run()
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -419,7 +515,7 @@ def _log(message: str, quiet: bool) -> None:
         click.echo(message, err=True)
 
 
-def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool) -> None:
+def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool, *, exit_on_skip: bool = True) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -436,7 +532,7 @@ def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool) -> None:
             click.echo(f"  skipped  {p.path}: {p.reason}", err=True)
         for p in report.warnings:
             click.echo(f"  warning  {p.path}: {p.reason}", err=True)
-    if report.skipped:
+    if report.skipped and exit_on_skip:
         sys.exit(EXIT_SKIPPED)
 
 

@@ -24,6 +24,21 @@ from .analysis import ZERO_WIDTH
 
 POST_SUFFIXES = (".md", ".markdown")
 
+
+def is_hidden(name: str) -> bool:
+    """Whether a file or folder name is hidden: editors' and sync tools' work files (``.#post.md``,
+    ``.syncthing.post.md.tmp``) and folders (``.git``) are never posts, as Hexo ignores them too."""
+    return name.startswith(".")
+
+
+def is_post_name(name: str) -> bool:
+    """Whether a file name is a post's (``*.md``, ``*.markdown``, not hidden).
+
+    >>> [is_post_name(n) for n in ("新闻.md", "a.MARKDOWN", ".#新闻.md", "新闻.md~", "新闻.md.part")]
+    [True, True, False, False, False]
+    """
+    return not is_hidden(name) and name.lower().endswith(POST_SUFFIXES)
+
 #: Elements whose content is never visible text.
 INVISIBLE_TAGS = frozenset({"script", "style", "iframe", "svg", "noscript", "template", "object",
                             "embed", "head", "title", "meta", "link", "canvas", "audio", "video", "math"})
@@ -111,9 +126,9 @@ def find_posts(root: Path) -> tuple[list[Path], list[Problem]]:
             path = Path(entry.path)
             try:
                 if entry.is_dir():
-                    if not entry.name.startswith("."):
+                    if not is_hidden(entry.name):
                         walk(path)
-                elif entry.name.lower().endswith(POST_SUFFIXES):
+                elif is_post_name(entry.name):
                     if entry.is_symlink() and not path.exists():
                         problems.append(Problem(_rel(root, path), "broken symlink"))
                     else:

@@ -212,6 +212,7 @@ class BuildReport:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     merge: MergeResult | None = None  # what the merge policy did after an update
+    unsettled: int = 0  # posts modified too recently to be read whole, left for the next update
 
     @property
     def skipped(self) -> list[Problem]:
@@ -276,13 +277,15 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
 
 def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = None, *,
                  procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None,
-                 policy: MergePolicy | None = DEFAULT_MERGE_POLICY) -> BuildReport:
+                 policy: MergePolicy | None = DEFAULT_MERGE_POLICY, settle: float = 0.0) -> BuildReport:
     """Bring ``index_dir`` up to date with its corpus, touching only added, changed and deleted posts.
 
     A post counts as changed when its size or modification time differ and its
     content hash does too. ``corpus_dir`` defaults to the one recorded by the
     last build. The update writes one new segment, then merges segments as
-    ``policy`` selects (None: no merging), all in one new generation.
+    ``policy`` selects (None: no merging), all in one new generation. Posts
+    modified less than ``settle`` seconds ago are left for a later update
+    (a file still being written is not read half-way).
 
     :raises IndexNotFoundError: if there is no index to update.
     :raises IndexCorruptError: if it was built by an incompatible version.
@@ -298,7 +301,7 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         paths, problems = _scan(corpus_dir)
         old = storage.read_json(live / storage.MANIFEST)
         report = BuildReport(problems=problems)
-        manifest, todo, deleted = _diff(corpus_dir, paths, old, report)
+        manifest, todo, deleted = _diff(corpus_dir, paths, old, report, settle=settle)
         report.deleted = len(deleted)
         if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")):
             report.total_docs = meta.get("docs", 0)
@@ -444,10 +447,16 @@ def _content_hash(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
-def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport):
-    """Sort posts into unchanged and to-do (added or changed); list the deleted ids."""
+def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *, settle: float = 0.0):
+    """Sort posts into unchanged and to-do (added or changed); list the deleted ids.
+
+    A post modified less than ``settle`` seconds ago may still be being
+    written: it is left as the index holds it (absent, if new), and counted
+    in ``report.unsettled`` for the next update to take.
+    """
     manifest: dict = {}
     todo: list[Path] = []
+    settled_before = time.time_ns() - int(settle * 1e9)
     for path in paths:
         doc_id = storage_id(corpus_dir, path)
         try:
@@ -456,6 +465,11 @@ def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport):
             todo.append(path)  # read_post reports the error
             continue
         before = old.get(doc_id)
+        if settle and mtime > settled_before and (not before or before[:2] != [size, mtime]):
+            report.unsettled += 1
+            if before:
+                manifest[doc_id] = before
+            continue
         if before and before[0] == size and before[1] == mtime:
             manifest[doc_id] = before
             report.unchanged += 1

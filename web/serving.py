@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import waitress
 
@@ -28,16 +28,21 @@ log = logging.getLogger("news_search.serve")
 RESTART_BACKOFF_S = 1.0
 
 
-def serve(make_app: Callable[[], object], *, host: str, port: int, threads: int, workers: int) -> None:
+def serve(make_app: Callable[[], object], *, host: str, port: int, threads: int, workers: int,
+          companions: Sequence[Callable[[], None]] = ()) -> None:
     """Serve the WSGI app made by ``make_app`` on ``host:port`` until interrupted.
 
     ``make_app`` runs in each worker (after the fork), so each opens its own index.
+    Each of ``companions`` (the corpus watcher of ``serve --watch``) runs in a
+    process of its own beside the workers, supervised the same way; it gets
+    SIGTERM when the server stops and should then return.
     """
-    if workers <= 1:
+    if workers <= 1 and not companions:
         waitress.serve(make_app(), host=host, port=port, threads=threads, ident="news-search")
         return
     listener = socket.create_server((host, port), backlog=1024)
     children: dict[int, float] = {}
+    helpers: dict[int, int] = {}  # pid of a companion's process -> its index in ``companions``
     stopping = False
 
     def stop(signum, _frame):
@@ -49,13 +54,18 @@ def serve(make_app: Callable[[], object], *, host: str, port: int, threads: int,
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stopping:
-            while len(children) < workers and not stopping:
+            while len(children) - len(helpers) < workers and not stopping:
                 children[_start_worker(listener, make_app, threads)] = time.monotonic()
+            for k in set(range(len(companions))) - set(helpers.values()):
+                if not stopping:
+                    pid = _start_companion(listener, companions[k])
+                    children[pid], helpers[pid] = time.monotonic(), k
             pid, status = _wait()
             if pid in children:
                 started = children.pop(pid)
+                what = "companion" if helpers.pop(pid, None) is not None else "web worker"
                 if not stopping:
-                    log.warning("web worker %d exited (status %d); starting another", pid, status)
+                    log.warning("%s %d exited (status %d); starting another", what, pid, status)
                     time.sleep(max(0.0, RESTART_BACKOFF_S - (time.monotonic() - started)))
     finally:
         for sig, handler in previous.items():
@@ -79,6 +89,24 @@ def _start_worker(listener: socket.socket, make_app: Callable[[], object], threa
         waitress.serve(make_app(), sockets=[listener], threads=threads, ident="news-search")
     except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
         log.exception("web worker %d failed", os.getpid())
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _start_companion(listener: socket.socket, run: Callable[[], None]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        die_with_parent()
+        listener.close()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        run()
+    except BaseException:  # noqa: BLE001 - a companion must never return into the parent's code
+        log.exception("companion %d failed", os.getpid())
         code = 1
     finally:
         os._exit(code)
