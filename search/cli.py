@@ -187,16 +187,18 @@ def watch_options(fn):
         click.option("--poll", "poll_interval", type=click.FloatRange(0.1, 3600), default=None, metavar="SECONDS",
                      help="Poll the folder this often instead of waiting for events [default: events; polling "
                           "every second on network file systems, which send none]."),
+        click.option("--retry", type=click.FloatRange(0.1, None), default=30.0, show_default=True, metavar="SECONDS",
+                     help="After a failed write (disk full), wait this long before trying again."),
     )):
         fn = decorator(fn)
     return fn
 
 
-def watch_settings(debounce: float, settle: float, rescan: float, poll_interval: float | None):
+def watch_settings(debounce: float, settle: float, rescan: float, poll_interval: float | None, retry: float):
     from .watching import WatchSettings
 
-    return WatchSettings(debounce=debounce, settle=settle, rescan=rescan, polling=True if poll_interval else None,
-                         poll_interval=poll_interval or 1.0)
+    return WatchSettings(debounce=debounce, settle=settle, rescan=rescan, retry=retry,
+                         polling=True if poll_interval else None, poll_interval=poll_interval or 1.0)
 
 
 @cli.command()
@@ -205,7 +207,7 @@ def watch_settings(debounce: float, settle: float, rescan: float, poll_interval:
 @index_option
 @watch_options
 @click.option("--procs", type=click.IntRange(1, 64), default=None, help="Processes for merging [default: all cores].")
-def watch(corpus, index_dir, debounce, settle, rescan, poll_interval, procs):
+def watch(corpus, index_dir, debounce, settle, rescan, poll_interval, retry, procs):
     """Keep the index up to date with the corpus until stopped (Ctrl-C or SIGTERM).
 
     Posts added, changed, moved or deleted are indexed within seconds, in
@@ -231,7 +233,7 @@ def watch(corpus, index_dir, debounce, settle, rescan, poll_interval, procs):
             raise click.UsageError(f"no index in {index_dir}/ yet: give --corpus DIR to build one and watch it")
         click.echo(f"No index in {index_dir}/: building it from {corpus} first.", err=True)
         _report(build_index(corpus, index_dir, procs=procs, wait=True), "build", False, True, exit_on_skip=False)
-    watcher = Watcher(index_dir, corpus, settings=watch_settings(debounce, settle, rescan, poll_interval),
+    watcher = Watcher(index_dir, corpus, settings=watch_settings(debounce, settle, rescan, poll_interval, retry),
                       procs=procs)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: watcher.stop())
@@ -461,7 +463,7 @@ def serve(index_dir, backend_url, host, port, workers, threads, per_page, title,
     companions = []
     if watch_corpus:
         companions.append(functools.partial(_watch_forever, index_dir, corpus,
-                                            watch_settings(1.0, 1.0, 300.0, poll_interval)))
+                                            watch_settings(1.0, 1.0, 300.0, poll_interval, 30.0)))
     click.echo(f"Serving {backend} on http://{host}:{port}/ ({workers} worker processes"
                f"{', watching the corpus' if watch_corpus else ''})", err=True)
     serve_app(lambda: open_early(create_app(config)), host=host, port=port, threads=threads, workers=workers,

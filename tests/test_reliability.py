@@ -249,6 +249,34 @@ def test_disk_full_build_fails_leaving_the_server_answering_then_recovers(tmpfs,
         assert {q: search_ids(base, q) for q in QUERIES} == before
 
 
+def test_watch_on_a_full_disk_logs_retries_and_indexes_once_there_is_room(tmpfs, corpus_dir, tmp_path):
+    index_dir, log = tmpfs / "index", tmp_path / "watch.log"
+    build_index(corpus_dir, index_dir, procs=1)
+    filler = fill_disk(tmpfs)
+    with open(log, "w") as err, subprocess.Popen(
+            [sys.executable, "-m", "search", "watch", "--index", str(index_dir), "--debounce", "0.2", "--settle",
+             "0.2", "--retry", "1"], stderr=err) as proc:
+        try:
+            _wait_until(lambda: "watching" in log.read_text())
+            write_post(corpus_dir, "新/磁盘.md", title="磁盘写满之后", body="<p>磁盘恢复之后才能找到</p>")
+            _wait_until(lambda: "No space left on device" in log.read_text())
+            assert snapshot(index_dir)["docs"] == 4 and leftovers(index_dir) == []
+            filler.unlink()
+            _wait_until(lambda: [h.id for h in Index.open(index_dir).search("磁盘").hits] == ["新/磁盘.md"])
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            proc.kill()
+    assert "the live index is unchanged; retrying in 1 s" in log.read_text()
+
+
+def _wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
 def _limit_file_size(limit: int):
     def apply() -> None:  # in the child: writes past ``limit`` fail with EFBIG (SIGXFSZ is ignored)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -1,0 +1,189 @@
+"""``news-search watch``: a real watcher (watchfiles, inotify) on real folders, in a thread or a real process."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from search import Index, build_index, storage
+from search.watching import Watcher, WatchSettings
+from tests.conftest import write_post
+
+FAST = WatchSettings(debounce=0.2, settle=0.5, rescan=300, retry=0.5, poll_interval=0.2)
+
+
+@pytest.fixture
+def watching(corpus_dir, index_dir, caplog):
+    """Start a watcher of ``corpus_dir`` in a thread; yield a function that returns its log lines."""
+    caplog.set_level(logging.INFO, logger="news_search.watch")
+    watchers = []
+
+    def start(settings: WatchSettings = FAST) -> Watcher:
+        watcher = Watcher(index_dir, corpus_dir, settings=settings, procs=1)
+        thread = threading.Thread(target=watcher.run, daemon=True)
+        thread.start()
+        watchers.append((watcher, thread))
+        wait_for(lambda: "watching" in " ".join(caplog.messages))
+        return watcher
+
+    yield start
+    for watcher, thread in watchers:
+        watcher.stop()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+def titles(index_dir: Path, query: str) -> list[str]:
+    with Index.open(index_dir) as ix:
+        return [hit.title for hit in ix.search(query, per_page=50, fold=False).hits]
+
+
+def batch_lines(caplog) -> list[str]:
+    return [m for m in caplog.messages if m.startswith("added ")]
+
+
+def test_a_new_post_is_found_within_seconds(watching, corpus_dir, index_dir):
+    watching()
+    write_post(corpus_dir, "新/水星.md", title="水星探测器发射成功")
+    wait_for(lambda: titles(index_dir, "水星探测器") == ["水星探测器发射成功"])
+
+
+def test_a_changed_and_a_deleted_post_are_updated(watching, corpus_dir, index_dir, caplog):
+    watching()
+    write_post(corpus_dir, "体育/新华/要闻/冬奥会开幕.md", title="北京冬奥会闭幕式举行")
+    (corpus_dir / "科技/环球/科技/iPhone.md").unlink()
+    wait_for(lambda: titles(index_dir, "冬奥会") == ["北京冬奥会闭幕式举行"] and titles(index_dir, "iPhone") == [])
+    counts = [[int(part.split()[1]) for part in line.split(" in ")[0].split(", ")] for line in batch_lines(caplog)]
+    assert [sum(column) for column in zip(*counts)] == [0, 1, 1]  # added, changed, deleted
+
+
+def test_a_moved_folder_moves_its_posts(watching, corpus_dir, index_dir):
+    watching()
+    shutil.move(corpus_dir / "财经", corpus_dir / "经济")
+    wait_for(lambda: _ids(index_dir, "ＧＤＰ") == ["经济/晨光/快讯/GDP.md"])
+
+
+def _ids(index_dir: Path, query: str) -> list[str]:
+    with Index.open(index_dir) as ix:
+        return [hit.id for hit in ix.search(query, fold=False).hits]
+
+
+def test_a_post_written_in_pieces_is_indexed_once_complete(watching, corpus_dir, index_dir, caplog):
+    watching()
+    path = corpus_dir / "新/分段.md"
+    path.parent.mkdir()
+    with open(path, "w", encoding="utf-8") as out:  # a fetcher writing slowly, flushing as it goes
+        for piece in ("---\ntitle: '分段写入的文章'\n", "date: 2022-06-07\n---\n\n<p>开头", "中间", "结尾标记</p>\n"):
+            out.write(piece)
+            out.flush()
+            time.sleep(0.3)
+    wait_for(lambda: titles(index_dir, "结尾标记") == ["分段写入的文章"])
+    time.sleep(1.0)
+    assert [line.split(" in ")[0] for line in batch_lines(caplog)] == ["added 1, changed 0, deleted 0"]
+
+
+def test_editor_and_sync_temporary_files_are_ignored(watching, corpus_dir, index_dir, caplog):
+    watching()
+    for name in (".新闻.md.tmp", "新闻.md~", ".#新闻.md", ".新闻.md.swp", "新闻.md.part", ".syncthing.新闻.md"):
+        write_post(corpus_dir, f"新/{name}", title="临时文件")
+    write_post(corpus_dir, ".git/objects/新闻.md", title="临时文件")
+    time.sleep(1.5)
+    assert batch_lines(caplog) == [] and titles(index_dir, "临时文件") == []
+
+
+def test_a_burst_of_posts_is_indexed_in_few_batches(watching, corpus_dir, index_dir, caplog):
+    watching()
+    for i in range(500):
+        write_post(corpus_dir, f"快讯/{i // 100}/{i}.md", title=f"快讯第{i}条", body=f"<p>突发新闻编号{i}</p>")
+    wait_for(lambda: Index.open(index_dir).stats().docs == 504, timeout=60)
+    assert len(batch_lines(caplog)) <= 5
+
+
+def test_a_vanished_corpus_is_reported_once_and_watched_again_when_back(watching, corpus_dir, index_dir, caplog):
+    watching()
+    away = corpus_dir.with_name("away")
+    corpus_dir.rename(away)
+    wait_for(lambda: any("is gone" in m for m in caplog.messages))
+    assert titles(index_dir, "冬奥会") == ["北京冬奥会开幕式举行"]  # the index keeps serving
+    time.sleep(1.0)
+    write_post(away, "新/回来.md", title="文件夹回来了")
+    away.rename(corpus_dir)
+    wait_for(lambda: titles(index_dir, "回来") == ["文件夹回来了"])
+    assert sum("is gone" in m for m in caplog.messages) == 1
+
+
+def test_another_writer_holding_the_index_is_waited_for(watching, corpus_dir, index_dir, caplog):
+    watching()
+    with storage.writer_lock(index_dir):
+        write_post(corpus_dir, "新/等待.md", title="等待写锁的文章")
+        wait_for(lambda: any("waiting" in m for m in caplog.messages))
+        assert titles(index_dir, "等待写锁") == []
+    wait_for(lambda: titles(index_dir, "等待写锁") == ["等待写锁的文章"])
+
+
+def test_polling_finds_changes_without_events(watching, corpus_dir, index_dir, caplog):
+    watching(WatchSettings(debounce=0.2, settle=0.5, polling=True, poll_interval=0.2))
+    assert any("polling every 0.2 s" in m for m in caplog.messages)
+    write_post(corpus_dir, "新/轮询.md", title="轮询发现的文章")
+    wait_for(lambda: titles(index_dir, "轮询") == ["轮询发现的文章"])
+
+
+def test_sigterm_during_a_batch_stops_without_publishing_anything(corpus_dir, index_dir):
+    live = storage.current_generation(index_dir)
+    for i in range(400):
+        write_post(corpus_dir, f"慢/{i}.md", title=f"长文{i}", body="<p>" + "国际论坛讨论数字经济。" * 400 + "</p>")
+    with subprocess.Popen([sys.executable, "-m", "search", "watch", "--index", str(index_dir), "--procs", "1"],
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            wait_for(lambda: len(list(index_dir.glob("gen-*"))) > 1 or proc.poll() is not None)  # a batch writes
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped during a batch; nothing was published" in err
+    assert storage.current_generation(index_dir) == live
+    assert Index.open(index_dir).stats().docs == 4
+
+
+def test_watch_builds_a_missing_index_from_its_corpus_first(tmp_path, corpus_dir):
+    index_dir = tmp_path / "new-index"
+    with subprocess.Popen([sys.executable, "-m", "search", "watch", "--index", str(index_dir), "--corpus",
+                           str(corpus_dir)], stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            wait_for(lambda: (index_dir / "CURRENT").exists())
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert Index.open(index_dir).stats().docs == 4
+
+
+def test_watch_without_an_index_or_a_corpus_is_a_usage_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "search", "watch", "--index", str(tmp_path / "none")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "give --corpus DIR to build one and watch it" in result.stderr
+
+
+def test_build_and_watch_agree_that_hidden_posts_are_not_posts(tmp_path, corpus_dir):
+    write_post(corpus_dir, ".隐藏.md", title="隐藏文章")
+    build_index(corpus_dir, tmp_path / "ix", procs=1)
+    assert titles(tmp_path / "ix", "隐藏文章") == []
