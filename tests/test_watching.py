@@ -130,7 +130,7 @@ def test_a_vanished_corpus_is_reported_once_and_watched_again_when_back(watching
 
 def test_another_writer_holding_the_index_is_waited_for(watching, corpus_dir, index_dir, caplog):
     watching()
-    with storage.writer_lock(index_dir):
+    with storage.writer_lock(index_dir, wait=True):  # as soon as the watcher's catch-up batch lets go
         write_post(corpus_dir, "新/等待.md", title="等待写锁的文章")
         wait_for(lambda: any("waiting" in m for m in caplog.messages))
         assert titles(index_dir, "等待写锁") == []
