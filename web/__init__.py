@@ -16,7 +16,7 @@ from flask import Flask
 
 from search.permalinks import DEFAULT_PERMALINK
 
-from . import api, cors, errors, index, pages, templating, widget
+from . import api, cors, errors, feeds, index, pages, templating, widget
 
 #: Environment variable -> (config key, type); a list is written separated by spaces or commas.
 ENV_CONFIG = {
@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(feeds.bp)
     app.register_blueprint(widget.bp)
     app.after_request(_add_security_headers)
     return app

@@ -27,6 +27,18 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(date_span)
     app.add_template_filter(number)
     app.add_template_filter(thumbnail)
+    app.add_template_filter(atom_date)
+
+
+def atom_date(value: datetime) -> str:
+    """Return a time as Atom (RFC 3339) writes it, in UTC.
+
+    >>> atom_date(datetime(2022, 2, 4, 8, 30, tzinfo=LOCAL_TIME))
+    '2022-02-04T00:30:00Z'
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local_date(value: datetime | None) -> str:
