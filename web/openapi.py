@@ -70,6 +70,10 @@ SCHEMAS = {
         "type": "array", "items": _ref("Hit"),
         "description": "Stories like the post within `days` days of it, one per story, earliest first."}}),
     "Stats": _object({"docs": INTEGER, "size_bytes": INTEGER, "built_at": NULLABLE_STRING,
+                      "segments": {"type": ["integer", "null"], "description": "Segments of a local index "
+                                   "(each query visits every one; merges keep them few); null on a cluster."},
+                      "deleted": {"type": "integer", "description": "Deleted posts the segments still hold "
+                                  "until a merge purges them."},
                       "corpus": NULLABLE_STRING, "generation": STRING, "segmenter": NULLABLE_STRING,
                       "first_date": NULLABLE_DATE, "last_date": NULLABLE_DATE,
                       "sources": {"type": "object", "additionalProperties": INTEGER},
