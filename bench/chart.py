@@ -1,4 +1,5 @@
-"""The scaling chart: build time, index size and query p95 against corpus size, as a self-contained SVG.
+"""Line charts as self-contained SVG: the scaling chart (build time, index size and query p95 against
+corpus size) and the living archive's (segments, query p95 and size against updates).
 
 Written by hand rather than with matplotlib: three line panels need a few
 dozen lines of SVG, and the suite then needs nothing beyond the project's
@@ -31,20 +32,27 @@ PANELS: tuple[tuple[str, tuple[Series, ...]], ...] = (
 
 def write_chart(sizes: list[dict], path: Path) -> None:
     """Draw the scaling panels for ``sizes`` (results per corpus size) into the SVG file ``path``."""
-    width = len(PANELS) * (PANEL_W + MARGIN) + MARGIN
+    write_panels(sizes, PANELS, path, x_of=lambda s: s["docs"], x_label="documents")
+
+
+def write_panels(rows: list[dict], panels, path: Path, *, x_of: Callable[[dict], float], x_label: str) -> None:
+    """Draw one line panel per ``(title, series)`` of ``panels`` over ``rows`` into the SVG file ``path``;
+    ``x_of`` gives a row's place on the horizontal axis."""
+    width = len(panels) * (PANEL_W + MARGIN) + MARGIN
     height = PANEL_H + 2 * MARGIN + 50
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
               f'font-family="sans-serif" font-size="11">'),
              f'<rect width="{width}" height="{height}" fill="white"/>']
-    for i, (title, series) in enumerate(PANELS):
-        parts += _panel(sizes, title, series, MARGIN + i * (PANEL_W + MARGIN), MARGIN)
+    for i, (title, series) in enumerate(panels):
+        parts += _panel(rows, x_of, x_label, title, series, MARGIN + i * (PANEL_W + MARGIN), MARGIN)
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
 
 
-def _panel(sizes: list[dict], title: str, series: tuple[Series, ...], left: int, top: int) -> list[str]:
-    docs = [s["docs"] for s in sizes]
-    lines = [(name, [(d, v) for d, v in zip(docs, map(_safe(fn), sizes), strict=True) if v is not None])
+def _panel(rows: list[dict], x_of: Callable[[dict], float], x_label: str, title: str, series: tuple[Series, ...],
+           left: int, top: int) -> list[str]:
+    docs = [x_of(row) for row in rows]
+    lines = [(name, [(d, v) for d, v in zip(docs, map(_safe(fn), rows), strict=True) if v is not None])
              for name, fn in series]
     top_value = max((v for _, pts in lines for _, v in pts), default=0.0)
     step = _tick_step(top_value)
@@ -65,7 +73,7 @@ def _panel(sizes: list[dict], title: str, series: tuple[Series, ...], left: int,
     for d in docs:
         x, _ = xy(d, 0)
         out.append(f'<text x="{x:.1f}" y="{top + PANEL_H + 14}" text-anchor="middle">{d:,}</text>')
-    out.append(f'<text x="{left + PANEL_W / 2}" y="{top + PANEL_H + 30}" text-anchor="middle">documents</text>')
+    out.append(f'<text x="{left + PANEL_W / 2}" y="{top + PANEL_H + 30}" text-anchor="middle">{escape(x_label)}</text>')
     for n, (name, points) in enumerate(lines):
         colour = COLOURS[n % len(COLOURS)]
         coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(d, v) for d, v in points))

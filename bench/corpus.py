@@ -115,15 +115,20 @@ def make_update_corpus(corpus: Path, dest: Path, *, changed: int, added: int) ->
     link_tree(corpus, posts, dest)
     edits = every_kth(posts, min(changed, len(posts)))
     for i, path in enumerate(edits):
-        target = dest / path.relative_to(corpus)
-        raw = target.read_bytes()
-        target.unlink()
-        target.write_bytes(raw + _sentence(i))
+        append_sentence(dest / path.relative_to(corpus), i)
     sources = every_kth(posts[1:] + posts[:1], min(added, len(posts)))
     for i, path in enumerate(sources):
         target = (dest / path.relative_to(corpus)).with_name(f"bench-new-{i:04d}.md")
         target.write_bytes(path.read_bytes() + _sentence(i))
     return len(edits), len(sources)
+
+
+def append_sentence(post: Path, i: int) -> None:
+    """Change ``post`` as an editor would: a sentence appended (the file is replaced, so a hard link to the
+    original corpus is never written through)."""
+    raw = post.read_bytes()
+    post.unlink()
+    post.write_bytes(raw + _sentence(i))
 
 
 def _sentence(i: int) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -17,8 +18,11 @@ import click
 
 from search import Index, SearchError
 
-from .measure import process_memory
+from . import queries
+from .measure import process_memory, run, summarise
 from .queries import PER_PAGE, load_mix
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def time_mix(index_dir: Path, mix_file: Path, *, rounds: int) -> dict:
@@ -44,6 +48,21 @@ def time_mix(index_dir: Path, mix_file: Path, *, rounds: int) -> dict:
         memory = process_memory(os.getpid())
     return {"open_s": round(open_s, 3), "rounds": rounds, "ms": timings, "errors": errors,
             "rss_bytes": memory["rss"], "peak_rss_bytes": memory["peak_rss"]}
+
+
+def run_mix(index_dir: Path, mix_file: Path, work: Path, rounds: int) -> dict:
+    """Time the mix against ``index_dir`` in a child process (``work`` holds its output); return latency
+    summaries by kind, for the generated news kinds and overall, with the searcher's memory."""
+    out = work / "latency.json"
+    child = run([sys.executable, "-m", "bench.latency", str(index_dir), str(mix_file), str(out),
+                 "--rounds", str(rounds)], cwd=REPO)
+    latency = json.loads(out.read_text(encoding="utf-8"))
+    by_kind = latency["ms"]
+    return {"by_kind": {kind: summarise(values) for kind, values in by_kind.items()},
+            "news": summarise([ms for kind in queries.NEWS_KINDS for ms in by_kind.get(kind, ())]),
+            "overall": summarise([ms for kind in queries.MIX_KINDS for ms in by_kind.get(kind, ())]),
+            "errors": latency["errors"], "open_s": latency["open_s"], "rss_bytes": latency["rss_bytes"],
+            "peak_pss_bytes": child.peak_pss}
 
 
 @click.command()

@@ -157,3 +157,23 @@ def summarise(ms: list[float]) -> dict:
         return {"n": 0}
     return {"n": len(ms), "median": round(median(ms), 3), "p95": round(percentile(ms, 95), 3),
             "p99": round(percentile(ms, 99), 3), "max": round(max(ms), 3)}
+
+
+def dir_bytes(path: Path) -> int:
+    """Return the apparent size of the files under ``path`` (each hard-linked file once)."""
+    seen, total = set(), 0
+    for file in path.rglob("*"):
+        st = file.stat()
+        if file.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
+def code_commit() -> str:
+    """Return the short commit of the code measured, with ``-dirty`` if search/ or web/ have local changes."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True, check=False)
+        return done.stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain", "search", "web") else "")

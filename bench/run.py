@@ -31,7 +31,8 @@ from search.storage import current_generation  # noqa: E402
 
 from bench import classic, corpus, floor, queries, report, web  # noqa: E402
 from bench.chart import write_chart  # noqa: E402
-from bench.measure import BenchError, median, run, summarise  # noqa: E402
+from bench.latency import run_mix  # noqa: E402
+from bench.measure import BenchError, code_commit, dir_bytes, median, run, summarise  # noqa: E402
 
 DEFAULT_SIZES = (2000, 10000, 30000, 56642)
 DEFAULT_OUT = corpus.REPO / "bench" / "results"
@@ -141,7 +142,7 @@ def main(corpus_spec: Path, sizes: tuple[int, ...], repeat: int, rounds: int, we
     document = {
         "meta": {"started": started, "corpus": str(corpus_dir), "corpus_posts": len(posts), "cpus": os.cpu_count(),
                  "load_before": [round(x, 2) for x in load_before],
-                 "load_after": [round(x, 2) for x in os.getloadavg()], "commit": _commit(),
+                 "load_after": [round(x, 2) for x in os.getloadavg()], "commit": code_commit(),
                  "python": platform.python_version(), "repeat": repeat, "query_rounds": rounds,
                  "segmenter": Segmenter(segmenter).name,
                  "queries": {kind: sum(q.kind == kind for q in mix) for kind in queries.KINDS}},
@@ -185,7 +186,7 @@ def measure_size(corpus_dir: Path, posts: list, n: int, mix_file: Path, *, repea
             result["classic"] = _classic(subset, work, repeat, mix_file)
         result["update"] = _update(subset, index_dir, work, update_posts)
         _log(f"[{n}] query mix, {rounds} timed rounds")
-        result["queries"] = _queries(index_dir, mix_file, work, rounds)
+        result["queries"] = run_mix(index_dir, mix_file, work, rounds)
         if not skip_web:
             _log(f"[{n}] web: wrk for {web_seconds} s")
             paths = [q.url() for q in queries.load_mix(mix_file) if q.kind in queries.MIX_KINDS]
@@ -210,7 +211,7 @@ def _build_ours(subset: Path, work: Path, repeat: int, body_bytes: int, segmente
             shutil.rmtree(index_dir)
     build_report = json.loads(runs[-1].stdout)
     wall = median([r.wall_s for r in runs])
-    index_bytes = _dir_bytes(current_generation(index_dir))
+    index_bytes = dir_bytes(current_generation(index_dir))
     return index_dir, {
         "wall_s": round(wall, 2), "runs": _rounded(r.wall_s for r in runs),
         "cpu_s": round(median([r.cpu_s for r in runs]), 2), "cores": round(median([r.cores for r in runs]), 2),
@@ -235,7 +236,7 @@ def _classic(subset: Path, work: Path, repeat: int, mix_file: Path) -> dict:
         "build": {"wall_s": round(wall, 2), "runs": _rounded(r.wall_s for r in runs), "docs": docs,
                   "docs_per_s": round(docs / wall, 1), "cpu_s": round(median([r.cpu_s for r in runs]), 2),
                   "cores": round(median([r.cores for r in runs]), 2),
-                  "peak_rss_bytes": max(r.peak_rss for r in runs), "index_bytes": _dir_bytes(index_dir)},
+                  "peak_rss_bytes": max(r.peak_rss for r in runs), "index_bytes": dir_bytes(index_dir)},
         "query_ms": summarise(classic.query_ms(index_dir, dev)) if dev else {"n": 0},
     }
 
@@ -252,38 +253,6 @@ def _update(subset: Path, index_dir: Path, work: Path, posts: int) -> dict:
     shutil.rmtree(edited)
     return {"wall_s": round(result.wall_s, 2), "changed": changed, "added": added,
             "peak_pss_bytes": result.peak_pss, "report": json.loads(result.stdout)}
-
-
-def _queries(index_dir: Path, mix_file: Path, work: Path, rounds: int) -> dict:
-    out = work / "latency.json"
-    child = run([sys.executable, "-m", "bench.latency", str(index_dir), str(mix_file), str(out),
-                 "--rounds", str(rounds)], cwd=corpus.REPO)
-    latency = json.loads(out.read_text(encoding="utf-8"))
-    by_kind = latency["ms"]
-    return {"by_kind": {kind: summarise(values) for kind, values in by_kind.items()},
-            "news": summarise([ms for kind in queries.NEWS_KINDS for ms in by_kind.get(kind, ())]),
-            "overall": summarise([ms for kind in queries.MIX_KINDS for ms in by_kind.get(kind, ())]),
-            "errors": latency["errors"], "open_s": latency["open_s"], "rss_bytes": latency["rss_bytes"],
-            "peak_pss_bytes": child.peak_pss}
-
-
-def _dir_bytes(path: Path) -> int:
-    """Return the apparent size of the files under ``path`` (each hard-linked file once)."""
-    seen, total = set(), 0
-    for file in path.rglob("*"):
-        st = file.stat()
-        if file.is_file() and (st.st_dev, st.st_ino) not in seen:
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
-
-
-def _commit() -> str:
-    """Return the short commit of the code measured, with ``-dirty`` if search/ or web/ have local changes."""
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=corpus.REPO, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-    return git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain", "search", "web") else "")
 
 
 def _rounded(values) -> list[float]:

@@ -6,6 +6,7 @@ import json
 
 from click.testing import CliRunner
 
+from bench import living
 from bench.queries import KINDS
 from bench.run import main
 
@@ -31,3 +32,19 @@ def test_smoke_benchmark_writes_results_table_and_chart(tmp_path):
     assert [t["met"][0] for t in data["targets"] if t["target"].startswith("web")] == [None, None, None]
     assert "| build wall (median) |" in (tmp_path / "results.md").read_text(encoding="utf-8")
     assert (tmp_path / "scaling.svg").read_text(encoding="utf-8").startswith("<svg")
+
+
+def test_smoke_living_archive_writes_checkpoints_targets_and_chart(tmp_path):
+    result = CliRunner().invoke(living.main, ["--smoke", "--out", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "living.json").read_text(encoding="utf-8"))
+    assert [c["updates"] for c in data["checkpoints"]] == [5, 10]
+    last = data["checkpoints"][-1]
+    assert last["docs"] == last["fresh"]["docs"] == 12 + 10 * 2 - 2  # the tenth update deletes two
+    assert last["living"]["queries"]["overall"]["n"] > 0 and last["window"]["update_s"]["n"] == 5
+    assert data["all_updates"]["update_s"]["n"] == 10
+    assert data["optimized"]["living"]["segments"] == data["optimized"]["fresh"]["segments"]
+    assert len(data["targets"]) == 6 and all(isinstance(t["met"], bool) for t in data["targets"])
+    assert "| target | limit | measured | met |" in (tmp_path / "living.md").read_text(encoding="utf-8")
+    assert (tmp_path / "living.svg").read_text(encoding="utf-8").startswith("<svg")
