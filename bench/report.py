@@ -55,6 +55,8 @@ TARGETS = (
            _fixed(BOTH_CORES)),
     Target("build ≤ 3x segmentation floor", lambda s: s["build"]["vs_floor"], operator.le, _fixed(3)),
     Target("update 100 changed + 100 new < 15 s", lambda s: s["update"]["wall_s"], operator.lt, _fixed(15)),
+    Target("optimize peak memory (PSS) ≤ the build's", lambda s: s["update"]["optimize"]["peak_pss_bytes"],
+           operator.le, lambda s: s["build"]["peak_pss_bytes"]),
     Target("query median ≤ 10 ms (overall mix)", lambda s: s["queries"]["overall"]["median"], operator.le,
            _fixed(10)),
     Target("query p95 ≤ 50 ms (overall mix)", lambda s: s["queries"]["overall"]["p95"], operator.le, _fixed(50)),
@@ -135,6 +137,10 @@ _ROWS: list[tuple[str, Callable[[dict], str]]] = [
     ("index ÷ body text", lambda s: f"{s['build']['index_ratio']:.2f}x"),
     ("update after posts changed + added",
      lambda s: f"{s['update']['wall_s']:.1f} s ({s['update']['changed']} + {s['update']['added']})"),
+    ("optimize after the update: wall, peak PSS",
+     lambda s: f"{s['update']['optimize']['wall_s']:.1f} s, {s['update']['optimize']['peak_pss_bytes'] / MB:.0f} MB "
+               f"({s['update']['optimize']['report']['segments_before']} -> "
+               f"{s['update']['optimize']['report']['segments']} segments)"),
     ("searcher RSS after the mix", lambda s: f"{s['queries']['rss_bytes'] / MB:.0f} MB"),
     ("web requests/s (8 clients)", lambda s: f"{s['web']['requests_per_s']:.0f}"),
     ("web latency p50 / p90 / p99",

@@ -249,10 +249,15 @@ def _update(subset: Path, index_dir: Path, work: Path, posts: int) -> dict:
     _log(f"  update after {changed} changed and {added} new posts")
     result = run([sys.executable, "-m", "search", "update", "--index", str(copy), "--corpus", str(edited),
                   "-q", "--json"], ok_codes=(0, 3))
+    _log("  optimize after the update (merging every segment, purging the changed posts' old copies)")
+    merged = run([sys.executable, "-m", "search", "optimize", "--index", str(copy), "-q", "--json"])
     shutil.rmtree(copy)
     shutil.rmtree(edited)
     return {"wall_s": round(result.wall_s, 2), "changed": changed, "added": added,
-            "peak_pss_bytes": result.peak_pss, "report": json.loads(result.stdout)}
+            "peak_pss_bytes": result.peak_pss, "report": json.loads(result.stdout),
+            "optimize": {"wall_s": round(merged.wall_s, 2), "cpu_s": round(merged.cpu_s, 2),
+                         "peak_pss_bytes": merged.peak_pss, "peak_rss_bytes": merged.peak_rss,
+                         "report": json.loads(merged.stdout)}}
 
 
 def _rounded(values) -> list[float]:
