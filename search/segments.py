@@ -192,7 +192,7 @@ class BulkSegmentWriter(SegmentWriter):
             fieldobj = self.schema[fieldname]
             writer.start_field(fieldname, fieldobj)
             for btext, ids, weights in self.pool.take(fieldname):
-                _write_term(writer, fieldobj.format, btext, ids, weights)
+                write_term(writer, fieldobj.format, btext, ids, weights)
             writer.finish_field()
         writer.close()
         self.recall.doc_count = self.docnum
@@ -295,7 +295,7 @@ def _merge_postings(writer, readers: list, numbers: list[np.ndarray], total: int
             if not started:
                 fieldwriter.start_field(fieldname, field)
                 started = True
-            _write_term(fieldwriter, field.format, btext, ids, weights)
+            write_term(fieldwriter, field.format, btext, ids, weights)
         if started:
             fieldwriter.finish_field()
         if field.scorable:
@@ -410,7 +410,7 @@ def terminfo_postings(reader, terminfo) -> tuple[np.ndarray, np.ndarray]:
         position = end
 
 
-def _write_term(writer, format_, btext: bytes, ids: Sequence[int], weights: Sequence[float]) -> None:
+def write_term(writer, format_, btext: bytes, ids: Sequence[int], weights: Sequence[float]) -> None:
     """Write one term's posting list (no values): inlined when short, else as full blocks."""
     writer._btext = btext
     if len(ids) <= INLINE_LIMIT:
