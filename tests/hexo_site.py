@@ -76,14 +76,16 @@ class Blog:
 def make_blog(path: Path, config: str, *, theme: str = "landscape", plugin: bool = False) -> Blog:
     """Make a blog folder at ``path`` with ``config`` as its ``_config.yml``, loading the pinned packages.
 
-    The blog's node_modules links to each package it names (the cached install, and the plugin from
-    this repository when ``plugin``), as ``npm install`` would have placed them.
+    The blog's node_modules links to every package of the cached install (and to the plugin from
+    this repository when ``plugin``), as ``npm install`` would have placed them; its package.json
+    names Hexo, the renderers and the theme, which is what Hexo loads.
     """
     modules = hexo_modules()
     names = ["hexo", *PLUGINS, f"hexo-theme-{theme}"]
     (path / "node_modules").mkdir(parents=True, exist_ok=True)
-    for name in names:
-        (path / "node_modules" / name).symlink_to(modules / name, target_is_directory=True)
+    for package in modules.iterdir():
+        if not package.name.startswith("."):
+            (path / "node_modules" / package.name).symlink_to(package, target_is_directory=True)
     dependencies = {name: "*" for name in names}
     if plugin:
         (path / "node_modules" / "hexo-news-search").symlink_to(PLUGIN, target_is_directory=True)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
+import lxml.html
 import pytest
 
 from search import Index, build_index
@@ -134,3 +136,44 @@ def test_a_blog_built_in_utc_needs_the_build_timezone(blog, index_dir, generated
         hits = [hit for hit in ix.search("", per_page=0, fold=False, snippets=False).hits if hit.url]
     wrong = [hit for hit in hits if unquote(hit.url.removeprefix(SITE + "/")) != written.get(hit.id, "").lstrip("/")]
     assert len(wrong) > len(hits) // 2
+
+
+# --- the plugin ------------------------------------------------------------------------------------
+
+def _plugin_blog(tmp_path: Path, block: str) -> tuple[Blog, str]:
+    blog = make_blog(tmp_path / "blog", CONFIG.format(timezone="Asia/Shanghai", permalink=STYLES[0]) + block,
+                     plugin=True)
+    write_post(blog.posts, "a.md", body=BODY)
+    done = subprocess.run(["node", "node_modules/hexo/bin/hexo", "generate"], cwd=blog.path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return blog, done.stdout + done.stderr
+
+
+def _widget_scripts(blog: Blog) -> list[dict]:
+    page = lxml.html.parse(str(blog.public / "index.html")).getroot()
+    return [dict(s.attrib) for s in page.iter("script") if s.get("src", "").endswith("/widget.js")]
+
+
+def test_the_plugin_injects_the_widget_with_the_blogs_settings(tmp_path):
+    blog, _ = _plugin_blog(tmp_path, "news_search:\n  endpoint: https://search.example.com/\n"
+                                     "  placeholder: '\"><script>alert(1)</script>'\n  theme: dark\n  limit: 4\n")
+    assert _widget_scripts(blog) == [{
+        "src": "https://search.example.com/widget.js", "data-endpoint": "https://search.example.com",
+        "data-placeholder": '"><script>alert(1)</script>', "data-target": "#sub-nav", "data-limit": "4",
+        "data-theme": "dark", "defer": "defer"}]  # lxml spells a bare attribute so
+    html = (blog.public / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in html and "#sub-nav > news-search-widget {" in html
+
+
+def test_the_plugin_takes_a_target_of_the_owners_choosing(tmp_path):
+    blog, _ = _plugin_blog(tmp_path, "news_search:\n  endpoint: http://127.0.0.1:8000\n  target: '#sidebar'\n")
+    assert _widget_scripts(blog)[0]["data-target"] == "#sidebar"
+    assert "news-search-widget {" not in (blog.public / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("block", ["news_search:\n  placeholder: 搜索\n", "news_search:\n  endpoint: search.example\n", ""])
+def test_without_a_usable_endpoint_the_plugin_warns_and_injects_nothing(tmp_path, block):
+    blog, log = _plugin_blog(tmp_path, block)
+    assert _widget_scripts(blog) == []
+    assert "hexo-news-search:" in log

@@ -15,9 +15,10 @@ const { widgetTag } = require('./lib/tag');
 
 const settings = hexo.config.news_search;
 if (settings) {
-  const { tag, problems } = widgetTag(settings, String(hexo.config.theme || ''));
+  const { tag, style, problems } = widgetTag(settings, String(hexo.config.theme || ''));
   problems.forEach(problem => hexo.log.warn(`hexo-news-search: ${problem}`));
   if (tag) hexo.extend.injector.register('body_end', tag, 'default');
+  if (tag && style) hexo.extend.injector.register('head_end', style, 'default');
 } else {
   hexo.log.warn('hexo-news-search: add a news_search block with an endpoint to _config.yml to show the search box');
 }
