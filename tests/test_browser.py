@@ -531,36 +531,36 @@ def test_widget_screenshots(browser, embedding, viewport):
         tab.close()
 
 
-def test_widget_results_are_plain_options_that_open_on_click(browser, embedding):
+@pytest.fixture
+def blog_tab(browser, embedding):
+    """A tab on the blog allowed to call our server."""
     tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = _widget_search(tab, "芯片")
-        page.wait_for_selector(f"{WIDGET} [role=option] .title")
-        # nothing interactive inside an option, and the scrolling panel is no stop of its own
-        assert page.locator(f"{WIDGET} [role=option] :is(a, button, input, [tabindex])").count() == 0
-        assert page.locator(f"{WIDGET} .panel").get_attribute("tabindex") == "-1"
-        assert page.locator(f"{WIDGET} [role=status]").inner_text() == \
-            f"找到 {page.locator(f'{WIDGET} .more').inner_text().split()[1]} 条结果"
-        target = page.locator(f"{WIDGET} #option-2").get_attribute("data-href")
-        page.locator(f"{WIDGET} #option-2 .title").click()
-        page.wait_for_url(lambda url: unquote(url) == unquote(target))
-        assert tab.errors == []
-    finally:
-        tab.close()
+    yield tab
+    tab.close()
 
 
-def test_widget_tab_moves_on_to_the_page_and_closes_the_list(browser, embedding):
-    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = _widget_search(tab, "芯片")
-        page.wait_for_selector(f"{WIDGET} [role=option]")
-        page.keyboard.press("ArrowDown")
-        page.keyboard.press("Tab")
-        assert page.evaluate("document.activeElement.getAttribute('href')") == "/2022/09/03/weekly/"
-        assert not page.locator(f"{WIDGET} .panel").is_visible()
-        assert page.get_by_role("combobox").get_attribute("aria-expanded") == "false"
-    finally:
-        tab.close()
+def test_widget_results_are_plain_options_that_open_on_click(blog_tab):
+    page = _widget_search(blog_tab, "芯片")
+    page.wait_for_selector(f"{WIDGET} [role=option] .title")
+    # nothing interactive inside an option, and the scrolling panel is no stop of its own
+    assert page.locator(f"{WIDGET} [role=option] :is(a, button, input, [tabindex])").count() == 0
+    assert page.locator(f"{WIDGET} .panel").get_attribute("tabindex") == "-1"
+    total = page.locator(f"{WIDGET} .more").inner_text().split()[1]
+    assert page.locator(f"{WIDGET} [role=status]").inner_text() == f"找到 {total} 条结果"
+    target = page.locator(f"{WIDGET} #option-2").get_attribute("data-href")
+    page.locator(f"{WIDGET} #option-2 .title").click()
+    page.wait_for_url(lambda url: unquote(url) == unquote(target))
+    assert blog_tab.errors == []
+
+
+def test_widget_tab_moves_on_to_the_page_and_closes_the_list(blog_tab):
+    page = _widget_search(blog_tab, "芯片")
+    page.wait_for_selector(f"{WIDGET} [role=option]")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "/2022/09/03/weekly/"
+    assert not page.locator(f"{WIDGET} .panel").is_visible()
+    assert page.get_by_role("combobox").get_attribute("aria-expanded") == "false"
 
 
 CONTRAST = """root => {
