@@ -10,7 +10,7 @@ dir="${NEWS_SEARCH_HEXO_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/news-search/hexo-$k
 if [ ! -f "$dir/node_modules/.installed" ]; then
   mkdir -p "$dir"
   cp "$here/package.json" "$here/package-lock.json" "$dir/"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >&2)
   touch "$dir/node_modules/.installed"
 fi
 echo "$dir/node_modules"
