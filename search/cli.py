@@ -173,10 +173,11 @@ def update(corpus, blog_dir, index_dir, backend_url, cluster_file, procs, wait, 
     Example:
         news-search update --index index/
     """
+    blog = read_blog(blog_dir)  # with a blog, the report lists the posts it gives no page, as build's does
     with _progress("Updating", quiet) as progress:
         backend = open_backend(backend_url, index_dir=index_dir, cluster_file=cluster_file)
         report = backend.update(corpus, procs=procs, wait=wait, progress=progress)
-    _report(report, "update", as_json, quiet, _unlinked(backend, read_blog(blog_dir)))
+    _report(report, "update", as_json, quiet, _unlinked(backend, blog) if blog is not None else ())
 
 
 @cli.command()
