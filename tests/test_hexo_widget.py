@@ -171,7 +171,10 @@ def _visibility(page) -> dict:
                 visible: style.visibility === 'visible' && style.display !== 'none' && Number(style.opacity) > 0.99,
                 hitHost: document.elementFromPoint(x, y) === host,
                 hitPanel: panel.contains(host.shadowRoot.elementFromPoint(x, y)),
-                boxTop: host.shadowRoot.querySelector('input').getBoundingClientRect().bottom};
+                boxTop: host.shadowRoot.querySelector('input').getBoundingClientRect().bottom,
+                iconOffset: (icon => (icon.top + icon.bottom) / 2)(
+                    host.shadowRoot.querySelector('.icon').getBoundingClientRect()) - (box => (box.top + box.bottom) / 2)(
+                    host.shadowRoot.querySelector('input').getBoundingClientRect())};
     }""")
 
 
@@ -185,6 +188,7 @@ def test_the_widget_is_visible_usable_and_lands_on_the_post(browser, themed, vie
         assert seen["left"] >= 0 and seen["right"] <= seen["viewWidth"] and seen["top"] >= 0, seen
         assert seen["height"] > 150 and seen["top"] >= seen["boxTop"], seen  # under the box, not squeezed
         assert seen["hitHost"] and seen["hitPanel"], f"something covers the results in {themed.theme}: {seen}"
+        assert abs(seen["iconOffset"]) <= 3, seen  # the magnifier sits in the input, whatever floats beside it
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.keyboard.press("ArrowDown")
         page.screenshot(path=SCREENSHOTS / f"hexo-{themed.theme}-{viewport}.png")
