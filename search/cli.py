@@ -14,15 +14,19 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import click
 
 from .analysis import ENGINES
-from .backend import BACKEND_URLS, SearchIndex, open_backend
+from .backend import BACKEND_URLS, Backend, SearchIndex, open_backend
+from .blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
+from .corpus import Problem
 from .errors import SearchError
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index
+from .permalinks import PostUrls
 from .results import SearchResults
 from .searcher import MAX_PER_PAGE, SORTS, warm_up_segmenter
 from .sphinx.commands import cluster, cluster_option
@@ -52,6 +56,25 @@ def today_option(fn):
                         envvar="NEWS_SEARCH_TODAY",
                         help="The day relative dates (去年, 上周, 近三天) count from, YYYY-MM-DD "
                              "[default: today, UTC] (env NEWS_SEARCH_TODAY).")(fn)
+
+
+def blog_option(fn):
+    return click.option("--blog", "blog_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                        default=None, envvar="NEWS_SEARCH_BLOG", metavar="DIR",
+                        help="The Hexo blog's folder (env NEWS_SEARCH_BLOG): its _config.yml gives the posts' URLs "
+                             "(url, root, permalink, permalink_defaults, pretty_urls, timezone).")(fn)
+
+
+def read_blog(blog_dir: Path | None) -> Blog | None:
+    """Return the blog in ``blog_dir`` (None without one), or fail as a usage error."""
+    if blog_dir is None:
+        return None
+    try:
+        blog = open_blog(blog_dir)
+        blog.post_urls()  # a setting we cannot use fails here, before any work
+    except (BlogError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--blog") from None
+    return blog
 
 
 def writer_options(fn):
@@ -94,7 +117,9 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Directory of Hexo posts (*.md) [default: the bundled demo corpus].")
+              help="Directory of Hexo posts (*.md) [default: the --blog's source/_posts, else the bundled demo "
+                   "corpus].")
+@blog_option
 @index_option
 @backend_option
 @cluster_option
@@ -104,17 +129,25 @@ def cli() -> None:
               help="Word segmenter: jieba, or rjieba (the same algorithm in Rust, about 19x faster; "
                    "pip install 'news-search[fast]'). The index remembers it; queries use the same one.")
 @writer_options
-def build(corpus, index_dir, backend_url, cluster_file, userdict, segmenter, procs, wait, as_json, quiet):
+def build(corpus, blog_dir, index_dir, backend_url, cluster_file, userdict, segmenter, procs, wait, as_json, quiet):
     """Index every post under --corpus from scratch.
 
     The live index keeps answering queries until the new one is complete, then
-    is replaced atomically; an interrupted build leaves it as it was.
+    is replaced atomically; an interrupted build leaves it as it was. The
+    report also lists the posts Hexo gives no page a link can reach (a '%' in
+    the file name, no date, ...), by the --blog's settings or Hexo's defaults.
 
     \b
     Examples:
+        news-search build --blog ~/blog
         news-search build --corpus ~/blog/source/_posts --index index/
         news-search build --corpus ~/blog/source/_posts --segmenter rjieba
     """
+    blog = read_blog(blog_dir)
+    if corpus is None and blog is not None:
+        corpus = blog.posts_dir
+        if not corpus.is_dir():
+            raise click.BadParameter(f"the blog has no posts folder {corpus}", param_hint="--blog")
     if corpus is None:
         corpus = demo_corpus()
         _log(f"No --corpus given: indexing the bundled demo corpus ({corpus}).", quiet)
@@ -122,27 +155,29 @@ def build(corpus, index_dir, backend_url, cluster_file, userdict, segmenter, pro
         backend = open_backend(backend_url, index_dir=index_dir, cluster_file=cluster_file)
         report = backend.build(corpus, userdict=userdict, segmenter=segmenter, procs=procs, wait=wait,
                                progress=progress)
-    _report(report, "build", as_json, quiet)
+    _report(report, "build", as_json, quiet, _unlinked(backend, blog))
 
 
 @cli.command()
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Directory of Hexo posts [default: the corpus of the last build].")
+@blog_option
 @index_option
 @backend_option
 @cluster_option
 @writer_options
-def update(corpus, index_dir, backend_url, cluster_file, procs, wait, as_json, quiet):
+def update(corpus, blog_dir, index_dir, backend_url, cluster_file, procs, wait, as_json, quiet):
     """Re-index only the posts added, changed or deleted since the last build/update.
 
     \b
     Example:
         news-search update --index index/
     """
+    blog = read_blog(blog_dir)  # with a blog, the report lists the posts it gives no page, as build's does
     with _progress("Updating", quiet) as progress:
         backend = open_backend(backend_url, index_dir=index_dir, cluster_file=cluster_file)
         report = backend.update(corpus, procs=procs, wait=wait, progress=progress)
-    _report(report, "update", as_json, quiet)
+    _report(report, "update", as_json, quiet, _unlinked(backend, blog) if blog is not None else ())
 
 
 @cli.command()
@@ -410,12 +445,18 @@ def _print_results(results: SearchResults) -> None:
               help="A site whose pages may call the JSON API (the widget), e.g. https://blog.example.com; "
                    "repeatable. '*' allows every site. [default: none; env NEWS_SEARCH_ALLOW_ORIGINS, "
                    "separated by spaces or commas]")
+@blog_option
 @click.option("--blog-url", default=None, envvar="NEWS_SEARCH_BLOG_URL", metavar="URL",
-              help="The blog's address (Hexo's url setting): results then link to the posts there.")
+              help="The blog's address (Hexo's url setting): results then link to the posts there "
+                   "[default: from --blog].")
 @click.option("--permalink", default=None, envvar="NEWS_SEARCH_PERMALINK", metavar="PATTERN",
-              help="Hexo's permalink setting [default: :year/:month/:day/:title/].")
+              help="Hexo's permalink setting [default: from --blog, else :year/:month/:day/:title/].")
 @click.option("--blog-timezone", default=None, envvar="NEWS_SEARCH_BLOG_TIMEZONE", metavar="ZONE",
-              help="Hexo's timezone setting, e.g. Asia/Shanghai [default: UTC].")
+              help="Hexo's timezone setting, the zone dates written without one are read in, e.g. Asia/Shanghai "
+                   "[default: from --blog, else none].")
+@click.option("--build-timezone", default=None, envvar="NEWS_SEARCH_BUILD_TIMEZONE", metavar="ZONE",
+              help="The zone of the machine that runs 'hexo generate', which Hexo writes the dates in URLs in: "
+                   "UTC for a blog built by CI such as GitHub Actions [default: --blog-timezone, else UTC].")
 @today_option
 @click.option("--watch", "watch_corpus", is_flag=True,
               help="Also keep the index up to date with the corpus, as `news-search watch` does, in a process "
@@ -424,18 +465,21 @@ def _print_results(results: SearchResults) -> None:
               help="With --watch: the corpus to watch [default: the corpus of the last build].")
 @click.option("--poll", "poll_interval", type=click.FloatRange(0.1, 3600), default=None, metavar="SECONDS",
               help="With --watch: poll the corpus this often instead of waiting for events.")
-def serve(index_dir, backend_url, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_url,
-          permalink, blog_timezone, today, watch_corpus, corpus, poll_interval):
+def serve(index_dir, backend_url, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_dir,
+          blog_url, permalink, blog_timezone, build_timezone, today, watch_corpus, corpus, poll_interval):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
     Without an index, the bundled demo corpus (or, with --watch, --corpus) is
     indexed first. With --watch one service both answers and indexes new
-    posts; the web workers follow each new generation of the index.
+    posts; the web workers follow each new generation of the index. With
+    --blog (or --blog-url), results link to the posts on the blog.
 
     \b
     Examples:
         news-search serve --index index/ --port 8000
         news-search serve --watch --corpus ~/blog/source/_posts
+        news-search serve --blog ~/blog --allow-origin https://blog.example.com
+        news-search serve --blog ~/blog --build-timezone UTC   # the blog is built by CI, in UTC
         news-search serve --allow-origin https://blog.example.com \\
             --blog-url https://blog.example.com --permalink ':year/:month/:day/:title/'
     """
@@ -444,8 +488,9 @@ def serve(index_dir, backend_url, host, port, workers, threads, per_page, title,
     from web.serving import serve as serve_app
 
     settings = {"INDEX_DIR": str(index_dir), "BACKEND": backend_url, "PER_PAGE": per_page, "SITE_TITLE": title,
-                "MAX_QUERY_CHARS": max_query, "CORS_ORIGINS": list(allow_origins) or None, "BLOG_URL": blog_url,
-                "PERMALINK": permalink, "BLOG_TIMEZONE": blog_timezone,
+                "MAX_QUERY_CHARS": max_query, "CORS_ORIGINS": list(allow_origins) or None,
+                "BLOG_DIR": str(blog_dir) if blog_dir else None, "BLOG_URL": blog_url, "PERMALINK": permalink,
+                "BLOG_TIMEZONE": blog_timezone, "BUILD_TIMEZONE": build_timezone,
                 "TODAY": today.date().isoformat() if today else None}
     config = {key: value for key, value in settings.items() if value is not None}
     try:
@@ -517,16 +562,26 @@ def _log(message: str, quiet: bool) -> None:
         click.echo(message, err=True)
 
 
-def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool, *, exit_on_skip: bool = True) -> None:
+def _unlinked(backend: Backend, blog: Blog | None) -> list[Problem]:
+    """Return the indexed posts Hexo gives no page a link reaches, by the blog's settings or Hexo's defaults."""
+    urls = blog.post_urls() if blog is not None else PostUrls(HEXO_DEFAULTS["url"])
+    with backend.open(post_urls=urls) as ix:
+        return ix.unlinked()
+
+
+def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool, unlinked: Sequence[Problem] = (), *,
+            exit_on_skip: bool = True) -> None:
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        click.echo(json.dumps({**report.to_dict(), "unlinked": [{"path": p.path, "reason": p.reason}
+                                                                 for p in unlinked]}, ensure_ascii=False))
     else:
         if verb == "update":
             click.echo(f"added {report.added}, changed {report.changed}, deleted {report.deleted}, "
                        f"unchanged {report.unchanged}", err=True)
         click.echo(f"{verb}: indexed {report.indexed} posts in {report.seconds:.1f} s "
                    f"({report.docs_per_second:.0f} docs/s); index holds {report.total_docs}; "
-                   f"skipped {len(report.skipped)}, warnings {len(report.warnings)}", err=True)
+                   f"skipped {len(report.skipped)}, warnings {len(report.warnings)}, "
+                   f"no page on the blog {len(unlinked)}", err=True)
         if report.merge and report.merge.merges:
             click.echo(f"merged {report.merge.docs_merged} posts: {report.merge.segments_before} segments "
                        f"-> {report.merge.segments_after}", err=True)
@@ -534,6 +589,8 @@ def _report(report: BuildReport, verb: str, as_json: bool, quiet: bool, *, exit_
             click.echo(f"  skipped  {p.path}: {p.reason}", err=True)
         for p in report.warnings:
             click.echo(f"  warning  {p.path}: {p.reason}", err=True)
+        for p in unlinked:
+            click.echo(f"  no page  {p.path}: {p.reason}", err=True)
     if report.skipped and exit_on_skip:
         sys.exit(EXIT_SKIPPED)
 

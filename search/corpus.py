@@ -53,6 +53,7 @@ _JUNK = dict.fromkeys([c for c in range(32) if c not in (9, 10)] + [127] + list(
 _SPACES = re.compile(r"[^\S\n]+")
 _PROXIED = re.compile(r"^https?://[^/?#]+/?\?(?:url=)?(https?://.+)$", re.IGNORECASE)
 _LOOKS_LIKE_HTML = re.compile(r"^\s*<(?:[a-zA-Z!]|/)")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: Front-matter keys read into Document fields; other short values are kept in ``front_matter``.
 READ_KEYS = frozenset({"title", "date", "author", "source", "categories", "headimg", "thumbnail", "cover"})
 #: Longest front-matter value kept in ``front_matter`` (identifiers and paths, not descriptions).
@@ -73,7 +74,8 @@ class Document:
     html: str  # the body as HTML (Markdown bodies are rendered)
     #: Other short one-line front-matter values (abbrlink, permalink, lang, ...), for blog URLs.
     front_matter: dict[str, str] = field(default_factory=dict)
-    #: The date was text with its own zone ("... GMT"), an instant; otherwise a wall-clock time.
+    #: The date is an instant (text with its own zone, "... GMT", or a date alone in quotes, UTC midnight
+    #: to JavaScript); otherwise a wall-clock time.
     date_zoned: bool = False
 
 
@@ -285,11 +287,14 @@ def parse_date(value) -> tuple[datetime | None, str]:
 
 
 def _written_with_zone(value) -> bool:
-    """True for a date given as text with its own zone; YAML timestamps count as wall-clock times, as in Hexo."""
+    """True for a date Hexo reads as an instant: text with its own zone, or text that is a date alone
+    (``'2022-09-26'``, which JavaScript reads as midnight UTC). YAML timestamps count as wall-clock
+    times, as in Hexo."""
     if not isinstance(value, str):
         return False
-    parsed = _parse_date_text(value.strip())
-    return parsed is not None and parsed.tzinfo is not None
+    text = value.strip()
+    parsed = _parse_date_text(text)
+    return parsed is not None and (parsed.tzinfo is not None or bool(_ISO_DAY.fullmatch(text)))
 
 
 def _parse_date_text(text: str) -> datetime | None:

@@ -18,9 +18,11 @@ class Copy:
     title: str
     source: str
     date: datetime | None
+    url: str | None = None  # on the blog, as for Hit
 
     def to_dict(self) -> dict:
-        return {"path": self.id, "title": self.title, "source": self.source, "date": _iso(self.date)}
+        return {"path": self.id, "title": self.title, "source": self.source, "date": _iso(self.date),
+                "url": self.url}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from .evaluate import Unsupported, column_values, evaluate, preload
 from .facets import FacetTable
 from .highlight import highlight_title, make_snippet
 from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
-from .permalinks import PostUrls
+from .corpus import Problem
+from .permalinks import PostUrls, find_unlinked
 from .recall import recall_index
 from .query import Node, compile_query, has_words, parse_date_range, parse_query, to_whoosh
 from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
@@ -339,7 +340,7 @@ class Index:
             if other != docnum:
                 stored = searcher.stored_fields(other)
                 copies.append(Copy(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
-                                   date=_aware(stored.get("date"))))
+                                   date=_aware(stored.get("date")), url=self._url(stored)))
         return tuple(copies)
 
     # --- single posts ------------------------------------------------------------------------
@@ -362,9 +363,16 @@ class Index:
         """Return the post's URL on the blog (None without blog settings)."""
         if self.post_urls is None:
             return None
-        return self.post_urls.url(doc_id=stored["id"], title=stored["title"],
-                                  categories=stored.get("categories") or (), date=_aware(stored.get("date")),
-                                  date_zoned=bool(stored.get("date_zoned")), front_matter=stored.get("front_matter"))
+        return self.post_urls.url(**_link_fields(stored))
+
+    def unlinked(self) -> list[Problem]:
+        """Return the posts that get no URL on the blog, each with the reason (Hexo writes no page for
+        them, or none a link reaches); empty when the index was opened without the blog's settings."""
+        if self.post_urls is None:
+            return []
+        with self._reading() as searcher:
+            posts = [_link_fields(stored) for stored in searcher.all_stored_fields()]
+        return find_unlinked(self.post_urls, posts)
 
     def more_like(self, doc_id: str, *, limit: int = 5) -> list[Hit]:
         """Return up to ``limit`` posts similar to ``doc_id`` (key terms of its title and body)."""
@@ -565,6 +573,13 @@ def _moment(now: datetime | date | None) -> datetime:
     if not isinstance(now, datetime):
         return datetime(now.year, now.month, now.day, tzinfo=UTC)
     return now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def _link_fields(stored: dict) -> dict:
+    """Return what a post's blog URL is made of (:meth:`PostUrls.link`'s arguments) from its stored fields."""
+    return {"doc_id": stored["id"], "title": stored["title"], "categories": stored.get("categories") or (),
+            "date": _aware(stored.get("date")), "date_zoned": bool(stored.get("date_zoned")),
+            "front_matter": stored.get("front_matter")}
 
 
 def _aware(value: datetime | None) -> datetime | None:

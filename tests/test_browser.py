@@ -423,6 +423,13 @@ def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embed
         assert message.inner_text() == "搜索服务暂时无法访问，请稍后再试。"
         assert page.locator(f"{WIDGET} [role=option]").count() == 0
         assert any("blocked by CORS policy" in error for error in tab.errors)
+        # and the site's owner is told which origin to allow
+        hint = f"does not allow pages of {embedding.stranger.origin}"
+        for _ in range(50):  # the widget asks the server once more (an opaque request) before it says so
+            if any(hint in error for error in tab.errors):
+                break
+            page.wait_for_timeout(100)
+        assert any(hint in error and f"--allow-origin {embedding.stranger.origin}" in error for error in tab.errors)
     finally:
         tab.close()
 
@@ -502,7 +509,7 @@ def test_widget_inserts_only_text_and_marks_whatever_the_server_sends(browser, e
         assert page.locator(f"{WIDGET} .meta").inner_text() == "<b>来源</b>"
         elements = page.locator(f"{WIDGET} .hit *").evaluate_all("nodes => nodes.map(n => n.localName)")
         assert set(elements) == {"span", "mark"}
-        assert page.locator(f"{WIDGET} .hit").get_attribute("href").startswith(embedding.api + "/post/a.md")
+        assert page.locator(f"{WIDGET} .hit").get_attribute("data-href").startswith(embedding.api + "/post/a.md")
         page.wait_for_timeout(300)
         assert tab.dialogs == []
     finally:
@@ -520,5 +527,80 @@ def test_widget_screenshots(browser, embedding, viewport):
         page.keyboard.press("ArrowDown")
         page.screenshot(path=SCREENSHOTS / f"widget-{viewport}.png")
         assert tab.errors == []
+    finally:
+        tab.close()
+
+
+@pytest.fixture
+def blog_tab(browser, embedding):
+    """A tab on the blog allowed to call our server."""
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
+    yield tab
+    tab.close()
+
+
+def test_widget_results_are_plain_options_that_open_on_click(blog_tab):
+    page = _widget_search(blog_tab, "芯片")
+    page.wait_for_selector(f"{WIDGET} [role=option] .title")
+    # nothing interactive inside an option, and the scrolling panel is no stop of its own
+    assert page.locator(f"{WIDGET} [role=option] :is(a, button, input, [tabindex])").count() == 0
+    assert page.locator(f"{WIDGET} .panel").get_attribute("tabindex") == "-1"
+    total = page.locator(f"{WIDGET} .more").inner_text().split()[1]
+    assert page.locator(f"{WIDGET} [role=status]").inner_text() == f"找到 {total} 条结果"
+    target = page.locator(f"{WIDGET} #option-2").get_attribute("data-href")
+    page.locator(f"{WIDGET} #option-2 .title").click()
+    page.wait_for_url(lambda url: unquote(url) == unquote(target))
+    assert blog_tab.errors == []
+
+
+def test_widget_tab_moves_on_to_the_page_and_closes_the_list(blog_tab):
+    page = _widget_search(blog_tab, "芯片")
+    page.wait_for_selector(f"{WIDGET} [role=option]")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "/2022/09/03/weekly/"
+    assert not page.locator(f"{WIDGET} .panel").is_visible()
+    assert page.get_by_role("combobox").get_attribute("aria-expanded") == "false"
+
+
+CONTRAST = """root => {
+    const rgb = c => {  // rgb(r, g, b[, a]) or, for a color-mix(), color(srgb r g b[ / a]) in 0..1
+        const v = c.match(/[\\d.]+/g).map(Number);
+        return c.startsWith('color(') ? v.slice(0, 3).map(x => x * 255).concat(v.slice(3, 4)) : v.slice(0, 4);
+    };
+    const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const background = node => {  // the first opaque background behind the node, within the panel
+        for (let n = node; n; n = n.parentElement) {
+            const c = rgb(getComputedStyle(n).backgroundColor);
+            if (c.length < 4 || c[3] > 0.99) return c;
+        }
+        return [255, 255, 255];
+    };
+    const worst = [];
+    for (const node of root.querySelectorAll('.title, .meta, .snippet, .more, .message, mark')) {
+        if (!node.offsetParent && node.localName !== 'mark') continue;
+        const style = getComputedStyle(node), opacity = Number(style.opacity);
+        let fg = rgb(style.color), bg = background(node);
+        fg = fg.slice(0, 3).map((v, i) => v * opacity + bg[i] * (1 - opacity));  // the snippet's softened text
+        const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+        worst.push([node.className || node.localName, (a + 0.05) / (b + 0.05)]);
+    }
+    return worst;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_widget_text_has_a_contrast_of_at_least_4_5(browser, embedding, scheme):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,), color_scheme=scheme)
+    try:
+        page = _widget_search(tab, "芯片")
+        page.wait_for_selector(f"{WIDGET} [role=option] mark")
+        for selected in (False, True):
+            if selected:
+                page.keyboard.press("ArrowDown")
+                page.locator(f"{WIDGET} .more").evaluate("e => e.setAttribute('aria-selected', 'true')")
+            ratios = page.locator(f"{WIDGET} .panel").evaluate(CONTRAST)
+            assert ratios and all(ratio >= 4.5 for _, ratio in ratios), [r for r in ratios if r[1] < 4.5]
     finally:
         tab.close()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from search import Index, IndexNotFoundError
+from search import Index, IndexNotFoundError, PostUrls
 from search.backend import LocalBackend
 from search.cli import cli
 from search.sphinx import ClusterConfigError, SphinxBackend
@@ -283,6 +283,15 @@ def test_real_totals_and_facets_agree(rsshub, local_rsshub, q):
 def test_real_date_filters_agree(rsshub, local_rsshub, date):
     remote, local = (ix.search("", per_page=0, filters={"date": date}, fold=False) for ix in (rsshub, local_rsshub))
     assert (remote.total, ids(remote)) == (local.total, ids(local))
+
+
+def test_the_cluster_lists_the_posts_hexo_cannot_render_as_the_local_index(rsshub_cluster, rsshub_index_dir):
+    urls = PostUrls("https://blog.example.com", timezone="Asia/Shanghai")
+    with SphinxBackend.from_url(rsshub_cluster.url).open(post_urls=urls) as cluster, \
+            Index.open(rsshub_index_dir, post_urls=urls) as local:
+        unlinked = cluster.unlinked()
+        assert unlinked == local.unlinked()
+    assert len(unlinked) == 26 and all("%" in p.path for p in unlinked)  # the corpus's '%' names
 
 
 def test_web_site_works_unchanged_on_the_cluster(rsshub_cluster, local_rsshub):

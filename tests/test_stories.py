@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from search import Index, build_index, update_index
+from search import Index, PostUrls, build_index, update_index
 from search.cli import cli
 from tests.conftest import write_post
 from web import create_app
@@ -192,3 +192,11 @@ def test_article_page_shows_related_coverage_in_date_order_and_its_copies(client
     assert "台风天鸽" not in coverage and "另有 2 篇相同报道" in coverage
     copies = client.get("/post/星岛/landfall.md").get_data(as_text=True)
     assert "本文的其他版本" in copies and "山竹登陆 广东多地停课停工" in copies
+
+
+def test_every_copy_carries_its_blog_url(story_index):
+    with Index.open(story_index, post_urls=PostUrls("https://blog.example.com", permalink="p/:title/")) as ix:
+        copies = ix.search("深圳 停课", sort="oldest").hits[1].copies
+    assert [c.url for c in copies] == ["https://blog.example.com/p/%E6%98%9F%E5%B2%9B/landfall/",
+                                       "https://blog.example.com/p/%E7%BE%8A%E5%9F%8E%E6%99%9A%E6%8A%A5/landfall/"]
+    assert copies[0].to_dict()["url"] == copies[0].url

@@ -197,3 +197,12 @@ def test_serve_refuses_bad_flags_before_starting(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["serve", "--index", str(tmp_path / "index"), *args])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "index").exists()  # refused before indexing the demo corpus
+
+
+@pytest.mark.parametrize("allowed", ["http://127.0.0.1:4000", "http://localhost:4000", "http://[::1]:4000"])
+def test_the_local_machines_names_are_one_origin(demo_index_dir, allowed):
+    client = create_app({"INDEX_DIR": str(demo_index_dir), "CORS_ORIGINS": [allowed]}).test_client()
+    for origin in ("http://localhost:4000", "http://127.0.0.1:4000", "http://[::1]:4000"):
+        assert client.get("/api/stats", headers={"Origin": origin}).headers["Access-Control-Allow-Origin"] == origin
+    for origin in ("http://localhost:4001", "https://localhost:4000", "http://127.0.0.2:4000"):
+        assert cors_headers(client.get("/api/stats", headers={"Origin": origin})) == {}, origin

@@ -14,8 +14,6 @@ from datetime import date
 
 from flask import Flask
 
-from search.permalinks import DEFAULT_PERMALINK
-
 from . import api, cors, errors, feeds, index, pages, templating, widget
 
 #: Environment variable -> (config key, type); a list is written separated by spaces or commas.
@@ -26,9 +24,11 @@ ENV_CONFIG = {
     "NEWS_SEARCH_TITLE": ("SITE_TITLE", str),
     "NEWS_SEARCH_MAX_QUERY": ("MAX_QUERY_CHARS", int),
     "NEWS_SEARCH_ALLOW_ORIGINS": ("CORS_ORIGINS", list),
+    "NEWS_SEARCH_BLOG": ("BLOG_DIR", str),
     "NEWS_SEARCH_BLOG_URL": ("BLOG_URL", str),
     "NEWS_SEARCH_PERMALINK": ("PERMALINK", str),
     "NEWS_SEARCH_BLOG_TIMEZONE": ("BLOG_TIMEZONE", str),
+    "NEWS_SEARCH_BUILD_TIMEZONE": ("BUILD_TIMEZONE", str),
     "NEWS_SEARCH_TODAY": ("TODAY", str),
 }
 
@@ -52,8 +52,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the site.
 
     ``CORS_ORIGINS`` lists the sites whose pages may call the JSON API (see
-    :mod:`web.cors`); with ``BLOG_URL`` (and ``PERMALINK``, ``BLOG_TIMEZONE``)
-    hits and posts carry their URL on the blog (see :mod:`search.permalinks`).
+    :mod:`web.cors`); with ``BLOG_DIR`` (a Hexo blog's folder, whose ``_config.yml``
+    gives the rest) or ``BLOG_URL`` (and ``PERMALINK``, ``BLOG_TIMEZONE``,
+    ``BUILD_TIMEZONE``, which win over the blog's settings) hits and posts
+    carry their URL on the blog (see :mod:`search.permalinks`).
 
     ``TODAY`` fixes the day relative dates in queries count from. ``BACKEND`` (a ``sphinx://`` URL) serves
     the index on a Sphinx cluster instead of the one in ``INDEX_DIR``.
@@ -62,8 +64,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.from_mapping(INDEX_DIR="index", BACKEND=None, PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200,
-                            CORS_ORIGINS=[], BLOG_URL="", PERMALINK=DEFAULT_PERMALINK, BLOG_TIMEZONE="UTC",
-                            TODAY=None)
+                            CORS_ORIGINS=[], BLOG_DIR="", BLOG_URL="", PERMALINK="", BLOG_TIMEZONE=None,
+                            BUILD_TIMEZONE="", TODAY=None)
     app.config.update(_from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)

@@ -10,6 +10,11 @@ listed. The API uses no cookies, so credentials are never allowed.
 A preflight (``OPTIONS`` with ``Access-Control-Request-Method``) from a listed
 origin is answered with the methods and headers allowed, and for how long a
 browser may remember that.
+
+The names of this machine, ``localhost``, ``127.0.0.1`` and ``[::1]``, are one
+site to their owner: a blog previewed at ``http://localhost:4000`` (what
+``hexo server`` prints) is allowed when ``http://127.0.0.1:4000`` is listed,
+and the other way round (same scheme and port).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ ALLOW_HEADERS = "Accept, Content-Type"
 #: Seconds a browser may reuse a preflight answer.
 MAX_AGE = 600
 DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Names of the local machine, as they appear in an origin: allowing one allows the others.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def init_app(app: Flask) -> None:
@@ -33,7 +40,8 @@ def init_app(app: Flask) -> None:
 
     :raises ValueError: for an entry that is not an origin.
     """
-    app.extensions[EXTENSION] = frozenset(normalise_origin(o) for o in app.config["CORS_ORIGINS"])
+    app.extensions[EXTENSION] = frozenset(alias for origin in app.config["CORS_ORIGINS"]
+                                          for alias in loopback_aliases(normalise_origin(origin)))
     app.after_request(_add_cors_headers)
 
 
@@ -64,6 +72,24 @@ def normalise_origin(value: str) -> str:
         raise problem
     shown_port = f":{port}" if port is not None and port != DEFAULT_PORTS[parts.scheme] else ""
     return f"{parts.scheme}://{host}{shown_port}"
+
+
+def loopback_aliases(origin: str) -> tuple[str, ...]:
+    """Return ``origin`` and, for the local machine, the same origin under its other names.
+
+    >>> loopback_aliases("http://127.0.0.1:4000")
+    ('http://localhost:4000', 'http://127.0.0.1:4000', 'http://[::1]:4000')
+    >>> loopback_aliases("https://blog.example.com")
+    ('https://blog.example.com',)
+    """
+    if origin == ANY_ORIGIN:
+        return (origin,)
+    parts = urlsplit(origin)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    if host not in LOOPBACK_HOSTS:
+        return (origin,)
+    port = f":{parts.port}" if parts.port is not None else ""
+    return tuple(f"{parts.scheme}://{name}{port}" for name in LOOPBACK_HOSTS)
 
 
 def _add_cors_headers(response):

@@ -4,17 +4,19 @@ Opening an index is expensive, so unlike flaskr's per-request database
 connection, one Index serves every request and thread (it has its own lock)
 and follows rebuilds by itself. It is opened lazily so the site starts, and
 answers 503, while there is no index yet; the first request after the index
-appears opens it. With a ``BLOG_URL`` setting the Index gives every hit and
-post its URL on the blog.
+appears opens it. With a ``BLOG_DIR`` or ``BLOG_URL`` setting the Index gives
+every hit and post its URL on the blog.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from flask import Flask, current_app
 
 from search import PostUrls, SearchError
+from search.blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
 from search.backend import SearchIndex, open_backend
 
 EXTENSION = "news_search"
@@ -29,13 +31,20 @@ def init_app(app: Flask) -> None:
 
 
 def post_urls(config) -> PostUrls | None:
-    """Return the blog's URL settings from the app's ``config``, or None if no BLOG_URL is set.
+    """Return the blog's URL settings from the app's ``config``, or None if neither BLOG_DIR nor BLOG_URL is set.
+
+    ``BLOG_DIR``'s ``_config.yml`` gives what the other settings leave unset.
 
     :raises ValueError: naming the setting that is wrong.
     """
-    if not config["BLOG_URL"]:
+    if not config["BLOG_DIR"] and not config["BLOG_URL"]:
         return None
-    return PostUrls(config["BLOG_URL"], permalink=config["PERMALINK"], timezone=config["BLOG_TIMEZONE"])
+    try:
+        blog = open_blog(config["BLOG_DIR"]) if config["BLOG_DIR"] else Blog(Path("."), HEXO_DEFAULTS)
+    except BlogError as exc:
+        raise ValueError(str(exc)) from None
+    return blog.post_urls(site=config["BLOG_URL"] or None, permalink=config["PERMALINK"] or None,
+                          timezone=config["BLOG_TIMEZONE"], build_timezone=config["BUILD_TIMEZONE"] or None)
 
 
 def get_index() -> SearchIndex:

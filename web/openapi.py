@@ -15,7 +15,8 @@ FILTER = {"type": "string", "maxLength": MAX_FILTER_CHARS}
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date-time"}
 STRINGS = {"type": "array", "items": STRING}
 BLOG_URL = {"type": ["string", "null"], "format": "uri",
-            "description": "The post's URL on the blog; null unless the server was given the blog's URL."}
+            "description": "The post's URL on the blog; null unless the server was given the blog's settings, "
+                           "and for a post Hexo writes no reachable page for (news-search build lists them)."}
 
 
 def _object(properties: dict, optional: tuple[str, ...] = ()) -> dict:
@@ -38,7 +39,7 @@ SCHEMAS = {
                     "snippet": {"type": "string", "description": "Escaped text, matches in <mark>."},
                     "url": BLOG_URL,
                     "copies": {**COPIES, "description": COPIES["description"] + " Empty unless folded."}}),
-    "Copy": _object({"path": STRING, "title": STRING, "source": STRING, "date": NULLABLE_DATE}),
+    "Copy": _object({"path": STRING, "title": STRING, "source": STRING, "date": NULLABLE_DATE, "url": BLOG_URL}),
     "FacetCount": _object({"value": STRING, "count": INTEGER}),
     "QueryDate": _object({
         "text": {"type": "string", "description": "The words of the query read as a date, e.g. 上个月."},

@@ -23,7 +23,8 @@ from .. import plan
 from ..analysis import DEFAULT_SEGMENTER, Segmenter, word_counts
 from ..errors import IndexNotFoundError
 from ..highlight import highlight_title, make_snippet
-from ..permalinks import PostUrls
+from ..corpus import Problem
+from ..permalinks import PostUrls, find_unlinked
 from ..query import plan_query
 from ..results import Copy, FacetCount, Hit, IndexStats, Post, SearchResults
 from ..facets import DATED, FACET_LIMIT
@@ -198,8 +199,21 @@ class SphinxIndex:
     def _url(self, post: _Row) -> str | None:
         if self.post_urls is None:
             return None
-        return self.post_urls.url(doc_id=post.doc_id, title=post.title, categories=post.categories, date=post.date,
-                                  date_zoned=post.date_zoned, front_matter=post.front_matter)
+        return self.post_urls.url(**post.link_fields())
+
+    def unlinked(self) -> list[Problem]:
+        """Return the posts that get no URL on the blog, each with the reason (as :meth:`search.Index.unlinked`)."""
+        if self.post_urls is None:
+            return []
+        self._current()
+        posts, last = [], -1
+        while True:  # in pages of FACET_GROUPS posts, by key
+            rows = self._nodes.select([f"SELECT {_POST} FROM {self.url.index} WHERE id > {last} ORDER BY id ASC "
+                                       f"LIMIT 0, {FACET_GROUPS} OPTION max_matches={FACET_GROUPS}"])[0].rows
+            posts += [_Row(row).link_fields() for row in rows]
+            if len(rows) < FACET_GROUPS:
+                return find_unlinked(self.post_urls, posts)
+            last = int(rows[-1][0])
 
     def _copies(self, posts: list[_Row]) -> dict[int, tuple[Copy, ...]]:
         """Return ``{post: the other copies of its story, earliest first}`` for the posts that have copies."""
@@ -213,7 +227,7 @@ class SphinxIndex:
         for row in result.rows:
             member = _Row(row)
             members.setdefault(member.story, []).append(member)
-        return {post.key: tuple(Copy(id=m.doc_id, title=m.title, source=m.source, date=m.date)
+        return {post.key: tuple(Copy(id=m.doc_id, title=m.title, source=m.source, date=m.date, url=self._url(m))
                                 for m in members.get(post.story, ()) if m.key != post.key) for post in posts}
 
     # --- single posts ------------------------------------------------------------------------
@@ -336,6 +350,11 @@ class _Row:
         self.date = _date(published, dated)
         self.date_zoned, self.front_matter = bool(int(zoned)), json.loads(front_matter or "{}")
         self.image = image or None
+
+    def link_fields(self) -> dict:
+        """What the post's blog URL is made of (:meth:`search.PostUrls.link`'s arguments)."""
+        return {"doc_id": self.doc_id, "title": self.title, "categories": self.categories, "date": self.date,
+                "date_zoned": self.date_zoned, "front_matter": self.front_matter}
 
 
 def _date(value, dated) -> datetime | None:

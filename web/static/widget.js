@@ -9,7 +9,11 @@
  * data-label (the box's accessible name, default the placeholder).
  *
  * Everything is drawn in a shadow root, so the page's styles do not reach in and ours do not leak out.
- * Results are inserted as text: the only markup taken from the server is <mark> around matches.
+ * The results panel is shown in the top layer (a popover), above everything the theme draws and out of
+ * reach of its overflow, z-index and transforms; it is placed under the box and follows it as the page
+ * scrolls or resizes. Results are inserted as text: the only markup taken from the server is <mark>
+ * around matches. Each result is an option of a listbox (the box points at the chosen one with
+ * aria-activedescendant); choosing one, by Enter or a click, opens the post.
  */
 (function () {
   "use strict";
@@ -26,9 +30,11 @@
     target: script.dataset.target || ""
   };
   var DEBOUNCE_MS = 180;
+  var GAP = 8;  // px between the box and the panel, and between the panel and the window's edges
   var DATE = new Intl.DateTimeFormat("zh-CN", { year: "numeric", month: "long", day: "numeric",
                                                 timeZone: "Asia/Shanghai" });
   var ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0" };
+  var TOP_LAYER = typeof HTMLElement.prototype.showPopover === "function";
 
   // --- building nodes: text only, never HTML ---------------------------------------------------
   function element(tag, attributes, children) {
@@ -65,6 +71,18 @@
     return fragment;
   }
 
+  // A request that fails without an answer is either a server out of reach or one that does not allow
+  // this page's origin (CORS): an opaque request, which CORS does not guard, tells them apart.
+  function explainFailure() {
+    fetch(endpoint + "/api/stats", { mode: "no-cors", credentials: "omit", cache: "no-store" }).then(function () {
+      console.error("news-search widget: the search server " + endpoint + " answers, but does not allow pages of " +
+                    location.origin + " to read its results (CORS). Start it with --allow-origin " +
+                    location.origin + " (or add it to NEWS_SEARCH_ALLOW_ORIGINS).");
+    }, function () {
+      console.warn("news-search widget: cannot reach the search server " + endpoint + ".");
+    });
+  }
+
   // --- the widget --------------------------------------------------------------------------------
   function draw(host) {
     var root = host.attachShadow({ mode: "open" });
@@ -75,11 +93,14 @@
     });
     var list = element("ul", { id: "results", role: "listbox", "aria-label": "搜索结果" });
     var message = element("p", { class: "message", hidden: "" });
-    var panel = element("div", { class: "panel", hidden: "" }, [message, list]);
+    // tabindex=-1: a scrolling panel is not a stop of its own when Tab leaves the box
+    var panel = element("div", { class: "panel", tabindex: "-1" }, [message, list]);
+    if (TOP_LAYER) panel.setAttribute("popover", "manual");
+    else panel.hidden = true;
     var status = element("p", { class: "visually-hidden", role: "status" });
+    var field = element("div", { class: "field" }, [element("span", { class: "icon", "aria-hidden": "true" }), input]);
     var box = element("div", { class: "box", role: "search", hidden: "" }, [
-      element("label", { class: "visually-hidden", for: "q" }, [settings.label]),
-      element("span", { class: "icon", "aria-hidden": "true" }), input, panel, status
+      element("label", { class: "visually-hidden", for: "q" }, [settings.label]), field, panel, status
     ]);
     var stylesheet = element("link", { rel: "stylesheet", href: new URL("widget.css", scriptUrl).href });
     var show = function () { box.hidden = false; };  // unstyled (stylesheet blocked) beats invisible
@@ -87,21 +108,44 @@
     stylesheet.addEventListener("error", show);
     root.append(stylesheet, box);
 
-    var timer = null, controller = null, sequence = 0, active = -1, query = "";
+    var timer = null, controller = null, sequence = 0, active = -1, query = "", frame = 0;
 
     function items() { return Array.prototype.slice.call(list.querySelectorAll("[role=option]")); }
 
-    function open(isOpen) {
-      panel.hidden = !isOpen;
-      input.setAttribute("aria-expanded", String(isOpen && items().length > 0));
-      if (!isOpen) {
-        select(-1);
-        return;
+    function isOpen() { return TOP_LAYER ? panel.matches(":popover-open") : !panel.hidden; }
+
+    // Under the box, as wide as it (at least 28em, at most the window), inside the window.
+    function place() {
+      frame = 0;
+      if (!isOpen()) return;
+      var rect = field.getBoundingClientRect();
+      var view = document.documentElement.clientWidth;
+      var width = Math.min(Math.max(rect.width, 28 * 16), view - 2 * GAP);
+      var left = Math.min(Math.max(rect.left, GAP), view - GAP - width);
+      var top = rect.bottom + GAP;
+      panel.style.left = left + "px";
+      panel.style.top = top + "px";
+      panel.style.width = width + "px";
+      panel.style.maxHeight = Math.max(Math.min(window.innerHeight - top - GAP, 640), 160) + "px";
+    }
+
+    function follow() { if (!frame) frame = requestAnimationFrame(place); }
+
+    function open(shouldOpen) {
+      if (shouldOpen && !isOpen()) {
+        if (TOP_LAYER) panel.showPopover();
+        else panel.hidden = false;
+        window.addEventListener("scroll", follow, { capture: true, passive: true });
+        window.addEventListener("resize", follow, { passive: true });
+      } else if (!shouldOpen && isOpen()) {
+        if (TOP_LAYER) panel.hidePopover();
+        else panel.hidden = true;
+        window.removeEventListener("scroll", follow, { capture: true });
+        window.removeEventListener("resize", follow);
       }
-      // The panel may be wider than a narrow box: open it leftwards when it would leave the window.
-      panel.classList.remove("end");
-      var room = document.documentElement.clientWidth - box.getBoundingClientRect().left;
-      panel.classList.toggle("end", panel.offsetWidth > room - 8);
+      input.setAttribute("aria-expanded", String(shouldOpen && items().length > 0));
+      if (shouldOpen) place();
+      else select(-1);
     }
 
     function select(index) {
@@ -126,20 +170,20 @@
 
     function hitOption(hit, i, q) {
       var meta = [hit.source, hit.date ? DATE.format(new Date(hit.date)) : ""].filter(Boolean).join(" · ");
-      return element("li", { role: "option", id: "option-" + i, "aria-selected": "false" }, [
-        element("a", { class: "hit", href: hitUrl(hit, q), tabindex: "-1" }, [
-          element("span", { class: "title" }, [marked(hit.title_html)]),
-          meta ? element("span", { class: "meta" }, [meta]) : null,
-          hit.snippet ? element("span", { class: "snippet" }, [marked(hit.snippet)]) : null
-        ])
+      var option = element("li", { role: "option", id: "option-" + i, class: "hit", "aria-selected": "false" }, [
+        element("span", { class: "title" }, [marked(hit.title_html)]),
+        meta ? element("span", { class: "meta" }, [meta]) : null,
+        hit.snippet ? element("span", { class: "snippet" }, [marked(hit.snippet)]) : null
       ]);
+      option.dataset.href = hitUrl(hit, q);
+      return option;
     }
 
     function moreOption(q, total) {
-      return element("li", { role: "option", id: "option-more", class: "more", "aria-selected": "false" }, [
-        element("a", { href: resultsPage(q), tabindex: "-1" },
-                ["查看全部 " + total.toLocaleString("zh-CN") + " 条结果"])
-      ]);
+      var option = element("li", { role: "option", id: "option-more", class: "more", "aria-selected": "false" },
+                           ["查看全部 " + total.toLocaleString("zh-CN") + " 条结果"]);
+      option.dataset.href = resultsPage(q);
+      return option;
     }
 
     function showMessage(text, isError) {
@@ -160,19 +204,20 @@
         showMessage("没有找到与“" + q + "”相关的文章。");
         return;
       }
-      status.textContent = "找到 " + data.total + " 条结果，按上下方向键选择。";
+      status.textContent = "找到 " + data.total.toLocaleString("zh-CN") + " 条结果";
       open(true);
       select(-1);
     }
 
     function run() {
       var q = input.value.trim();
-      if (q === query && !panel.hidden) return;
+      if (q === query && isOpen()) return;
       query = q;
       if (controller) controller.abort();
       if (!q) {
         box.classList.remove("loading");
         list.replaceChildren();
+        status.textContent = "";
         open(false);
         return;
       }
@@ -194,7 +239,8 @@
         .catch(function (error) {
           if (error.name === "AbortError" || mine !== sequence) return;
           box.classList.remove("loading");
-          showMessage("搜索服务暂时无法访问，请稍后再试。", true);  // offline, or this site is not allowed
+          showMessage("搜索服务暂时无法访问，请稍后再试。", true);
+          if (error instanceof TypeError) explainFailure();  // no answer: offline, or this site not allowed
         });
     }
 
@@ -203,9 +249,10 @@
       timer = setTimeout(run, DEBOUNCE_MS);
     }
 
-    function follow(index) {
-      var link = index >= 0 ? items()[index].querySelector("a") : null;
-      window.location.assign(link ? link.href : resultsPage(input.value.trim()));
+    function go(option, newTab) {
+      var href = option ? option.dataset.href : resultsPage(input.value.trim());
+      if (newTab) window.open(href, "_blank", "noopener");
+      else window.location.assign(href);
     }
 
     input.addEventListener("input", function (event) {
@@ -213,7 +260,7 @@
     });
     input.addEventListener("compositionend", schedule);
     input.addEventListener("focus", function () {
-      if (input.value.trim() && list.childElementCount) open(true);
+      if (input.value.trim() && (list.childElementCount || !message.hidden)) open(true);
     });
     input.addEventListener("keydown", function (event) {
       if (event.isComposing || event.keyCode === 229) return;
@@ -221,30 +268,44 @@
       if (event.key === "ArrowDown" || event.key === "ArrowUp") {
         if (!count) return;
         event.preventDefault();
-        if (panel.hidden) open(true);
+        if (!isOpen()) open(true);
         var down = event.key === "ArrowDown";
         select(down ? Math.min(active + 1, count - 1) : Math.max(active - 1, -1));
       } else if (event.key === "Enter") {
         if (!input.value.trim()) return;
         event.preventDefault();
-        follow(panel.hidden ? -1 : active);
+        go(isOpen() && active >= 0 ? items()[active] : null, event.ctrlKey || event.metaKey);
       } else if (event.key === "Escape") {
-        if (!panel.hidden) {
+        if (isOpen()) {
           event.preventDefault();
           open(false);
         }
+      } else if (event.key === "Tab") {
+        open(false);  // the focus moves on to the page's next stop
       }
     });
-    // Keep the focus in the box while a result is clicked (Safari does not focus links).
+    // Keep the focus in the box while a result is clicked; open the result on release.
     panel.addEventListener("mousedown", function (event) { event.preventDefault(); });
+    list.addEventListener("click", function (event) {
+      var option = event.target.closest("[role=option]");
+      if (option) go(option, event.ctrlKey || event.metaKey || event.shiftKey);
+    });
+    list.addEventListener("auxclick", function (event) {
+      var option = event.target.closest("[role=option]");
+      if (option && event.button === 1) go(option, true);
+    });
+    list.addEventListener("mousemove", function (event) {
+      var option = event.target.closest("[role=option]");
+      if (option && option.getAttribute("aria-selected") !== "true") select(items().indexOf(option));
+    });
     input.addEventListener("blur", function () { open(false); });
   }
 
   function mount() {
     var container = settings.target ? document.querySelector(settings.target) : null;
     if (settings.target && !container) {
-      console.warn("news-search widget: no element matches data-target " + settings.target);
-      return;
+      console.warn("news-search widget: no element matches data-target " + settings.target +
+                   "; drawing the box where the script tag is.");
     }
     var host = document.createElement("news-search-widget");
     if (settings.theme) host.setAttribute("data-theme", settings.theme);
