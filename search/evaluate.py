@@ -105,8 +105,11 @@ def field_lengths(reader, fieldname: str) -> np.ndarray:
     """Return every document's length in ``fieldname`` as Whoosh scores it (quantised to a byte), as floats."""
     cache = reader.__dict__.setdefault("_news_search_lengths", {})
     if fieldname not in cache:
-        column = reader._perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-        cache[fieldname] = _BYTE_LENGTHS[_fixed_column(column, np.uint8, reader.doc_count_all())]
+        if reader._perdoc.has_column(_lenfield(fieldname)):
+            column = reader._perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+            cache[fieldname] = _BYTE_LENGTHS[_fixed_column(column, np.uint8, reader.doc_count_all())]
+        else:  # Whoosh writes no lengths column for a field none of the segment's documents has
+            cache[fieldname] = np.zeros(reader.doc_count_all())
     return cache[fieldname]
 
 

@@ -163,10 +163,13 @@ def optimize_segments(folder: str, target: int, *, procs: int = 1) -> MergeResul
 
 def _replace(ix, segments: list, groups: list[list[int]], sources: list, procs: int, *,
              whole: bool = False) -> MergeResult:
-    """Write the merged segments of ``sources`` and commit a TOC where they replace ``groups``."""
+    """Write the merged segments of ``sources`` and commit a TOC where they replace ``groups``.
+
+    A group whose posts are all deleted is dropped without writing a segment.
+    """
     written = _run_merges(ix.storage.folder, sources, procs)
     if whole:
-        final = written
+        final = [segment for segment in written if segment is not None]
     else:
         replaced = {i: g for g, group in enumerate(groups) for i in group}
         final, placed = [], set()
@@ -175,11 +178,12 @@ def _replace(ix, segments: list, groups: list[list[int]], sources: list, procs: 
             if g is None:
                 final.append(segment)
             elif g not in placed:  # the merged segment takes the place of its first source
-                final.append(written[g])
+                if written[g] is not None:
+                    final.append(written[g])
                 placed.add(g)
     commit_segments(whoosh_index.open_dir(ix.storage.folder), final)
     merged = [segments[i] for group in groups for i in group]
-    return MergeResult(len(segments), len(final), merges=len(written),
+    return MergeResult(len(segments), len(final), merges=len(groups),
                        docs_merged=sum(int(keep.sum()) for part in sources for _, keep in part),
                        deleted_purged=sum(s.deleted_count() for s in merged))
 
@@ -193,5 +197,7 @@ def _run_merges(folder: str, sources: list, procs: int) -> list:
         return list(pool.map(_merge_in, [folder] * len(sources), sources))
 
 
-def _merge_in(folder: str, part: list) -> object:
+def _merge_in(folder: str, part: list) -> object | None:
+    if not any(keep.any() for _, keep in part):
+        return None  # nothing left to keep
     return merge_segments(whoosh_index.open_dir(folder), part)

@@ -167,6 +167,18 @@ def test_an_update_that_merges_reports_it(corpus_dir, index_dir):
     assert reports[1].to_dict()["segments"] == 1
 
 
+def test_a_segment_whose_posts_are_all_deleted_is_dropped(corpus_dir, index_dir):
+    for name in ("新增/1.md", "新增/2.md"):
+        write_post(corpus_dir, name, title="很快删除")
+    update_index(index_dir, policy=None)
+    shutil.rmtree(corpus_dir / "新增")
+    report = update_index(index_dir)
+    assert (report.merge.segments_before, report.merge.segments_after, report.merge.docs_merged) == (2, 1, 0)
+    with Index.open(index_dir) as ix:
+        assert (ix.stats().docs, ix.stats().segments, ix.stats().deleted) == (4, 1, 0)
+        assert ix.search("很快删除").total == 0 and ix.search("冬奥会").total == 1
+
+
 def test_optimize_command_prints_what_it_did(corpus_dir, index_dir):
     write_post(corpus_dir, "新增/1.md", title="新增")
     update_index(index_dir, policy=None)
