@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
+import os
 import pickle
 import zlib
 from array import array
@@ -42,6 +43,9 @@ INLINE_LIMIT = 6
 #: Postings per block of a longer list. Whoosh writes 128, for its matchers to skip blocks;
 #: :mod:`search.evaluate` reads whole lists, and a block costs a pickle load and a zlib call.
 BLOCK_LIMIT = 1024
+#: File name extension of a segment's document ids (its documents' ids in document-number order, NUL-separated
+#: UTF-8): which post each document number is, without walking the id term table of every segment.
+IDS_EXTENSION = ".ids"
 #: Documents whose postings are kept per term (two growing arrays and a dict entry each, about 300
 #: bytes a term) before they are packed into a :class:`PostingRun` (6 or 8 bytes a posting, 4 a term).
 RUN_DOCS = 2000
@@ -152,6 +156,7 @@ class BulkSegmentWriter(SegmentWriter):
         self.pool.cleanup()  # the sorting pool Whoosh made (and its temporary files) is never used
         self.pool = TermGroupingPool()
         self.recall = RecallWriter(recall_fields)
+        self.ids: list[str] = []  # of the documents added, in order (see IDS_EXTENSION)
 
     def add_document(self, **fields):
         """Add one document, as Whoosh does but without document or field boosts (``_boost``, ...).
@@ -181,6 +186,7 @@ class BulkSegmentWriter(SegmentWriter):
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
+        self.ids.append(fields.get("id", ""))
         self.recall.add(docnum, recall)
         if self.docnum % RUN_DOCS == 0:
             self.pool.pack()
@@ -197,6 +203,7 @@ class BulkSegmentWriter(SegmentWriter):
         writer.close()
         self.recall.doc_count = self.docnum
         self.recall.write(Path(self.storage.folder) / self.newsegment.make_filename(EXTENSION))
+        write_ids(Path(self.storage.folder) / self.newsegment.make_filename(IDS_EXTENSION), self.ids)
 
     def segment(self):
         """Finish this writer's segment and return it, without writing a TOC (the caller does).
@@ -241,6 +248,10 @@ def merge_segments(ix, sources: list[tuple[object, np.ndarray]]) -> object:
         writer.docnum = total
         writer.perdocwriter.close()
         writer.fieldwriter.close()
+        folder = Path(ix.storage.folder)
+        write_ids(folder / writer.newsegment.make_filename(IDS_EXTENSION),
+                  [doc_id for reader, (_, keep) in zip(readers, sources)
+                   for doc_id, kept in zip(segment_ids(reader), keep) if kept])
         merge_recall([(recall, keep) for recall, (_, keep) in zip(recalls, sources)],
                      Path(ix.storage.folder) / writer.newsegment.make_filename(EXTENSION))
         writer.is_closed = True
@@ -345,6 +356,32 @@ def _merge_documents(writer, readers: list, numbers: list[np.ndarray], lengths: 
                 if name in columns:
                     perdoc.add_column_value(name, field.column_type, columns[name][docnum])
             perdoc.finish_doc()
+
+
+def write_ids(path: Path, ids: list[str]) -> None:
+    """Write a segment's document ids (a new file renamed into place)."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes("\0".join(ids).encode("utf-8"))
+    os.replace(temporary, path)
+
+
+def segment_ids(reader) -> list[str]:
+    """Return the id of every document of a Whoosh segment reader, deleted ones included, in order.
+
+    Read from the segment's ids file; a segment written before those existed
+    has its id term table walked instead (each id is one term of one document).
+    """
+    segment = reader.segment()
+    try:
+        raw = (Path(reader.storage().folder) / segment.make_filename(IDS_EXTENSION)).read_bytes()
+        return raw.decode("utf-8").split("\0") if segment.doc_count_all() else []
+    except FileNotFoundError:
+        ids = [""] * segment.doc_count_all()
+        for (name, btext), info in reader._terms.items_from("id", b""):
+            if name != "id":
+                break
+            ids[info.min_id()] = btext.decode("utf-8")
+        return ids
 
 
 def index_segments(ix) -> list:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .duplicates import NO_DAY, FingerprintTable, find_stories
+from .segments import segment_ids
 
 FINGERPRINTS = "fingerprints.npz"
 STORIES = "stories.npz"
@@ -54,13 +55,14 @@ def write_stories(generation: Path, reader, table: FingerprintTable) -> int:
 
 
 def document_numbers(reader) -> dict[str, int]:
-    """Return the Whoosh document number of every live document id (read from the id term table)."""
+    """Return the Whoosh document number of every live document id."""
     numbers = {}
     for segment, offset in reader.leaf_readers():
-        for term, info in segment.iter_field("id"):
-            docnum = info.min_id()
-            if not segment.is_deleted(docnum):
-                numbers[term.decode("utf-8")] = offset + docnum
+        ids = segment_ids(segment)
+        if segment.has_deletions():
+            for docnum in segment.segment().deleted_docs():
+                ids[docnum] = None
+        numbers.update((doc_id, offset + docnum) for docnum, doc_id in enumerate(ids) if doc_id is not None)
     return numbers
 
 
