@@ -145,12 +145,21 @@ def minhash(hashes: np.ndarray) -> np.ndarray:
 
 
 class FingerprintTable:
-    """The fingerprints of every post in an index, as columns (kept per generation for updates)."""
+    """The fingerprints of every post in an index, as columns (kept per generation for updates).
+
+    Rows are sorted by id. The table also keeps each row's boilerplate mask
+    (see :meth:`boilerplate`) once worked out: a source's mask depends only on
+    that source's posts, so an update works it out again only for the
+    sources whose posts it added, changed or deleted (``stale``; None: all).
+    """
 
     def __init__(self, ids: list[str], sources: list[str], title_days: np.ndarray, days: np.ndarray,
-                 sizes: np.ndarray, signatures: np.ndarray):
+                 sizes: np.ndarray, signatures: np.ndarray, masked: np.ndarray | None = None,
+                 stale: frozenset[str] | None = None):
         self.ids, self.sources = ids, sources
         self.title_days, self.days, self.sizes, self.signatures = title_days, days, sizes, signatures
+        self.masked = masked  # rows x PERMUTATIONS booleans, or None before they are worked out
+        self.stale = None if masked is None else (stale or frozenset())
 
     @classmethod
     def from_fingerprints(cls, fingerprints: Iterable[Fingerprint]) -> FingerprintTable:
@@ -172,14 +181,52 @@ class FingerprintTable:
     def replaced(self, removed: Iterable[str], added: Sequence[Fingerprint]) -> FingerprintTable:
         """Return this table without the posts ``removed`` and with ``added`` (which replace same ids)."""
         gone = set(removed) | {f.id for f in added}
-        return FingerprintTable.from_fingerprints([*(f for f in self.fingerprints() if f.id not in gone), *added])
+        keep = np.array([doc_id not in gone for doc_id in self.ids], dtype=bool)
+        new = FingerprintTable.from_fingerprints(added)
+        ids = [i for i, k in zip(self.ids, keep) if k] + new.ids
+        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        sources = [s for s, k in zip(self.sources, keep) if k] + new.sources
+
+        def merged(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+            return np.concatenate([mine[keep], theirs])[order]
+
+        masked, stale = None, None
+        if self.masked is not None:
+            masked = merged(self.masked, np.zeros((len(new), PERMUTATIONS), dtype=bool))
+            touched = {s for s, k in zip(self.sources, keep) if not k} | set(new.sources)
+            stale = self.stale | touched
+        return FingerprintTable([ids[i] for i in order], [sources[i] for i in order],
+                                merged(self.title_days, new.title_days), merged(self.days, new.days),
+                                merged(self.sizes, new.sizes),
+                                merged(self.signatures, new.signatures.reshape(len(new), PERMUTATIONS)),
+                                masked, stale)
+
+    def boilerplate(self) -> np.ndarray:
+        """Return the rows x PERMUTATIONS boolean mask of :func:`boilerplate_mask`, working it out only
+        for the sources whose posts changed since it was last worked out."""
+        if self.masked is None:
+            self.masked = boilerplate_mask(self)
+        elif self.stale:
+            rows = np.array([source in self.stale for source in self.sources], dtype=bool)
+            if rows.any():
+                self.masked[rows] = boilerplate_mask(self._rows(rows))
+        self.stale = frozenset()
+        return self.masked
+
+    def _rows(self, rows: np.ndarray) -> FingerprintTable:
+        picked = np.flatnonzero(rows).tolist()
+        return FingerprintTable([self.ids[i] for i in picked], [self.sources[i] for i in picked],
+                                self.title_days[rows], self.days[rows], self.sizes[rows], self.signatures[rows])
 
     def save(self, path: Path) -> None:
-        """Write the table to ``path`` (a new file renamed into place: the old one may be a hard link)."""
+        """Write the table to ``path`` (a new file renamed into place: the old one may be a hard link), with
+        its boilerplate masks if they were worked out, and which sources they are stale for."""
+        masks = {} if self.masked is None else {"masked": np.packbits(self.masked, axis=1),
+                                                "stale": _pack(sorted(self.stale))}
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:
             np.savez(fh, ids=_pack(self.ids), sources=_pack(self.sources), title_days=self.title_days,
-                     days=self.days, sizes=self.sizes, signatures=self.signatures)
+                     days=self.days, sizes=self.sizes, signatures=self.signatures, **masks)
         os.replace(tmp, path)
 
     @classmethod
@@ -187,8 +234,12 @@ class FingerprintTable:
         """Return the table in ``path``, or None if there is none."""
         try:
             with np.load(path) as data:
+                masked, stale = None, None
+                if "masked" in data:
+                    masked = np.unpackbits(data["masked"], axis=1, count=PERMUTATIONS).astype(bool)
+                    stale = frozenset(_unpack(data["stale"]))
                 return cls(_unpack(data["ids"]), _unpack(data["sources"]), data["title_days"], data["days"],
-                           data["sizes"], data["signatures"])
+                           data["sizes"], data["signatures"], masked, stale)
         except FileNotFoundError:
             return None
 
@@ -207,7 +258,7 @@ def find_stories(table: FingerprintTable) -> np.ndarray:
     canonical = np.arange(n)
     if n < 2:
         return canonical
-    masked = boilerplate_mask(table)
+    masked = table.boilerplate()
     pairs = _candidate_pairs(table, masked)
     similarity, ok = _verify(table, masked, pairs)
     order = np.argsort(-similarity[ok], kind="stable")

@@ -277,7 +277,8 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
 
 def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = None, *,
                  procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None,
-                 policy: MergePolicy | None = DEFAULT_MERGE_POLICY, settle: float = 0.0) -> BuildReport:
+                 policy: MergePolicy | None = DEFAULT_MERGE_POLICY, settle: float = 0.0,
+                 fast: bool = False) -> BuildReport:
     """Bring ``index_dir`` up to date with its corpus, touching only added, changed and deleted posts.
 
     A post counts as changed when its size or modification time differ and its
@@ -286,6 +287,13 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
     ``policy`` selects (None: no merging), all in one new generation. Posts
     modified less than ``settle`` seconds ago are left for a later update
     (a file still being written is not read half-way).
+
+    The index-wide tables worked out from every post (which posts are copies
+    of one story) cost seconds at tens of thousands of posts. A ``fast``
+    update carries them forward instead (:func:`search.stories.carry_stories`:
+    new posts are stories of their own until then), so that new posts are
+    searchable at once; the next update that is not fast works them out
+    again, even if no post changed.
 
     :raises IndexNotFoundError: if there is no index to update.
     :raises IndexCorruptError: if it was built by an incompatible version.
@@ -303,7 +311,7 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         report = BuildReport(problems=problems)
         manifest, todo, deleted = _diff(corpus_dir, paths, old, report, settle=settle)
         report.deleted = len(deleted)
-        if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")):
+        if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")) and (fast or not meta.get("stale")):
             report.total_docs = meta.get("docs", 0)
             report.seconds = time.perf_counter() - started
             return report
@@ -315,7 +323,8 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             # posts of an index built before fingerprints existed stay unfolded until the next build
             table = _fingerprints(live).replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)],
                                                  fingerprints)
-            _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table)
+            _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table,
+                    carried_from=live if fast else None)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -457,8 +466,8 @@ def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *
     manifest: dict = {}
     todo: list[Path] = []
     settled_before = time.time_ns() - int(settle * 1e9)
-    for path in paths:
-        doc_id = storage_id(corpus_dir, path)
+    ids = storage_ids(corpus_dir, paths)
+    for path, doc_id in zip(paths, ids):
         try:
             size, mtime, _ = _fingerprint(path)
         except OSError:
@@ -487,7 +496,7 @@ def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *
         else:
             report.added += 1
         todo.append(path)
-    seen = {storage_id(corpus_dir, p) for p in paths}
+    seen = set(ids)
     deleted = [doc_id for doc_id in old if doc_id not in seen]
     return manifest, todo, deleted
 
@@ -495,6 +504,25 @@ def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *
 def storage_id(corpus_dir: Path, path: Path) -> str:
     """Return the document id of ``path``: its POSIX path relative to ``corpus_dir``."""
     return path.relative_to(corpus_dir).as_posix()
+
+
+def storage_ids(corpus_dir: Path, paths: list[Path]) -> list[str]:
+    """Return the document ids of ``paths`` (found under ``corpus_dir``), as :func:`storage_id` does.
+
+    The paths of a scan start with the corpus folder's own text, so on a POSIX
+    system the id is the rest of it: at 56,000 posts, 50 ms instead of 1.5 s
+    of ``pathlib``.
+
+    >>> storage_ids(Path("/c"), [Path("/c/科技/a.md"), Path("/c/b.md")])
+    ['科技/a.md', 'b.md']
+    """
+    prefix = f"{corpus_dir}{os.sep}"
+    if os.sep != "/":
+        return [storage_id(corpus_dir, path) for path in paths]
+    texts = [str(path) for path in paths]
+    if all(text.startswith(prefix) for text in texts):
+        return [text[len(prefix):] for text in texts]
+    return [storage_id(corpus_dir, path) for path in paths]
 
 
 # Segments are written as separate files, not Whoosh's compound file: a reader
@@ -670,12 +698,18 @@ def _manifest_entry(path: Path, sha1: str | None = None) -> list | None:
 
 
 def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: dict,
-            report: BuildReport, fingerprints: FingerprintTable) -> None:
-    """Record what built this generation (meta.json), what it holds (manifest.json) and its stories."""
+            report: BuildReport, fingerprints: FingerprintTable, *, carried_from: Path | None = None) -> None:
+    """Record what built this generation (meta.json), what it holds (manifest.json) and its stories
+    (worked out again, or carried forward from the generation ``carried_from``)."""
     ix = whoosh_index.open_dir(generation)
     report.total_docs = ix.doc_count()
     with ix.reader() as reader:
-        report.stories = stories.write_stories(generation, reader, fingerprints)
+        if carried_from is None:
+            report.stories = stories.write_stories(generation, reader, fingerprints)
+        else:
+            fingerprints.save(generation / stories.FINGERPRINTS)
+            with whoosh_index.open_dir(carried_from).reader() as previous:
+                report.stories = stories.carry_stories(generation, reader, carried_from, previous)
     storage.write_json(generation / storage.MANIFEST, manifest)
     storage.write_json(generation / storage.META, {
         "schema_version": SCHEMA_VERSION,
@@ -683,4 +717,5 @@ def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: 
         "corpus": str(corpus_dir),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "docs": report.total_docs,
+        **({"stale": True} if carried_from is not None else {}),
     })

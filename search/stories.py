@@ -33,8 +33,8 @@ def write_stories(generation: Path, reader, table: FingerprintTable) -> int:
 
     ``reader`` is a Whoosh reader of the generation's final documents.
     """
-    table.save(generation / FINGERPRINTS)
     canonical_rows = find_stories(table)
+    table.save(generation / FINGERPRINTS)  # with the boilerplate masks find_stories worked out
     numbers = document_numbers(reader)
     total = reader.doc_count_all()
     canonical, position = np.arange(total, dtype=np.int32), np.zeros(total, dtype=np.int32)
@@ -46,12 +46,43 @@ def write_stories(generation: Path, reader, table: FingerprintTable) -> int:
         canonical[docnums] = row_docnum[canonical_rows[rows]]
         days = np.where(table.days[rows] == NO_DAY, np.iinfo(np.int32).max, table.days[rows])
         position[docnums[np.lexsort((rows, days))]] = np.arange(len(rows), dtype=np.int32)
+    _save(generation, canonical, position)
+    has_copies = canonical != np.arange(total)
+    return int(np.unique(canonical[has_copies]).size)
+
+
+def carry_stories(generation: Path, reader, previous: Path, previous_reader) -> int:
+    """Write ``generation``'s stories as ``previous`` had them, without grouping again; return the number
+    of stories with more than one copy.
+
+    The fast path of an update that must be searchable at once (``watch``):
+    posts keep the story they had (by id), posts new to the index are stories
+    of their own, and a story whose canonical copy is gone comes apart. The
+    next full grouping (:func:`write_stories`) puts everything right.
+    """
+    total = reader.doc_count_all()
+    canonical, position = np.arange(total, dtype=np.int32), np.zeros(total, dtype=np.int32)
+    before = StoryMap.load(previous, previous_reader.doc_count_all())
+    if before is not None:
+        old_ids = [doc_id for segment, _ in previous_reader.leaf_readers() for doc_id in segment_ids(segment)]
+        numbers = document_numbers(reader)
+        position[:] = int(before.position.max(initial=0)) + 1  # new posts after every post kept
+        for old, doc_id in enumerate(old_ids):
+            new = numbers.get(doc_id)
+            if new is not None:
+                position[new] = before.position[old]
+                head = numbers.get(old_ids[before.canonical[old]])
+                canonical[new] = new if head is None else head
+    _save(generation, canonical, position)
+    has_copies = canonical != np.arange(total)
+    return int(np.unique(canonical[has_copies]).size)
+
+
+def _save(generation: Path, canonical: np.ndarray, position: np.ndarray) -> None:
     tmp = generation / f"{STORIES}.tmp"
     with open(tmp, "wb") as fh:
         np.savez(fh, canonical=canonical, position=position)
     os.replace(tmp, generation / STORIES)
-    has_copies = canonical != np.arange(total)
-    return int(np.unique(canonical[has_copies]).size)
 
 
 def document_numbers(reader) -> dict[str, int]:

@@ -17,6 +17,10 @@ turns that into few, complete updates:
   file being written in pieces is read once, complete;
 * every ``rescan`` seconds a batch runs even without events: the safety net
   for events the operating system dropped (an overflowing inotify queue);
+* batches are fast updates (new posts searchable at once, stories carried
+  forward); once the folder has been quiet for ``regroup_idle`` seconds, or
+  ``regroup_every`` seconds after the first fast batch, an ordinary update
+  works the stories out again;
 * another writer holding the index is waited for; a failed write (disk full)
   is logged and retried after ``retry`` seconds, the live index untouched;
   a corpus folder that disappears is reported once and waited for;
@@ -57,6 +61,8 @@ class WatchSettings:
     debounce: float = 1.0  # quiet time before a batch starts
     settle: float = 1.0  # a post modified more recently waits for the next batch
     rescan: float = 300.0  # a batch without events, for events the system dropped
+    regroup_idle: float = 2.0  # quiet time after fast batches before the stories are worked out again
+    regroup_every: float = 60.0  # ... and at the latest this long after the first fast batch
     retry: float = 30.0  # wait before retrying after a failed write (disk full)
     polling: bool | None = None  # None: poll only on network file systems
     poll_interval: float = 1.0  # between two polls of the folder
@@ -80,6 +86,7 @@ class Watcher:
         self.procs = procs
         self._stop = threading.Event()
         self.batches = 0  # batches that published a new generation
+        self._stale_since: float | None = None  # when a fast batch first carried the stories forward
 
     def stop(self) -> None:
         """Stop at the next chance: between batches, or by abandoning the batch under way."""
@@ -110,7 +117,7 @@ class Watcher:
         folder = _identity(self.corpus_dir)
         last_batch = time.monotonic()
         if pending:
-            pending = self._batch()
+            pending = self._batch(fast=False)
             last_batch = time.monotonic()
         changes = watchfiles.watch(
             self.corpus_dir, watch_filter=self._relevant, debounce=int(self.settings.debounce * 1000),
@@ -120,9 +127,15 @@ class Watcher:
             for events in changes:  # a set of changes, or an empty one every half second
                 if _identity(self.corpus_dir) != folder:
                     return True  # gone, or replaced by another folder: watch it anew when it is back
-                due = time.monotonic() - last_batch >= (self.settings.settle if pending else self.settings.rescan)
+                now = time.monotonic()
+                due = now - last_batch >= (self.settings.settle if pending else self.settings.rescan)
+                stale = self._stale_since is not None
+                overdue = stale and now - self._stale_since >= self.settings.regroup_every
                 if events or due:
-                    pending = self._batch()
+                    pending = self._batch(fast=not overdue)
+                    last_batch = time.monotonic()
+                elif stale and (overdue or now - last_batch >= self.settings.regroup_idle):
+                    pending = self._batch(fast=False)  # quiet: work the stories out again
                     last_batch = time.monotonic()
         except OSError as exc:  # the folder went away while the watch started or ran
             log.debug("watch of %s ended: %s", self.corpus_dir, exc)
@@ -153,11 +166,12 @@ class Watcher:
                 return True
         return False
 
-    def _batch(self) -> bool:
-        """Run one update; return whether posts were left for a later batch (too fresh, or a failed write)."""
+    def _batch(self, *, fast: bool) -> bool:
+        """Run one update (``fast``: carrying the stories forward, see :func:`~search.indexer.update_index`);
+        return whether posts were left for a later batch (too fresh, or a failed write)."""
         started = time.monotonic()
         try:
-            report = self._update()
+            report = self._update(fast)
         except Stopped:
             log.info("stopped during a batch; nothing was published")
             return False
@@ -168,18 +182,25 @@ class Watcher:
         except SearchError as exc:  # a corpus that vanished between the check and the scan, ...
             log.error("update failed: %s", exc)
             return True
-        if report.indexed or report.deleted or report.merge:
+        if report.merge is not None:  # a new generation was published
             self.batches += 1
-            log.info("%s", describe(report, time.monotonic() - started))
+            if fast:
+                self._stale_since = self._stale_since or started
+            else:
+                self._stale_since = None
+            if report.indexed or report.deleted or report.merge.merges:
+                log.info("%s", describe(report, time.monotonic() - started))
+            elif not fast:
+                log.info("stories worked out again in %.1f s", time.monotonic() - started)
         return bool(report.unsettled)
 
-    def _update(self) -> BuildReport:
+    def _update(self, fast: bool) -> BuildReport:
         """Update the index, waiting (and staying stoppable) while another writer holds it."""
         waited = False
         while True:
             try:
                 return update_index(self.index_dir, self.corpus_dir, procs=self.procs, settle=self.settings.settle,
-                                    progress=self._check_stop)
+                                    progress=self._check_stop, fast=fast)
             except IndexBusyError as exc:
                 if not waited:
                     log.info("%s; waiting", exc)

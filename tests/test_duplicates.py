@@ -86,3 +86,21 @@ def test_fingerprint_table_round_trips_through_a_file(tmp_path):
     loaded = FingerprintTable.load(tmp_path / "f.npz")
     assert list(loaded.fingerprints()) == list(table.fingerprints())
     assert FingerprintTable.load(tmp_path / "missing.npz") is None
+
+
+def test_boilerplate_masks_worked_out_per_changed_source_equal_a_full_recomputation(tmp_path):
+    from search.duplicates import FingerprintTable, boilerplate_mask, fingerprint
+
+    def post(i: int, source: str, title: str) -> Document:
+        footer = "点击关注我们获取更多资讯，本文由编辑部整理发布，转载请注明出处。"
+        return Document(f"{source}/{i}.md", title, source, (), None, None, f"第{i}条新闻正文内容各不相同{i * 7919}。{footer}", "")
+
+    first = [fingerprint(post(i, f"来源{i % 3}", f"标题{i}")) for i in range(40)]
+    table = FingerprintTable.from_fingerprints(first)
+    table.boilerplate()
+    table.save(tmp_path / "fp.npz")
+    added = [fingerprint(post(i, "来源1", f"新标题{i}")) for i in range(40, 46)]
+    updated = FingerprintTable.load(tmp_path / "fp.npz").replaced(["来源2/2.md"], added)
+    assert updated.stale == {"来源1", "来源2"}
+    assert (updated.boilerplate() == boilerplate_mask(updated)).all()
+    assert updated.boilerplate()[[s == "来源1" for s in updated.sources]].any()  # the shared footer is masked

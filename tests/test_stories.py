@@ -105,6 +105,25 @@ def test_update_joins_a_new_copy_and_an_earlier_copy_becomes_canonical(posts, st
     assert [c.id for c in hit.copies] == ["新华社/landfall.md", "羊城晚报/landfall.md"]
 
 
+def test_a_fast_update_keeps_stories_and_leaves_a_new_copy_alone_until_the_next_update(posts, story_index):
+    write_post(posts, "人民网/landfall.md", title="台风山竹在广东台山登陆", date="2018-09-15", author="人民网",
+               body=STORY + "<p>人民网记者现场报道。</p>")
+    (posts / "新华社/warning.md").unlink()  # the documents are numbered anew
+    update_index(story_index, procs=1, fast=True)
+
+    def story(ix) -> dict[str, list[str]]:
+        return {h.id: [c.id for c in h.copies] for h in ix.search("停课停工", sort="oldest").hits}
+
+    with Index.open(story_index) as ix:
+        assert story(ix) == {"人民网/landfall.md": [],
+                             "新华社/landfall.md": ["星岛/landfall.md", "羊城晚报/landfall.md"]}
+    report = update_index(story_index, procs=1)  # nothing changed, but the stories are stale
+    assert (report.added, report.stories) == (0, 1)
+    with Index.open(story_index) as ix:
+        assert story(ix) == {"人民网/landfall.md": ["新华社/landfall.md", "星岛/landfall.md", "羊城晚报/landfall.md"]}
+    assert update_index(story_index, procs=1).merge is None  # up to date now: no new generation
+
+
 def test_update_never_writes_into_the_previous_generation(posts, story_index):
     before = {p.name: p.read_bytes() for p in next(story_index.glob("gen-*")).iterdir() if p.suffix == ".npz"}
     write_post(posts, "新/landfall.md", title="台风山竹登陆", date="2018-09-16", author="新", body=STORY)
