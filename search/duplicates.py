@@ -237,7 +237,7 @@ class FingerprintTable:
                 masked, stale = None, None
                 if "masked" in data:
                     masked = np.unpackbits(data["masked"], axis=1, count=PERMUTATIONS).astype(bool)
-                    stale = frozenset(_unpack(data["stale"]))
+                    stale = frozenset(_unpack(data["stale"])) if "stale" in data else frozenset()
                 return cls(_unpack(data["ids"]), _unpack(data["sources"]), data["title_days"], data["days"],
                            data["sizes"], data["signatures"], masked, stale)
         except FileNotFoundError:
