@@ -215,7 +215,7 @@ def watch_options(fn):
     for decorator in reversed((
         click.option("--debounce", type=click.FloatRange(0, 60), default=1.0, show_default=True, metavar="SECONDS",
                      help="Quiet time after a change before a batch is indexed."),
-        click.option("--settle", type=click.FloatRange(0, 600), default=1.0, show_default=True, metavar="SECONDS",
+        click.option("--settle", type=click.FloatRange(0, 600), default=0.5, show_default=True, metavar="SECONDS",
                      help="A post modified more recently is taken by the next batch (files written in pieces)."),
         click.option("--rescan", type=click.FloatRange(1, None), default=300.0, show_default=True, metavar="SECONDS",
                      help="Look for changes this often even without events (events the system dropped)."),
@@ -508,7 +508,7 @@ def serve(index_dir, backend_url, host, port, workers, threads, per_page, title,
     companions = []
     if watch_corpus:
         companions.append(functools.partial(_watch_forever, index_dir, corpus,
-                                            watch_settings(1.0, 1.0, 300.0, poll_interval, 30.0)))
+                                            watch_settings(1.0, 0.5, 300.0, poll_interval, 30.0)))
     click.echo(f"Serving {backend} on http://{host}:{port}/ ({workers} worker processes"
                f"{', watching the corpus' if watch_corpus else ''})", err=True)
     serve_app(lambda: open_early(create_app(config)), host=host, port=port, threads=threads, workers=workers,

@@ -28,7 +28,7 @@ import queue
 import shutil
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,11 +39,11 @@ from whoosh import index as whoosh_index
 from . import storage, stories
 from .analysis import (DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_analyzer, char_counts, compact, normalise,
                        word_analyzer, word_counts)
-from .corpus import Document, Problem, find_posts, read_post
+from .corpus import Document, Problem, find_posts, is_post_name, read_post
 from .duplicates import Fingerprint, FingerprintTable, fingerprint
 from .errors import CorpusError, IndexCorruptError, IndexWriteError
 from .merging import MergePolicy, MergeResult, merge_index, optimize_segments
-from .segments import BulkSegmentWriter, commit_segments
+from .segments import BulkSegmentWriter, commit_segments, delete_documents
 
 #: Default location of the index, relative to the working directory.
 DEFAULT_INDEX_DIR = Path("index")
@@ -213,6 +213,7 @@ class BuildReport:
     problems: list[Problem] = field(default_factory=list)
     merge: MergeResult | None = None  # what the merge policy did after an update
     unsettled: int = 0  # posts modified too recently to be read whole, left for the next update
+    deferred: int = 0  # posts past an update's limit, left for the next update
 
     @property
     def skipped(self) -> list[Problem]:
@@ -278,7 +279,7 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
 def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = None, *,
                  procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None,
                  policy: MergePolicy | None = DEFAULT_MERGE_POLICY, settle: float = 0.0,
-                 fast: bool = False) -> BuildReport:
+                 fast: bool = False, only: Iterable[Path] | None = None, limit: int | None = None) -> BuildReport:
     """Bring ``index_dir`` up to date with its corpus, touching only added, changed and deleted posts.
 
     A post counts as changed when its size or modification time differ and its
@@ -295,6 +296,12 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
     searchable at once; the next update that is not fast works them out
     again, even if no post changed.
 
+    ``only`` limits the update to some paths of the corpus (a watcher's
+    events): a file, a folder (every post below it), or a path that no longer
+    exists (every post that was there); the rest of the corpus is not even
+    scanned. ``limit`` caps the posts indexed (a burst is published in
+    parts); those left over are counted in ``report.deferred``.
+
     :raises IndexNotFoundError: if there is no index to update.
     :raises IndexCorruptError: if it was built by an incompatible version.
     """
@@ -306,10 +313,11 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         meta = read_meta(live, index_dir)
         Segmenter.from_meta(meta).warm_up()
         corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
-        paths, problems = _scan(corpus_dir)
+        scope = None if only is None else Scope.of(corpus_dir, only)
+        paths, problems = _scan(corpus_dir) if scope is None else scope.scan()
         old = storage.read_json(live / storage.MANIFEST)
         report = BuildReport(problems=problems)
-        manifest, todo, deleted = _diff(corpus_dir, paths, old, report, settle=settle)
+        manifest, todo, deleted = _diff(corpus_dir, paths, old, report, settle=settle, limit=limit, scope=scope)
         report.deleted = len(deleted)
         if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")) and (fast or not meta.get("stale")):
             report.total_docs = meta.get("docs", 0)
@@ -317,7 +325,8 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             return report
         with _new_generation(index_dir, live) as generation:
             ix = whoosh_index.open_dir(generation)
-            manifest, fingerprints = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress)
+            manifest, fingerprints = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress,
+                                                       procs=procs)
             if policy is not None:
                 report.merge = merge_index(str(generation), policy, procs=procs or os.cpu_count() or 1)
             # posts of an index built before fingerprints existed stay unfolded until the next build
@@ -456,14 +465,17 @@ def _content_hash(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
-def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *, settle: float = 0.0):
+def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *, settle: float = 0.0,
+          limit: int | None = None, scope: Scope | None = None):
     """Sort posts into unchanged and to-do (added or changed); list the deleted ids.
 
     A post modified less than ``settle`` seconds ago may still be being
     written: it is left as the index holds it (absent, if new), and counted
-    in ``report.unsettled`` for the next update to take.
+    in ``report.unsettled`` for the next update to take; so are posts past
+    ``limit`` (``report.deferred``). With a ``scope``, ``paths`` are the posts
+    found in it, and posts outside it are left as they are.
     """
-    manifest: dict = {}
+    manifest: dict = {} if scope is None else {k: v for k, v in old.items() if not scope.holds(k)}
     todo: list[Path] = []
     settled_before = time.time_ns() - int(settle * 1e9)
     ids = storage_ids(corpus_dir, paths)
@@ -474,14 +486,16 @@ def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *
             todo.append(path)  # read_post reports the error
             continue
         before = old.get(doc_id)
-        if settle and mtime > settled_before and (not before or before[:2] != [size, mtime]):
-            report.unsettled += 1
-            if before:
-                manifest[doc_id] = before
-            continue
-        if before and before[0] == size and before[1] == mtime:
+        if before and before[:2] == [size, mtime]:
             manifest[doc_id] = before
             report.unchanged += 1
+            continue
+        fresh = bool(settle) and mtime > settled_before
+        if fresh or limit is not None and len(todo) >= limit:
+            report.unsettled += fresh
+            report.deferred += not fresh
+            if before:
+                manifest[doc_id] = before
             continue
         if before and before[2] is not None:
             try:
@@ -497,8 +511,47 @@ def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *
             report.added += 1
         todo.append(path)
     seen = set(ids)
-    deleted = [doc_id for doc_id in old if doc_id not in seen]
+    deleted = [doc_id for doc_id in old if doc_id not in seen and (scope is None or scope.holds(doc_id))]
     return manifest, todo, deleted
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Part of a corpus an update looks at: posts (ids) and folders (id prefixes), relative to the corpus."""
+
+    corpus_dir: Path
+    files: frozenset[str]
+    folders: tuple[str, ...]
+
+    @classmethod
+    def of(cls, corpus_dir: Path, paths: Iterable[Path]) -> Scope:
+        """Return the scope of ``paths`` (anywhere; those outside ``corpus_dir`` are ignored)."""
+        files, folders = set(), set()
+        for path in paths:
+            try:
+                rel = Path(path).resolve().relative_to(corpus_dir).as_posix()
+            except ValueError:
+                continue
+            if rel == ".":
+                return cls(corpus_dir, frozenset(), ("",))
+            (folders if Path(path).is_dir() or not is_post_name(Path(path).name) else files).add(rel)
+        return cls(corpus_dir, frozenset(files), tuple(sorted(folders)))
+
+    def holds(self, doc_id: str) -> bool:
+        """Whether the post ``doc_id`` lies in this scope."""
+        return doc_id in self.files or any(not folder or doc_id.startswith(folder + "/") for folder in self.folders)
+
+    def scan(self) -> tuple[list[Path], list[Problem]]:
+        """Return the posts that exist in this scope now, and the places that could not be walked."""
+        posts = [self.corpus_dir / rel for rel in sorted(self.files) if (self.corpus_dir / rel).is_file()]
+        problems: list[Problem] = []
+        for folder in self.folders:
+            if (self.corpus_dir / folder).is_dir():
+                found, trouble = find_posts(self.corpus_dir / folder)
+                posts += found
+                problems += [Problem(f"{folder}/{p.path}" if folder else p.path, p.reason, p.skipped)
+                             for p in trouble]
+        return sorted(set(posts)), problems
 
 
 def storage_id(corpus_dir: Path, path: Path) -> str:
@@ -540,9 +593,11 @@ class _Chunk:
 
 
 def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, report: BuildReport, *,
-                     procs: int | None, progress: ProgressCallback | None) -> tuple[dict, list[Fingerprint]]:
+                     procs: int | None, progress: ProgressCallback | None,
+                     keep: Sequence = ()) -> tuple[dict, list[Fingerprint]]:
     """Index ``paths`` into new segments of ``ix``, in parallel worker processes when there are many;
-    return the manifest and the posts' fingerprints.
+    return the manifest and the posts' fingerprints. The index then holds the segments ``keep`` (an
+    update's) and the new ones.
 
     The batches are dealt to the workers in turn and each writes its own
     segment, so a build of the same posts on as many workers makes the same
@@ -568,7 +623,7 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
         done += len(chunk.entries)
         if progress and chunk.entries:
             progress(done, len(paths))
-    commit_segments(ix, [segment for worker in sorted(segments) for segment in segments[worker]])
+    commit_segments(ix, [*keep, *(segment for worker in sorted(segments) for segment in segments[worker])])
     return manifest, fingerprints
 
 
@@ -652,9 +707,19 @@ def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]])
 
 
 def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str], manifest: dict,
-                      report: BuildReport, progress: ProgressCallback | None) -> tuple[dict, list[Fingerprint]]:
+                      report: BuildReport, progress: ProgressCallback | None, *,
+                      procs: int | None = None) -> tuple[dict, list[Fingerprint]]:
     """Replace changed posts, add new ones and delete removed ones in one commit; return the manifest
-    and the fingerprints of the posts written."""
+    and the fingerprints of the posts written.
+
+    Many posts (a burst) are indexed as a build indexes them, in worker
+    processes writing a segment each, once the old versions are deleted.
+    """
+    procs = procs or os.cpu_count() or 1
+    if procs > 1 and len(paths) >= PARALLEL_THRESHOLD:
+        kept = delete_documents(ix, [*deleted, *storage_ids(corpus_dir, paths)])
+        return _write_documents(ix, corpus_dir, paths, manifest, report, procs=procs, progress=progress,
+                                keep=kept)
     writer = BulkSegmentWriter(ix, recall_fields=RECALL_FIELDS, compound=False)
     fingerprints = []
     try:

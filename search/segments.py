@@ -384,6 +384,18 @@ def segment_ids(reader) -> list[str]:
         return ids
 
 
+def delete_documents(ix, ids: Iterable[str]) -> list:
+    """Return the segments of ``ix`` with the documents of these ids marked deleted (not committed:
+    give them to :func:`commit_segments`)."""
+    writer = SegmentWriter(ix, _lk=False, compound=False)
+    try:
+        for doc_id in ids:
+            writer.delete_by_term("id", doc_id)
+        return list(writer.segments)
+    finally:
+        writer.cancel()
+
+
 def index_segments(ix) -> list:
     """Return the segments of ``ix`` in document order (as its TOC lists them)."""
     return list(ix._segments())

@@ -58,8 +58,9 @@ NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.s
 class WatchSettings:
     """How a :class:`Watcher` batches changes (seconds)."""
 
-    debounce: float = 1.0  # quiet time before a batch starts
-    settle: float = 1.0  # a post modified more recently waits for the next batch
+    debounce: float = 1.0  # most time changes are gathered for before a batch starts
+    settle: float = 0.5  # a post modified more recently waits for the next batch
+    batch_posts: int = 250  # most posts a batch indexes: a burst is published in parts
     rescan: float = 300.0  # a batch without events, for events the system dropped
     regroup_idle: float = 2.0  # quiet time after fast batches before the stories are worked out again
     regroup_every: float = 60.0  # ... and at the latest this long after the first fast batch
@@ -115,10 +116,11 @@ class Watcher:
         import watchfiles  # imported here: the rest of the library does not need it
 
         folder = _identity(self.corpus_dir)
+        # The catch-up batch (a full scan) runs once the watch has started, so nothing changed in between
+        # goes unseen.
+        again = 0.0 if pending else None  # seconds after the last batch until the next one
         last_batch = time.monotonic()
-        if pending:
-            pending = self._batch(fast=False)
-            last_batch = time.monotonic()
+        hints: set[Path] | None = None if pending else set()  # paths events named since; None: scan it all
         changes = watchfiles.watch(
             self.corpus_dir, watch_filter=self._relevant, debounce=int(self.settings.debounce * 1000),
             step=50, stop_event=self._stop, rust_timeout=500, yield_on_timeout=True, raise_interrupt=False,
@@ -127,22 +129,28 @@ class Watcher:
             for events in changes:  # a set of changes, or an empty one every half second
                 if _identity(self.corpus_dir) != folder:
                     return True  # gone, or replaced by another folder: watch it anew when it is back
+                if hints is not None:
+                    hints.update(Path(path) for _, path in events)
                 now = time.monotonic()
-                due = now - last_batch >= (self.settings.settle if pending else self.settings.rescan)
+                rescan = now - last_batch >= self.settings.rescan
                 stale = self._stale_since is not None
                 overdue = stale and now - self._stale_since >= self.settings.regroup_every
-                if events or due:
-                    pending = self._batch(fast=not overdue)
+                if rescan:
+                    hints = None
+                if events or rescan or again is not None and now - last_batch >= again:
+                    again = self._batch(fast=hints is not None and not overdue, only=hints)
+                    if again is None:
+                        hints = set()
                     last_batch = time.monotonic()
                 elif stale and (overdue or now - last_batch >= self.settings.regroup_idle):
-                    pending = self._batch(fast=False)  # quiet: work the stories out again
+                    again = self._batch(fast=False, only=set())  # quiet: work the stories out again
                     last_batch = time.monotonic()
         except OSError as exc:  # the folder went away while the watch started or ran
             log.debug("watch of %s ended: %s", self.corpus_dir, exc)
             return True
         finally:
             changes.close()
-        return pending
+        return again is not None
 
     def _relevant(self, _change, path: str) -> bool:
         """Whether a change can matter: a post or a folder (a moved folder), not a hidden work file."""
@@ -166,41 +174,44 @@ class Watcher:
                 return True
         return False
 
-    def _batch(self, *, fast: bool) -> bool:
-        """Run one update (``fast``: carrying the stories forward, see :func:`~search.indexer.update_index`);
-        return whether posts were left for a later batch (too fresh, or a failed write)."""
+    def _batch(self, *, fast: bool, only: set[Path] | None) -> float | None:
+        """Run one update of the paths ``only`` (None: the whole corpus; ``fast``: carrying the stories
+        forward, see :func:`~search.indexer.update_index`); return how soon the next batch should run for
+        the posts it left (past its limit, still being written, a failed write), or None if it left none."""
         started = time.monotonic()
         try:
-            report = self._update(fast)
+            report = self._update(fast, only)
         except Stopped:
             log.info("stopped during a batch; nothing was published")
-            return False
+            return None
         except IndexWriteError as exc:
             log.error("%s; retrying in %g s", exc, self.settings.retry)
-            self._stop.wait(self.settings.retry)
-            return True
+            return self.settings.retry
         except SearchError as exc:  # a corpus that vanished between the check and the scan, ...
             log.error("update failed: %s", exc)
-            return True
+            return self.settings.retry
         if report.merge is not None:  # a new generation was published
             self.batches += 1
             if fast:
                 self._stale_since = self._stale_since or started
             else:
                 self._stale_since = None
-            if report.indexed or report.deleted or report.merge.merges:
+            if report.indexed or report.deleted or fast:
                 log.info("%s", describe(report, time.monotonic() - started))
-            elif not fast:
+            else:
                 log.info("stories worked out again in %.1f s", time.monotonic() - started)
-        return bool(report.unsettled)
+        if report.deferred:
+            return 0.0
+        return self.settings.settle if report.unsettled else None
 
-    def _update(self, fast: bool) -> BuildReport:
+    def _update(self, fast: bool, only: set[Path] | None) -> BuildReport:
         """Update the index, waiting (and staying stoppable) while another writer holds it."""
         waited = False
         while True:
             try:
                 return update_index(self.index_dir, self.corpus_dir, procs=self.procs, settle=self.settings.settle,
-                                    progress=self._check_stop, fast=fast)
+                                    progress=self._check_stop, fast=fast, only=only,
+                                    limit=self.settings.batch_posts)
             except IndexBusyError as exc:
                 if not waited:
                     log.info("%s; waiting", exc)

@@ -1,6 +1,7 @@
 """Building and updating the index: reports, incremental changes, locking, and surviving kill -9."""
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -346,3 +347,46 @@ def test_a_missing_segmenter_is_a_clear_error(corpus_dir, tmp_path, monkeypatch)
     finally:
         analysis._engine.cache_clear()
     assert not (tmp_path / "index").exists()
+
+
+# --- updates of part of a corpus, in parts, in parallel ------------------------------------------
+
+def _titles(index_dir, query: str) -> list[str]:
+    with Index.open(index_dir) as ix:
+        return sorted(h.title for h in ix.search(query, per_page=0, snippets=False, fold=False).hits)
+
+
+def test_an_update_of_some_paths_leaves_the_rest_of_the_corpus_alone(corpus_dir, index_dir):
+    write_post(corpus_dir, "新/甲.md", title="甲新闻")
+    write_post(corpus_dir, "新/乙.md", title="乙新闻")
+    report = update_index(index_dir, only=[corpus_dir / "新/甲.md"])
+    assert (report.added, _titles(index_dir, "新闻")) == (1, ["甲新闻"])
+    assert update_index(index_dir).added == 1 and _titles(index_dir, "新闻") == ["乙新闻", "甲新闻"]
+
+
+def test_an_update_of_a_folder_that_is_gone_deletes_its_posts(corpus_dir, index_dir):
+    shutil.move(corpus_dir / "财经", corpus_dir.parent / "elsewhere")
+    report = update_index(index_dir, only=[corpus_dir / "财经"])
+    assert (report.deleted, _titles(index_dir, "ＧＤＰ")) == (1, [])
+
+
+def test_an_update_with_a_limit_leaves_the_rest_for_the_next(corpus_dir, index_dir):
+    for i in range(5):
+        write_post(corpus_dir, f"新/{i}.md", title=f"新闻{i}")
+    first = update_index(index_dir, limit=3)
+    assert (first.added, first.deferred, len(_titles(index_dir, "新闻"))) == (3, 2, 3)
+    second = update_index(index_dir, limit=3)
+    assert (second.added, second.deferred, len(_titles(index_dir, "新闻"))) == (2, 0, 5)
+
+
+def test_a_large_update_is_indexed_in_parallel_as_a_build_would(corpus_dir, index_dir, tmp_path):
+    for i in range(450):
+        write_post(corpus_dir, f"快讯/{i}.md", title=f"快讯{i}", body=f"<p>突发新闻第{i}条</p>")
+    write_post(corpus_dir, "体育/新华/要闻/冬奥会开幕.md", title="北京冬奥会闭幕式举行")
+    report = update_index(index_dir, procs=2, policy=None)
+    assert (report.added, report.changed, report.indexed) == (450, 1, 451)
+    with Index.open(index_dir) as ix:
+        assert ix.stats().segments == 3 and ix.stats().docs == 454  # the built one and one per worker
+    build_index(corpus_dir, tmp_path / "fresh", procs=2)
+    for query in ("快讯", "冬奥会", "突发新闻第7条"):
+        assert _titles(index_dir, query) == _titles(tmp_path / "fresh", query)
