@@ -346,6 +346,9 @@ Examples:
 @click.option("--half-life", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Blend recency into relevance: a post this many days old scores half.")
 @click.option("--no-date-parse", is_flag=True, help="Search date words (去年, 3月5日) as text, not as a date filter.")
+@click.option("--as-typed", is_flag=True,
+              help="Search exactly what was typed: no pinyin reading, no typo correction, and date words that "
+                   "find nothing are not searched as text instead.")
 @today_option
 @click.option("--no-snippets", is_flag=True, help="Leave snippets out (faster for --limit 0).")
 @click.option("--no-fold", is_flag=True,
@@ -353,15 +356,15 @@ Examples:
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
-def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, today,
-          no_snippets, no_fold, batch, as_json):
+def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, as_typed,
+          today, no_snippets, no_fold, batch, as_json):
     if (text is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if limit > MAX_PER_PAGE and not batch and not as_json:
         raise click.UsageError(f"--limit above {MAX_PER_PAGE} needs --json or --batch")
     options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets, fold=not no_fold,
                    filters={"source": source, "category": category, "date": date},
-                   date_parse=not no_date_parse, now=today.date() if today else None)
+                   date_parse=not no_date_parse, as_typed=as_typed, now=today.date() if today else None)
     with open_backend(backend_url, index_dir=index_dir).open() as ix:
         if batch is not None:
             _run_batch(ix, batch, options)
@@ -393,6 +396,8 @@ def _batch_line(results: SearchResults) -> dict:
     return {"query": results.query, "total": results.total, "total_posts": results.total_posts,
             "counts": results.counts, "ms": round(results.ms, 3), "page": results.page,
             "dates": [d.to_dict() for d in results.dates],
+            "reading": results.reading.to_dict() if results.reading else None,
+            "offered": [r.to_dict() for r in results.offered],
             "hits": [h.to_dict() for h in results.hits]}
 
 
