@@ -18,8 +18,10 @@ pay nothing:
 
 A reading that finds :data:`MUCH_MORE` times as many posts is shown instead of
 what was typed (one click goes back); other readings that find more are
-offered ("您是不是要找"). A Latin word that is itself a word of the index
-(``iphone``) keeps its literal meaning: its readings are only offered.
+offered ("您是不是要找"). A part of the query found in the archive as typed
+(``iphone``, a rare name, ``makers``) keeps its literal meaning: its readings
+are never shown instead, only offered, and only when they find
+:data:`MUCH_MORE` times as many posts.
 
 The module is engine-neutral: it works on syntax trees and asks the backend
 only to count matches (:class:`Counter`).
@@ -141,17 +143,19 @@ def _corrections(text: str, node: Node, typed_total: int, vocabulary: Vocabulary
     strict = typed_total if typed_total == 0 else count(_strict(node))
     if strict > FEW:
         return unchanged
-    literal = {part.key for part, _ in parts if part.is_literal(vocabulary)}
+    # A part found as typed (a rare word, a name) is the reader's own word: never replaced, only offered.
+    occurs = {part.key: 0 if strict == 0 and len(parts) == 1 else count(Term(part.folded, quoted=True))
+              for part, _ in parts}
     counted = []
     for choice in _choices(parts):
         read_node = _rewritten(node, choice)
         found = count(_strict(read_node))
-        if found > strict:
+        as_typed = any(occurs[part.key] for part, _ in choice)
+        if found > strict and (not as_typed or found >= MUCH_MORE * max(strict, 1)):
             rewrites = tuple(Rewrite(part.typed, cand.read, cand.kind) for part, cand in choice)
             reading = Reading(_rewritten_text(text, choice), _main_kind(rewrites), rewrites, found,
                               date_parse=date_parse)
-            protected = strict > 0 and any(part.key in literal for part, _ in choice)
-            counted.append((read_node, reading, protected))
+            counted.append((read_node, reading, as_typed))
     # The reading that finds the most: among readings as likely as each other, what the archive says.
     shown = max((c for c in counted if not c[2] and (strict == 0 or c[1].total >= MUCH_MORE * strict)),
                 key=lambda c: c[1].total, default=None)
@@ -207,10 +211,6 @@ class Part:
     @property
     def folded(self) -> str:
         return "".join(compact(normalise(t.text))[0] for t in self.terms)
-
-    def is_literal(self, vocabulary: Vocabulary) -> bool:
-        """True for a Latin word the index holds as a word: its own meaning comes first."""
-        return len(self.terms) == 1 and is_latin(self.folded) and vocabulary.get(self.folded) is not None
 
 
 def _parts(node: Node | None) -> list[Part]:
