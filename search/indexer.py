@@ -706,7 +706,7 @@ def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: 
     with ix.reader() as reader:
         if carried_from is None:
             report.stories = stories.write_stories(generation, reader, fingerprints)
-            vocabulary.write_vocabulary(generation, reader, segmenter)
+            vocabulary.write_vocabulary(generation, reader)
         else:  # a fast update keeps the vocabulary it was cloned with until the next full finish
             fingerprints.save(generation / stories.FINGERPRINTS)
             with whoosh_index.open_dir(carried_from).reader() as previous:
