@@ -319,6 +319,8 @@ Query language:
     芯片 去年  2022年3月  3月5日  上周  近三天  2021年至2022年
                            dates in Chinese filter by date (--no-date-parse: search them as text)
     最近 芯片              newer posts rank higher
+    dongaohui  dah  冬aohui  pinyin, initials, mixed: read as the index's words (冬奥会)
+    加那大  meiutan        typos that find nothing are corrected (--as-typed: search as typed)
 
 Traditional/Simplified, full-width/half-width and case are folded, so 國際
 finds 国际 and ＧＤＰ finds GDP. Copies of one story (re-posts, edited
@@ -414,6 +416,13 @@ def _print_results(results: SearchResults) -> None:
     if results.counts == "stories":
         found = f"{results.total} {'story' if results.total == 1 else 'stories'} ({results.total_posts} posts)"
     click.echo(f"{found} ({results.ms:.1f} ms), page {results.page} of {results.pages}")
+    if results.reading is not None:
+        read = results.reading
+        shown = {"pinyin": f"pinyin read as {read.text!r}", "spelling": f"showing results for {read.text!r}",
+                 "date_text": "date words found nothing as a date: searched as text"}[read.kind]
+        click.echo(click.style(f"{shown} (--as-typed searches {results.query!r} as typed)", dim=True))
+    for other in (r for r in results.offered if not r.is_typed):
+        click.echo(click.style(f"did you mean {other.text!r}? ({other.total} posts)", dim=True))
     for d in results.dates:
         meaning = f"date:{d.date_filter}" if not d.recent else "newer posts rank higher"
         click.echo(click.style(f"read {d.text!r} as {meaning} (--no-date-parse searches it as text)", dim=True))

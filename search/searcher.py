@@ -43,7 +43,7 @@ from .query import Node, compile_query, has_words, parse_date_range, parse_query
 from .readings import search_as_meant
 from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
 from .stories import StoryMap
-from .vocabulary import Vocabulary
+from .vocabulary import SUGGESTIONS, Vocabulary, suggest
 
 SORTS = ("relevance", "newest", "oldest")
 FACETS = ("source", "category", "month")
@@ -348,6 +348,14 @@ class Index:
             q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
         with self._reading() as searcher:
             return len(_rank(searcher, q, limit=0, sort="relevance")[2])
+
+    def suggest(self, typed: str, *, limit: int = SUGGESTIONS) -> list[str]:
+        """Return up to ``limit`` completions of a query being typed: title words and phrases of the index
+        that its last word begins, by their text, pinyin or initials (``冬奥``, ``dongao``, ``dah`` ->
+        冬奥会), commonest first (see :func:`search.vocabulary.suggest`)."""
+        with self._reading():
+            vocabulary = self._vocabulary
+        return suggest(vocabulary, typed, limit=limit)
 
     def _hit(self, searcher: Searcher, docnum: int, score, compiled, snippets: bool, *,
              with_copies: bool = False) -> Hit:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import is_cjk, normalise
+from .analysis import compact, is_cjk, normalise
 
 VOCABULARY = "vocabulary.npz"
 #: A word found only in bodies is kept when at least this many posts hold it.
@@ -339,6 +339,21 @@ class Vocabulary:
 
     def _words(self, ids) -> list[Word]:
         return sorted((self.word(i) for i in ids), key=lambda w: (-w.weight, w.text))
+
+
+def suggest(vocabulary: Vocabulary | None, typed: str, *, limit: int = SUGGESTIONS) -> list[str]:
+    """Return up to ``limit`` completions of what is typed so far: its last word completed (by text,
+    pinyin or initials), the words before it kept as typed.
+
+    >>> suggest(None, "冬奥")
+    []
+    """
+    head, _, last = typed.rpartition(" ") if typed[-1:] != " " else (typed, "", "")
+    folded = compact(normalise(last))[0]
+    if vocabulary is None or not folded:
+        return []
+    prefix = f"{head} " if head.strip() else ""
+    return [prefix + word.text for word in vocabulary.complete(folded, limit=limit)]
 
 
 def _suggestion_weight(word: Word) -> float:
