@@ -159,7 +159,10 @@ def _corrections(text: str, node: Node, typed_total: int, vocabulary: Vocabulary
     # The reading that finds the most: among readings as likely as each other, what the archive says.
     shown = max((c for c in counted if not c[2] and (strict == 0 or c[1].total >= MUCH_MORE * strict)),
                 key=lambda c: c[1].total, default=None)
-    offered = tuple(reading for _, reading, _ in counted if shown is None or reading is not shown[1])[:MAX_OFFERED]
+    # Others are offered when they are about as common as the best (not 强力啊 beside 强烈).
+    best = max((reading.total for _, reading, _ in counted), default=0)
+    offered = tuple(reading for _, reading, _ in counted if (shown is None or reading is not shown[1])
+                    and reading.total * MUCH_MORE >= best)[:MAX_OFFERED]
     if shown is None:
         return Understood(node, None, offered, False)
     typed = Reading(text, "typed", (), strict, date_parse=date_parse)

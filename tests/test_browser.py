@@ -235,6 +235,60 @@ def test_date_words_show_their_range_and_one_click_searches_them_as_text(tab):
     assert tab.errors == []
 
 
+def test_suggestions_appear_as_you_type_pinyin_and_enter_searches_the_chosen_one(tab):
+    page = tab.goto("/")
+    page.keyboard.type("qianglie", delay=40)
+    first = page.locator("#q-suggestions [role=option]").first
+    first.wait_for()
+    assert first.inner_text() == "强烈推荐"
+    assert page.get_attribute("#q", "aria-expanded") == "true"
+    page.screenshot(path=_screenshot("suggestions-desktop.png"))
+    page.keyboard.press("ArrowDown")
+    assert first.get_attribute("aria-selected") == "true"
+    assert page.get_attribute("#q", "aria-activedescendant") == first.get_attribute("id")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=%E5%BC%BA%E7%83%88%E6%8E%A8%E8%8D%90*")
+    assert page.input_value("#q") == "强烈推荐"
+    assert page.locator(".hit-title mark").first.inner_text() == "强烈推荐"
+    assert tab.errors == []
+
+
+def test_escape_closes_the_suggestions_and_arrows_then_move_through_results(tab):
+    page = tab.goto("/search?q=手机")
+    page.locator("#q").fill("")
+    page.locator("#q").type("rengong", delay=40)
+    page.locator("#q-suggestions [role=option]").first.wait_for()
+    page.wait_for_selector(".reading-note")  # the instant results for rengong (read as pinyin) are in
+    page.keyboard.press("Escape")
+    assert page.locator("#q-suggestions").is_hidden()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.closest('.hit') !== null")
+    assert tab.errors == []
+
+
+def test_did_you_mean_offers_a_correction_one_click_away(tab):
+    page = tab.goto("/search?q=makers")
+    offer = page.locator(".did-you-mean a")
+    assert page.locator(".did-you-mean").inner_text() == "您是不是要找：makes"
+    offer.click()
+    page.wait_for_url("**/search?q=makes")
+    assert int(page.locator(".summary").get_attribute("data-total")) > 1
+    assert tab.errors == []
+
+
+def test_a_typo_shows_the_correction_and_one_click_searches_as_typed(tab):
+    page = tab.goto("/")
+    page.keyboard.type("强烈退荐", delay=40)
+    note = page.locator(".reading-note")
+    note.wait_for()
+    assert note.inner_text().startswith("已显示「强烈推荐」的结果，仍然搜索「强烈退荐」")
+    page.screenshot(path=_screenshot("correction-desktop.png"))
+    note.locator("a").click()
+    page.wait_for_url("**as_typed=1**")
+    assert page.locator(".reading-note").count() == 0
+    assert tab.errors == []
+
+
 def test_other_copies_of_a_story_expand(tab):
     page = tab.goto("/search?q=法拉第未来 和解")
     copies = page.locator(".hit details.copies").first
