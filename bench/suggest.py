@@ -78,14 +78,16 @@ def run(index_dir: Path, *, words: int, rounds: int) -> dict:
 def main(index_dir: Path, words: int, rounds: int) -> None:
     """Print /api/suggest latency on INDEX_DIR next to /api/stats, measured in the same run."""
     result = run(index_dir, words=words, rounds=rounds)
-    click.echo(f"{result['prefixes']} prefixes x {rounds} rounds; cold start (lookup tables) {result['cold_ms']:.0f} ms")
+    click.echo(f"{result['prefixes']} prefixes x {rounds} rounds; "
+               f"cold start (lookup tables) {result['cold_ms']:.0f} ms")
     click.echo(f"{'':22}{'p50':>8}{'p95':>8}{'p99':>8}  (ms; CPU: this thread's time, without waiting)")
     for name in ("suggest", "stats", "suggest CPU", "stats CPU"):
         values = result[name]
         click.echo(f"/api/{name:<17}{statistics.median(values):8.2f}{percentile(values, 0.95):8.2f}"
                    f"{percentile(values, 0.99):8.2f}")
     ratio = percentile(result["suggest"], 0.95) / percentile(result["stats"], 0.95)
-    click.echo(f"suggest p95 / baseline p95: {ratio:.2f}x; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    click.echo(f"suggest p95 / baseline p95: {ratio:.2f}x; load average {load}")
 
 
 if __name__ == "__main__":

@@ -32,9 +32,11 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
+from typing import Protocol
 
 from .analysis import Segmenter, compact, normalise
 from .query import And, Node, Not, Or, Term, parse_query, units
@@ -79,25 +81,32 @@ class Understood:
 
 # --- the decision ---------------------------------------------------------------------------------
 
-def search_as_meant(text: str, request, *, run: Callable[[Node | None, tuple[QueryDate, ...]], SearchResults],
-                    count: Counter, vocabulary: Vocabulary | None, segmenter: Segmenter,
-                    as_typed: bool = False) -> SearchResults:
-    """Search ``request`` (a :class:`~search.searcher.SearchRequest` of ``text``) as typed and, if that
-    finds very little, as the reader may have meant it; return the results shown.
+class TreeSearcher(Protocol):
+    """What a backend offers query reading: search a syntax tree, count its matches (with a request's filters)."""
 
-    ``run`` searches a syntax tree (with the dates it applies) and ``count``
-    counts its matches: the backend's two primitives.
-    """
-    results = run(request.node, request.dates)
-    if as_typed:
-        return results
-    understood = reconsider(text, request.node, results.total_posts or 0, dates=request.dates,
-                            text_node=lambda: parse_query(text), vocabulary=vocabulary, segmenter=segmenter,
-                            count=count)
-    if understood.changed:
-        dates = request.dates if understood.reading.date_parse else ()
-        results = run(understood.node, dates)
-    return replace(results, reading=understood.reading, offered=understood.offered)
+    segmenter: Segmenter
+
+    def search_tree(self, request, node: Node | None, dates: tuple[QueryDate, ...], *, page: int, per_page: int,
+                    snippets: bool, facets: bool, fold: bool) -> SearchResults: ...
+
+    def count_tree(self, request, node: Node | None) -> int: ...
+
+
+def search_as_meant(backend: TreeSearcher, request, *, vocabulary: Vocabulary | None, as_typed: bool,
+                    started: float, **page) -> SearchResults:
+    """Search ``request`` (a :class:`~search.searcher.SearchRequest`) as typed and, if that finds very
+    little, as the reader may have meant it; return the results shown, timed from ``started``
+    (a :func:`time.perf_counter` reading)."""
+    results = backend.search_tree(request, request.node, request.dates, **page)
+    if not as_typed:
+        understood = reconsider(request.text, request.node, results.total_posts or 0, dates=request.dates,
+                                text_node=lambda: parse_query(request.text), vocabulary=vocabulary,
+                                segmenter=backend.segmenter, count=lambda node: backend.count_tree(request, node))
+        if understood.changed:
+            dates = request.dates if understood.reading.date_parse else ()
+            results = backend.search_tree(request, understood.node, dates, **page)
+        results = replace(results, reading=understood.reading, offered=understood.offered)
+    return replace(results, ms=(time.perf_counter() - started) * 1000)
 
 
 def reconsider(text: str, node: Node | None, typed_total: int, *, dates: tuple[QueryDate, ...],
@@ -294,7 +303,7 @@ def _rewritten_text(text: str, choice: tuple) -> str:
     """The typed text with each part replaced by its reading: what a reader would type for this reading."""
     for part, cand in choice:
         pattern = r"\s+".join(re.escape(t.text) for t in part.terms)
-        text = re.sub(pattern, lambda _: cand.read, text, count=1)
+        text = re.sub(pattern, cand.read.replace("\\", "\\\\"), text, count=1)
     return text
 
 

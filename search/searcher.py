@@ -18,7 +18,7 @@ import weakref
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -301,17 +301,11 @@ class Index:
             newest, vocabulary = self._newest, self._vocabulary
         request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
                                half_life_days=half_life_days, now=now, date_parse=date_parse, newest=newest)
+        return search_as_meant(self, request, vocabulary=vocabulary, as_typed=as_typed, started=started, page=page,
+                               per_page=per_page, snippets=snippets, facets=facets, fold=fold)
 
-        def run(node: Node | None, dates: tuple[QueryDate, ...]) -> SearchResults:
-            return self._search(request, node, dates, page=page, per_page=per_page, snippets=snippets,
-                                facets=facets, fold=fold)
-
-        results = search_as_meant(text, request, run=run, count=lambda node: self._count(request, node),
-                                  vocabulary=vocabulary, segmenter=self.segmenter, as_typed=as_typed)
-        return replace(results, ms=(time.perf_counter() - started) * 1000)
-
-    def _search(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
-                per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
+    def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
+                    per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
         """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort."""
         filters, sort, half_life_days, now = request.filters, request.sort, request.half_life_days, request.now
         compiled = compile_query(node, segmenter=self.segmenter)
@@ -340,7 +334,7 @@ class Index:
                              per_page=per_page, sort=sort, hits=hits, facets=facet_counts,
                              total_posts=len(matched), counts="stories" if stories else "posts", dates=dates)
 
-    def _count(self, request: SearchRequest, node: Node | None) -> int:
+    def count_tree(self, request: SearchRequest, node: Node | None) -> int:
         """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
         q = compile_query(node, segmenter=self.segmenter).query
         extra = request.filters.query()

@@ -16,7 +16,6 @@ import math
 import threading
 import time
 from collections import Counter
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Self
 
@@ -149,14 +148,8 @@ class SphinxIndex:
         request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
                                half_life_days=half_life_days, now=now, date_parse=date_parse,
                                newest=last.date() if last else None)
-
-        def run(node: Node | None, dates: tuple[QueryDate, ...]) -> SearchResults:
-            return self._search(request, node, dates, page=page, per_page=per_page, snippets=snippets,
-                                facets=facets, fold=fold)
-
-        results = search_as_meant(text, request, run=run, count=lambda node: self._count(request, node),
-                                  vocabulary=None, segmenter=self.segmenter, as_typed=as_typed)
-        return replace(results, ms=(time.perf_counter() - started) * 1000)
+        return search_as_meant(self, request, vocabulary=None, as_typed=as_typed, started=started, page=page,
+                               per_page=per_page, snippets=snippets, facets=facets, fold=fold)
 
     def suggest(self, prefix: str, *, limit: int = SUGGESTIONS) -> list[str]:
         """Return no completions: the cluster keeps no vocabulary (see :meth:`search`)."""
@@ -170,15 +163,15 @@ class SphinxIndex:
             matched = plan.AllOf((matched, plan.Constant(filtered, 0.0)))
         return planned, matched
 
-    def _count(self, request: SearchRequest, node: Node | None) -> int:
+    def count_tree(self, request: SearchRequest, node: Node | None) -> int:
         """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
         _, matched = self._matching(request, node)
         result = self._nodes.select([f"SELECT id FROM {self.url.index} WHERE MATCH(%s) LIMIT 1 OPTION ranker=none"],
                                     [to_match(matched)])[0]
         return result.total_found
 
-    def _search(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
-                per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
+    def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
+                    per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
         """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort."""
         meta, collection = self._current()
         planned, node = self._matching(request, node)
