@@ -27,7 +27,6 @@ import itertools
 import math
 import os
 import re
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import compact, is_cjk, normalise
+from .segments import document_frequencies
 
 VOCABULARY = "vocabulary.npz"
 #: A word found only in bodies is kept when at least this many posts hold it.
@@ -92,21 +92,36 @@ def write_vocabulary(generation: Path, reader) -> int:
     posts: Counter[str] = Counter()
     for segment, _ in reader.leaf_readers():
         for counts, field in ((titles, "title"), (posts, "body")):
-            for term, info in segment.iter_field(field):
+            for term, documents in document_frequencies(segment, field):
                 word = term.decode("utf-8")
                 if _kept(word):
-                    counts[word] += info.doc_frequency()
-    words = sorted(w for w in posts.keys() | titles.keys() if titles[w] or posts[w] >= MIN_BODY_POSTS)
+                    counts[word] += documents
+    words = [w for w in posts.keys() | titles.keys() if titles[w] or posts[w] >= MIN_BODY_POSTS]
     phrases = _title_phrases(reader, titles)
-    entries = words + sorted(phrases)
+    entries = sorted([(w, 0) for w in words] + [(p, 1) for p in phrases])
     known = _previous_spellings(generation / VOCABULARY)
-    spellings = [known.get(w) or spell(w) if is_han(w) else "" for w in entries]
+    spellings = [known.get(w) or spell(w) if is_han(w) else "" for w, _ in entries]
+    sounds, initials = [], []
+    for i, ((_, is_phrase), spelt) in enumerate(zip(entries, spellings)):
+        for n, reading in enumerate(spelt.split(SPELLING) if spelt else ()):
+            syllables = reading.split(SYLLABLE)
+            if not is_phrase or n == 0:  # a phrase is only suggested, by its reading in context
+                sounds.append(("".join(syllables), i, n == 0))
+            if n == 0:
+                initials.append(("".join(s[0] for s in syllables if s), i))
+    sounds.sort()
+    initials.sort()
     arrays = {
-        "text": _pack(entries),
-        "pinyin": _pack(spellings),
-        "titles": np.array([titles[w] for w in words] + [phrases[p] for p in sorted(phrases)], dtype=np.int32),
-        "posts": np.array([posts[w] for w in words] + [0] * len(phrases), dtype=np.int32),
-        "phrase": np.array([0] * len(words) + [1] * len(phrases), dtype=np.int8),
+        **_packed("text", [w for w, _ in entries]),
+        **_packed("pinyin", spellings),
+        "titles": np.array([titles[w] if not ph else phrases[w] for w, ph in entries], dtype=np.int32),
+        "posts": np.array([posts[w] if not ph else 0 for w, ph in entries], dtype=np.int32),
+        "phrase": np.array([ph for _, ph in entries], dtype=np.int8),
+        **_packed("sounds", [k for k, _, _ in sounds]),
+        "sounds_ids": np.array([i for _, i, _ in sounds], dtype=np.int32),
+        "sounds_first": np.array([first for _, _, first in sounds], dtype=np.int8),  # the reading in context
+        **_packed("initials", [k for k, _ in initials]),
+        "initials_ids": np.array([i for _, i in initials], dtype=np.int32),
     }
     tmp = generation / f"{VOCABULARY}.tmp"
     with open(tmp, "wb") as fh:
@@ -147,9 +162,10 @@ def _previous_spellings(path: Path) -> dict[str, str]:
     """Return ``{word: pinyin}`` from an existing vocabulary file (an update's clone of the last one)."""
     try:
         with np.load(path) as data:
-            return dict(zip(_unpack(data["text"]), _unpack(data["pinyin"])))
+            texts, spellings = _Strings.unpack(data, "text"), _Strings.unpack(data, "pinyin")
     except (OSError, KeyError, ValueError):
         return {}
+    return {texts[i]: spellings[i] for i in range(len(texts))}
 
 
 def spell(word: str) -> str:
@@ -172,7 +188,7 @@ def spell(word: str) -> str:
 
 def _readings(word: str) -> list[tuple[str, ...]]:
     """Every character's toneless readings, the likeliest in context first (phrases matched longest first)."""
-    phrases, _ = _pinyin_tables()
+    phrases = _phrase_readings()
     out: list[tuple[str, ...]] = []
     i = 0
     while i < len(word):
@@ -193,18 +209,24 @@ def char_syllables(ch: str) -> tuple[str, ...]:
     >>> char_syllables("行")
     ('xing', 'hang', 'heng')
     """
-    _, chars = _pinyin_tables()
-    toned = chars.get(ord(ch))
+    toned = _char_readings().get(ord(ch))
     return tuple(dict.fromkeys(map(_toneless, toned.split(",")))) if toned else ()
 
 
 @functools.cache
-def _pinyin_tables() -> tuple[dict, dict]:
-    """pypinyin's phrase and character dictionaries, loaded on first use (about 0.3 s)."""
+def _phrase_readings() -> dict:
+    """pypinyin's phrase dictionary (words read in context; only indexing needs it: 37 MB in memory)."""
     from pypinyin.phrases_dict import phrases_dict
+
+    return phrases_dict
+
+
+@functools.cache
+def _char_readings() -> dict:
+    """pypinyin's character dictionary, loaded on first use."""
     from pypinyin.pinyin_dict import pinyin_dict
 
-    return phrases_dict, pinyin_dict
+    return pinyin_dict
 
 
 @functools.cache
@@ -215,16 +237,39 @@ def _toneless(syllable: str) -> str:
     return to_normal(syllable)
 
 
-def _pack(strings: list[str]) -> np.ndarray:
-    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+def _packed(name: str, strings: list[str]) -> dict[str, np.ndarray]:
+    """Many strings as two arrays: their UTF-8 bytes end to end, and where each ends (in characters)."""
+    return {name: np.frombuffer("".join(strings).encode("utf-8"), dtype=np.uint8),
+            f"{name}_ends": np.cumsum([len(x) for x in strings], dtype=np.int32)}
 
 
-def _unpack(packed: np.ndarray) -> list[str]:
-    text = packed.tobytes().decode("utf-8")
-    return text.split("\n") if text else []
+class _Strings:
+    """Strings kept as one: the i-th is ``joined[starts[i]:ends[i]]`` (a few bytes each, not a Python object)."""
 
+    def __init__(self, joined: str, ends: np.ndarray):
+        self.joined = joined
+        self.ends = np.asarray(ends, dtype=np.int32)
+        self.starts = np.concatenate([np.zeros(1, np.int32), self.ends[:-1]])
 
-# --- reading (query time) -------------------------------------------------------------------------
+    @classmethod
+    def unpack(cls, data, name: str) -> _Strings:
+        return cls(data[name].tobytes().decode("utf-8"), data[f"{name}_ends"])
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i: int) -> str:
+        return self.joined[int(self.starts[i]):int(self.ends[i])]
+
+    def span(self, low: str, high: str | None = None) -> tuple[int, int]:
+        """Return the positions of the (sorted) strings ``s`` with ``low <= s``, and ``s`` starting with
+        ``low`` (``high`` None) or ``s <= high``."""
+        everything = range(len(self))
+        lo = bisect.bisect_left(everything, low, key=self.__getitem__)
+        if high is None:
+            return lo, bisect.bisect_left(everything, low + "\U0010ffff", lo, key=self.__getitem__)
+        return lo, bisect.bisect_right(everything, high, lo, key=self.__getitem__)
+
 
 @dataclass(frozen=True)
 class Word:
@@ -247,56 +292,55 @@ class Word:
 
 
 class Vocabulary:
-    """The words of one generation, with the lookups query reading needs, built on first use.
+    """The words of one generation and their lookups: sorted keys in a few strings and arrays (about 15 MB
+    for 200,000 entries), read only, so one instance serves every thread."""
 
-    Thread-safe: the tables are built once, under a lock, and only read afterwards.
-    """
-
-    def __init__(self, texts: list[str], spellings: list[str], titles: np.ndarray, posts: np.ndarray,
-                 phrase: np.ndarray):
-        self._texts, self._spellings = texts, spellings
-        self._titles, self._posts, self._phrase = titles, posts, phrase
-        self._lock = threading.Lock()
-        self._tables: _Tables | None = None
+    def __init__(self, data):
+        self._texts, self._spellings = _Strings.unpack(data, "text"), _Strings.unpack(data, "pinyin")
+        self._sounds, self._initials = _Strings.unpack(data, "sounds"), _Strings.unpack(data, "initials")
+        self._sound_ids, self._initial_ids = data["sounds_ids"], data["initials_ids"]
+        self._sound_first = data["sounds_first"].astype(bool)
+        self._titles, self._posts, self._phrase = data["titles"], data["posts"], data["phrase"].astype(bool)
+        lengths = np.diff(np.concatenate([[0], data["text_ends"]]))
+        #: Entries suggested: title words and phrases of two or more characters, by titles then posts.
+        self._suggested = (self._titles > 0) & (lengths >= 2)
+        self._rank = self._titles + self._posts / 1000
+        self._latin: tuple[list[str], list[int]] | None = None
+        self._cache: dict[tuple[str, str, int], list[int]] = {}
 
     @classmethod
     def load(cls, generation: Path) -> Vocabulary | None:
-        """Return the vocabulary of ``generation``, or None if it has none (built before vocabularies existed)."""
+        """Return the vocabulary of ``generation``, or None if it has none (built before vocabularies existed,
+        or by a version that wrote another layout: searching then reads queries only as typed)."""
         try:
             with np.load(generation / VOCABULARY) as data:
-                return cls(_unpack(data["text"]), _unpack(data["pinyin"]), data["titles"], data["posts"],
-                           data["phrase"])
-        except FileNotFoundError:
+                return cls(data)
+        except (FileNotFoundError, KeyError):
             return None
 
     def __len__(self) -> int:
         return len(self._texts)
 
-    @property
-    def tables(self) -> _Tables:
-        if self._tables is None:
-            with self._lock:
-                if self._tables is None:
-                    self._tables = _Tables(self)
-        return self._tables
-
     def word(self, i: int) -> Word:
-        spellings = tuple(tuple(s.split(SYLLABLE)) for s in self._spellings[i].split(SPELLING)) \
-            if self._spellings[i] else ()
+        spelt = self._spellings[i]
+        spellings = tuple(tuple(s.split(SYLLABLE)) for s in spelt.split(SPELLING)) if spelt else ()
         return Word(self._texts[i], int(self._titles[i]), int(self._posts[i]), spellings, bool(self._phrase[i]))
 
     def get(self, text: str) -> Word | None:
         """Return the entry for a folded word, or None if the index does not hold it as a word."""
-        i = self.tables.ids.get(text)
-        return None if i is None else self.word(i)
+        lo, hi = self._texts.span(text, text)
+        return next((self.word(i) for i in range(lo, hi) if not self._phrase[i]), None)
 
     def spelt(self, letters: str) -> list[Word]:
         """Return the words whose whole toneless pinyin is ``letters`` (no separators), commonest first."""
-        return self._words(self.tables.by_pinyin.get(letters, ()))
+        lo, hi = self._sounds.span(letters, letters)
+        return self._words(i for i in self._sound_ids[lo:hi].tolist() if not self._phrase[i])
 
     def with_initials(self, letters: str) -> list[Word]:
         """Return the words of 3+ characters whose syllables start with these letters, commonest first."""
-        return self._words(self.tables.by_initials.get(letters, ()))
+        lo, hi = self._initials.span(letters, letters)
+        return self._words(i for i in self._initial_ids[lo:hi].tolist()
+                           if not self._phrase[i] and len(self._texts[i]) >= 3)
 
     def latin_within(self, word: str, distance: int) -> list[tuple[Word, int]]:
         """Return ``(Latin word, edits)`` within ``distance`` edits of ``word`` (a swap of two neighbours is
@@ -304,9 +348,13 @@ class Vocabulary:
         from rapidfuzz.distance import OSA
         from rapidfuzz.process import extract
 
-        tables = self.tables
-        found = extract(word, tables.latin, scorer=OSA.distance, score_cutoff=distance, limit=None)
-        return sorted(((self.word(tables.latin_ids[i]), int(d)) for _, d, i in found if d > 0),
+        if self._latin is None:
+            ids = [i for i in range(len(self)) if not self._phrase[i] and not self._spellings[i]
+                   and is_latin(self._texts[i])]
+            self._latin = [self._texts[i] for i in ids], ids
+        texts, ids = self._latin
+        found = extract(word, texts, scorer=OSA.distance, score_cutoff=distance, limit=None)
+        return sorted(((self.word(ids[i]), int(d)) for _, d, i in found if d > 0),
                       key=lambda pair: (pair[1], -pair[0].weight, pair[0].text))
 
     def complete(self, prefix: str, *, limit: int = SUGGESTIONS) -> list[Word]:
@@ -316,21 +364,43 @@ class Vocabulary:
         A prefix of Han characters followed by letters (``冬ao``) completes words
         that begin with those characters and continue with that pinyin.
         """
-        tables = self.tables
         head = next((i for i, ch in enumerate(prefix) if not is_cjk(ch)), len(prefix))
         han, tail = prefix[:head], prefix[head:]
         if han and tail:
             if not is_latin(tail):
                 return []
-            ids = [i for i in tables.prefixed(tables.surface, han, None)
-                   if any("".join(s[len(han):]).startswith(tail) for s in self.word(i).spellings)]
+            lo, hi = self._texts.span(han)
+            ids = [i for i in range(lo, hi) if self._suggested[i]
+                   and any("".join(s[len(han):]).startswith(tail) for s in self.word(i).spellings)]
             return self._best(ids, limit)
-        found = dict.fromkeys(tables.prefixed(tables.surface, prefix, limit))
+        found = dict.fromkeys(self._prefixed("text", prefix, limit))
         if is_latin(prefix):
-            found.update(dict.fromkeys(tables.prefixed(tables.sounds, prefix, limit)))
+            found.update(dict.fromkeys(self._prefixed("sounds", prefix, limit)))
             if len(prefix) >= 2:
-                found.update(dict.fromkeys(tables.prefixed(tables.initials, prefix, limit)))
+                found.update(dict.fromkeys(self._prefixed("initials", prefix, limit)))
         return self._best(list(found), limit)
+
+    def _prefixed(self, keys: str, prefix: str, limit: int) -> list[int]:
+        """The ``limit`` best suggested entries whose text, pinyin or initials (``keys``) start with ``prefix``.
+
+        A short prefix spans many entries (every word read ``s…``): its answer is kept.
+        """
+        if (keys, prefix, limit) in self._cache:
+            return self._cache[keys, prefix, limit]
+        strings, ids = {"text": (self._texts, None), "sounds": (self._sounds, self._sound_ids),
+                        "initials": (self._initials, self._initial_ids)}[keys]
+        lo, hi = strings.span(prefix)
+        found = np.arange(lo, hi) if ids is None else ids[lo:hi]
+        keep = self._suggested[found]
+        if keys == "sounds":  # suggested by the reading in context, not by a heteronym's rare one
+            keep &= self._sound_first[lo:hi]
+        found = found[keep]
+        if len(found) > limit:
+            found = found[np.argpartition(-self._rank[found], limit)[:limit]]
+        best = list(dict.fromkeys(found[np.argsort(-self._rank[found], kind="stable")].tolist()))
+        if len(prefix) <= 2:
+            self._cache[keys, prefix, limit] = best
+        return best
 
     def _best(self, ids, limit: int) -> list[Word]:
         words = [self.word(i) for i in ids]
@@ -338,7 +408,7 @@ class Vocabulary:
         return words[:limit]
 
     def _words(self, ids) -> list[Word]:
-        return sorted((self.word(i) for i in ids), key=lambda w: (-w.weight, w.text))
+        return sorted((self.word(i) for i in dict.fromkeys(ids)), key=lambda w: (-w.weight, w.text))
 
 
 def suggest(vocabulary: Vocabulary | None, typed: str, *, limit: int = SUGGESTIONS) -> list[str]:
@@ -359,79 +429,6 @@ def suggest(vocabulary: Vocabulary | None, typed: str, *, limit: int = SUGGESTIO
 def _suggestion_weight(word: Word) -> float:
     """Suggestions are title words and phrases: ranked by the titles holding them, then by posts."""
     return word.titles + word.posts / 1000
-
-
-class _Tables:
-    """Lookup tables of a :class:`Vocabulary` (built once, then read only)."""
-
-    def __init__(self, vocabulary: Vocabulary):
-        texts, spellings, phrase = vocabulary._texts, vocabulary._spellings, vocabulary._phrase
-        titles = vocabulary._titles
-        self.ids = {t: i for i, t in enumerate(texts) if not phrase[i]}
-        self.by_pinyin: dict[str, list[int]] = {}
-        self.by_initials: dict[str, list[int]] = {}
-        self.latin: list[str] = []
-        self.latin_ids: list[int] = []
-        surface, sounds, initials = [], [], []
-        for i, (text, spelt) in enumerate(zip(texts, spellings)):
-            suggested = titles[i] > 0 and len(text) >= 2
-            if suggested:
-                surface.append((text, i))
-            if not spelt:
-                if not phrase[i] and is_latin(text):
-                    self.latin.append(text)
-                    self.latin_ids.append(i)
-                continue
-            for j, reading in enumerate(spelt.split(SPELLING)):
-                syllables = reading.split(SYLLABLE)
-                joined = "".join(syllables)
-                if not phrase[i]:
-                    self.by_pinyin.setdefault(joined, []).append(i)
-                    if j == 0 and len(syllables) >= 3:
-                        self.by_initials.setdefault("".join(s[0] for s in syllables), []).append(i)
-                if suggested:
-                    sounds.append((joined, i))
-                    if j == 0:
-                        initials.append(("".join(s[0] for s in syllables), i))
-        self.surface, self.sounds, self.initials = (_PrefixTable(pairs, vocabulary) for pairs in (surface, sounds,
-                                                                                                  initials))
-
-    @staticmethod
-    def prefixed(table: _PrefixTable, prefix: str, limit: int | None) -> list[int]:
-        return table.best(prefix, limit)
-
-
-class _PrefixTable:
-    """Keys in sorted order, for the entries whose key starts with a prefix, best first.
-
-    The range of a short prefix can be long (every word read ``s…``), so the
-    best entries of each one- and two-character prefix are kept once found.
-    """
-
-    def __init__(self, pairs: list[tuple[str, int]], vocabulary: Vocabulary):
-        pairs.sort()
-        self.keys = [k for k, _ in pairs]
-        self.ids = np.array([i for _, i in pairs], dtype=np.int64)
-        weights = vocabulary._titles.astype(np.float64) + vocabulary._posts / 1000
-        self.weights = weights[self.ids] if len(self.ids) else np.zeros(0)
-        self._short: dict[tuple[str, int], list[int]] = {}
-
-    def best(self, prefix: str, limit: int | None) -> list[int]:
-        if not prefix:
-            return []
-        if (prefix, limit) in self._short:
-            return self._short[prefix, limit]
-        lo = bisect.bisect_left(self.keys, prefix)
-        hi = bisect.bisect_left(self.keys, prefix + "\U0010ffff", lo)
-        ids, weights = self.ids[lo:hi], self.weights[lo:hi]
-        if limit is not None and len(ids) > limit:
-            top = np.argpartition(-weights, limit)[:limit]
-            ids, weights = ids[top], weights[top]
-        order = np.argsort(-weights, kind="stable")
-        found = list(dict.fromkeys(ids[order].tolist()))
-        if limit is not None and len(prefix) <= 2:
-            self._short[prefix, limit] = found
-        return found
 
 
 def log_weight(word: Word) -> float:
