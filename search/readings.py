@@ -70,13 +70,12 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Understood:
-    """What :func:`reconsider` decided: the tree to search (None: the typed one), the reading shown, and
-    the readings offered."""
+    """What :func:`reconsider` decided: the tree to search, the reading it is (None: as typed), and the
+    readings offered."""
 
     node: Node | None
     reading: Reading | None
     offered: tuple[Reading, ...]
-    changed: bool
 
 
 # --- the decision ---------------------------------------------------------------------------------
@@ -102,7 +101,7 @@ def search_as_meant(backend: TreeSearcher, request, *, vocabulary: Vocabulary | 
         understood = reconsider(request.text, request.node, results.total_posts or 0, dates=request.dates,
                                 text_node=lambda: parse_query(request.text), vocabulary=vocabulary,
                                 segmenter=backend.segmenter, count=lambda node: backend.count_tree(request, node))
-        if understood.changed:
+        if understood.reading is not None:
             dates = request.dates if understood.reading.date_parse else ()
             results = backend.search_tree(request, understood.node, dates, **page)
         results = replace(results, reading=understood.reading, offered=understood.offered)
@@ -119,7 +118,7 @@ def reconsider(text: str, node: Node | None, typed_total: int, *, dates: tuple[Q
     counts a tree's matches. Nothing is counted unless the query finds very
     little.
     """
-    unchanged = Understood(node, None, (), False)
+    unchanged = Understood(node, None, ())
     if node is None:
         return unchanged
     ranges = tuple(d for d in dates if not d.recent)
@@ -134,7 +133,7 @@ def reconsider(text: str, node: Node | None, typed_total: int, *, dates: tuple[Q
             further = _corrections(text, as_text, found, vocabulary, segmenter, count, date_parse=False)
             if further.reading is not None:
                 return replace(further, offered=(as_dated, *further.offered))
-            return Understood(as_text, reading, (as_dated,), True)
+            return Understood(as_text, reading, (as_dated,))
     if typed_total > FEW and not any(_loose(t, vocabulary, segmenter) for t in _positive_terms(node)):
         return unchanged
     return _corrections(text, node, typed_total, vocabulary, segmenter, count, date_parse=True)
@@ -143,7 +142,7 @@ def reconsider(text: str, node: Node | None, typed_total: int, *, dates: tuple[Q
 def _corrections(text: str, node: Node, typed_total: int, vocabulary: Vocabulary | None, segmenter: Segmenter,
                  count: Counter, *, date_parse: bool) -> Understood:
     """Pinyin and typo readings of ``node``, counted, if it finds very little read strictly."""
-    unchanged = Understood(node, None, (), False)
+    unchanged = Understood(node, None, ())
     if vocabulary is None:
         return unchanged
     parts = [(part, cands) for part in _parts(node) if (cands := candidates(part, vocabulary))]
@@ -173,9 +172,9 @@ def _corrections(text: str, node: Node, typed_total: int, vocabulary: Vocabulary
     offered = tuple(reading for _, reading, _ in counted if (shown is None or reading is not shown[1])
                     and reading.total * MUCH_MORE >= best)[:MAX_OFFERED]
     if shown is None:
-        return Understood(node, None, offered, False)
+        return Understood(node, None, offered)
     typed = Reading(text, "typed", (), strict, date_parse=date_parse)
-    return Understood(shown[0], shown[1], (typed, *offered), True)
+    return Understood(shown[0], shown[1], (typed, *offered))
 
 
 def _main_kind(rewrites: tuple[Rewrite, ...]) -> str:
