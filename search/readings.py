@@ -12,19 +12,20 @@ pay nothing:
 * **typos**: a Latin word within one edit of an index word from 5 letters,
   two from 9 (a swap of neighbours is one edit); a Han word with one
   character (two in words of 4+) replaced by a homophone or a character of
-  similar shape (:data:`NEAR_SHAPE`);
+  similar shape (:func:`near_shape_table`);
 * **date words as text**: when the date a query names (``今年以来``) holds no
   matching post, its words searched as text.
 
-A reading that finds :data:`MUCH_MORE` times as many posts is shown instead of
-what was typed (one click goes back); other readings that find more are
-offered ("您是不是要找"). A part of the query found in the archive as typed
+A reading is shown instead of what was typed (one click goes back) when the
+words it replaces occur nowhere in the archive and it finds posts, or
+:data:`MUCH_MORE` times as many as a query that found very little; other
+readings about as common are offered ("您是不是要找"). A part of the query found in the archive as typed
 (``iphone``, a rare name, ``makers``) keeps its literal meaning: its readings
 are never shown instead, only offered, and only when they find
 :data:`MUCH_MORE` times as many posts.
 
 The module is engine-neutral: it works on syntax trees and asks the backend
-only to count matches (:class:`Counter`).
+only to search a tree and to count its matches (:class:`TreeSearcher`).
 """
 
 from __future__ import annotations
