@@ -50,7 +50,7 @@ FEW = 3
 MUCH_MORE = 10
 #: Readings of one part of a query that are tried, and readings of a whole query that are counted.
 PART_CANDIDATES = 3
-MAX_READINGS = 4
+MAX_READINGS = 2
 #: Readings offered besides the one shown.
 MAX_OFFERED = 3
 #: Longest Latin run read as pinyin, in letters.
@@ -149,14 +149,22 @@ def _corrections(text: str, node: Node, typed_total: int, vocabulary: Vocabulary
     parts = [(part, cands) for part in _parts(node) if (cands := candidates(part, vocabulary))]
     if not parts:
         return unchanged
-    strict = typed_total if typed_total == 0 else count(_strict(node))
+    # Read strictly (each word as one string), the typed query finds as many posts as it did when every word
+    # is one unit; only a word cut in several (加那大: 加/那/大) must be counted again.
+    single = all(t.quoted or len(units(compact(normalise(t.text))[0], segmenter)) == 1 for t in _positive_terms(node))
+    strict = typed_total if typed_total == 0 or single else count(_strict(node))
     if strict > FEW:
         return unchanged
     # A part found as typed (a rare word, a name) is the reader's own word: never replaced, only offered.
-    occurs = {part.key: 0 if strict == 0 and len(parts) == 1 else count(Term(part.folded, quoted=True))
-              for part, _ in parts}
+    # When the query finds something, every one of its words is found (only a run of Latin words may not be).
+    occurs = {part.key: count(Term(part.folded, quoted=True)) if len(part.terms) > 1 or (not strict and len(parts) > 1)
+              else strict for part, _ in parts}
+    if strict and all(occurs.values()):
+        choices = itertools.islice(_choices(parts), 1)  # only offered: the likeliest reading is enough
+    else:
+        choices = _choices(parts)
     counted = []
-    for choice in _choices(parts):
+    for choice in choices:
         read_node = _rewritten(node, choice)
         found = count(_strict(read_node))
         as_typed = any(occurs[part.key] for part, _ in choice)
@@ -423,6 +431,8 @@ def han_corrections(folded: str, vocabulary: Vocabulary) -> list[Candidate]:
                 score = log_weight(word) + 4 * size
                 if read not in found or found[read].score < score:
                     found[read] = Candidate(read, kind, score)
+        if len(found) >= PART_CANDIDATES:  # shorter stretches would only read worse
+            break
     return sorted(found.values(), key=lambda c: -c.score)
 
 

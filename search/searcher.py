@@ -39,7 +39,7 @@ from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
 from .corpus import Problem
 from .permalinks import PostUrls, find_unlinked
 from .recall import recall_index
-from .query import Node, compile_query, has_words, parse_date_range, parse_query, to_whoosh
+from .query import Node, compile_query, has_words, parse_date_range, parse_query, plan_query, to_whoosh
 from .readings import search_as_meant
 from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
 from .stories import StoryMap
@@ -297,7 +297,7 @@ class Index:
         :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
         """
         started = time.perf_counter()
-        with self._reading():
+        with self._lock:  # as of the last refresh: search_tree switches to a new generation if there is one
             newest, vocabulary = self._newest, self._vocabulary
         request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
                                half_life_days=half_life_days, now=now, date_parse=date_parse, newest=newest)
@@ -336,12 +336,15 @@ class Index:
 
     def count_tree(self, request: SearchRequest, node: Node | None) -> int:
         """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
-        q = compile_query(node, segmenter=self.segmenter).query
+        q = to_whoosh(plan.matching(plan_query(node, segmenter=self.segmenter).match))
         extra = request.filters.query()
         if extra is not None:
             q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
         with self._reading() as searcher:
-            return len(_rank(searcher, q, limit=0, sort="relevance")[2])
+            try:
+                return len(evaluate(searcher, q).docnums)
+            except Unsupported:
+                return len(_run(searcher, q, limit=None)[1])
 
     def suggest(self, typed: str, *, limit: int = SUGGESTIONS) -> list[str]:
         """Return up to ``limit`` completions of a query being typed: title words and phrases of the index

@@ -166,6 +166,7 @@ class SphinxIndex:
     def count_tree(self, request: SearchRequest, node: Node | None) -> int:
         """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
         _, matched = self._matching(request, node)
+        matched = plan.matching(matched)
         result = self._nodes.select([f"SELECT id FROM {self.url.index} WHERE MATCH(%s) LIMIT 1 OPTION ranker=none"],
                                     [to_match(matched)])[0]
         return result.total_found
