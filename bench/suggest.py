@@ -79,7 +79,7 @@ def main(index_dir: Path, words: int, rounds: int) -> None:
     """Print /api/suggest latency on INDEX_DIR next to /api/stats, measured in the same run."""
     result = run(index_dir, words=words, rounds=rounds)
     click.echo(f"{result['prefixes']} prefixes x {rounds} rounds; "
-               f"cold start (lookup tables) {result['cold_ms']:.0f} ms")
+               f"first request {result['cold_ms']:.0f} ms")
     click.echo(f"{'':22}{'p50':>8}{'p95':>8}{'p99':>8}  (ms; CPU: this thread's time, without waiting)")
     for name in ("suggest", "stats", "suggest CPU", "stats CPU"):
         values = result[name]
