@@ -468,6 +468,30 @@ def test_widget_shows_highlighted_results_and_follows_one_with_the_keyboard(brow
         tab.close()
 
 
+def test_widget_says_how_it_read_pinyin_and_searches_a_chosen_suggestion(browser, embedding):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
+    try:
+        page = _widget_search(tab, "qianglie")
+        note = page.locator(f"{WIDGET} .note")
+        note.wait_for()
+        assert note.inner_text() == "拼音：强烈"
+        suggestion = page.locator(f"{WIDGET} .suggestion").first
+        assert suggestion.inner_text().replace("\n", "") == "搜索强烈推荐"
+        hits = page.locator(f"{WIDGET} .hit").count()
+        for _ in range(hits + 1):
+            page.keyboard.press("ArrowDown")
+        assert suggestion.get_attribute("aria-selected") == "true"
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelector('news-search-widget').shadowRoot"
+                               ".querySelector('input').value === '强烈推荐'")
+        page.wait_for_selector(f"{WIDGET} .hit .title mark")
+        assert page.locator(f"{WIDGET} .hit .title mark").first.inner_text() == "强烈推荐"
+        assert page.locator(f"{WIDGET} .note").is_hidden()
+        assert tab.errors == [] and tab.dialogs == []
+    finally:
+        tab.close()
+
+
 def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embedding):
     tab = Page(browser, embedding.stranger.origin, also=(embedding.api,))
     try:
@@ -497,7 +521,10 @@ def test_widget_is_accessible_and_untouched_by_the_page_styles(browser, embeddin
         combobox = page.get_by_role("combobox", name="搜索本站文章")
         assert combobox.get_attribute("aria-expanded") == "true"
         listbox = page.get_by_role("listbox", name="搜索结果")
-        assert listbox.get_by_role("option").count() == 7  # six hits and "more results"
+        completions = tab.context.request.get(embedding.api + "/api/suggest?q=手机").json()["suggestions"]
+        suggested = len([c for c in completions if c != "手机"])
+        assert suggested > 0  # six hits, the completions of 手机 (but 手机 itself), and "more results"
+        assert listbox.get_by_role("option").count() == 6 + suggested + 1
         assert page.locator(f"{WIDGET} [role=status]").inner_text().startswith("找到 ")
         style = page.locator(f"{WIDGET} input").evaluate(
             "e => [getComputedStyle(e).borderTopLeftRadius, getComputedStyle(e).fontFamily]")
