@@ -281,3 +281,11 @@ def test_index_without_a_vocabulary_reads_nothing_and_suggests_nothing(tmp_path)
         assert (index.search("dongaohui").reading, index.search("dongaohui").total) == (None, 0)
         assert index.suggest("dongao") == []
         assert index.search("冬奥会").total == 1
+
+
+def test_an_archive_without_dates_opens_and_reads_yearless_months_from_today(tmp_path):
+    write_post(tmp_path / "posts", "a.md", title="3月的计划", date=None)
+    build_index(tmp_path / "posts", tmp_path / "index", procs=1)
+    with Index.open(tmp_path / "index") as index:
+        results = index.search("3月 计划", now=NOW)
+    assert results.dates[0].start == datetime(2026, 3, 1, tzinfo=UTC) and results.total == 1  # and as text
