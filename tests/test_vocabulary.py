@@ -71,3 +71,12 @@ def test_lookups_by_pinyin_initials_and_edits(posts, tmp_path):
     assert [w.text for w in vocabulary.spelt("dongaohui")] == ["冬奥会"]
     assert [w.text for w in vocabulary.with_initials("dah")] == ["冬奥会"]
     assert [(w.text, d) for w, d in vocabulary.latin_within("xiaomo", 1)] == [("xiaomi", 1)]
+
+
+def test_a_fast_update_keeps_the_vocabulary_until_the_quiet_full_update(posts, tmp_path):
+    build_index(posts, tmp_path / "index", procs=1)
+    write_post(posts, "d.md", title="智能手机销量", body="<p>手机。</p>")
+    update_index(tmp_path / "index", procs=1, fast=True)
+    assert vocabulary_of(tmp_path / "index").get("智能手机") is None  # the watcher's fast batch: not yet
+    update_index(tmp_path / "index", procs=1)
+    assert vocabulary_of(tmp_path / "index").get("智能手机") is not None
