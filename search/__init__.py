@@ -18,12 +18,13 @@ from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFou
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, build_index, optimize_index, update_index
 from .permalinks import PostUrls
 from .query import parse_query
-from .results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
+from .results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, Reading, Rewrite, SearchResults
 from .searcher import Filters, Index
 
 __all__ = [
     "BuildReport", "Copy", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
     "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "OptimizeReport",
-    "Post", "PostUrls", "Problem", "QueryDate", "QuerySyntaxError", "SearchError", "SearchResults", "build_index",
-    "normalise", "optimize_index", "parse_query", "read_post", "update_index", "word_analyzer",
+    "Post", "PostUrls", "Problem", "QueryDate", "QuerySyntaxError", "Reading", "Rewrite", "SearchError",
+    "SearchResults", "build_index", "normalise", "optimize_index", "parse_query", "read_post", "update_index",
+    "word_analyzer",
 ]

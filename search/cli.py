@@ -319,6 +319,8 @@ Query language:
     芯片 去年  2022年3月  3月5日  上周  近三天  2021年至2022年
                            dates in Chinese filter by date (--no-date-parse: search them as text)
     最近 芯片              newer posts rank higher
+    dongaohui  dah  冬aohui  pinyin, initials, mixed: read as the index's words (冬奥会)
+    加那大  meiutan        typos that find nothing are corrected (--as-typed: search as typed)
 
 Traditional/Simplified, full-width/half-width and case are folded, so 國際
 finds 国际 and ＧＤＰ finds GDP. Copies of one story (re-posts, edited
@@ -346,6 +348,9 @@ Examples:
 @click.option("--half-life", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Blend recency into relevance: a post this many days old scores half.")
 @click.option("--no-date-parse", is_flag=True, help="Search date words (去年, 3月5日) as text, not as a date filter.")
+@click.option("--as-typed", is_flag=True,
+              help="Search exactly what was typed: no pinyin reading, no typo correction, and date words that "
+                   "find nothing are not searched as text instead.")
 @today_option
 @click.option("--no-snippets", is_flag=True, help="Leave snippets out (faster for --limit 0).")
 @click.option("--no-fold", is_flag=True,
@@ -353,15 +358,15 @@ Examples:
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
-def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, today,
-          no_snippets, no_fold, batch, as_json):
+def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, as_typed,
+          today, no_snippets, no_fold, batch, as_json):
     if (text is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if limit > MAX_PER_PAGE and not batch and not as_json:
         raise click.UsageError(f"--limit above {MAX_PER_PAGE} needs --json or --batch")
     options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets, fold=not no_fold,
                    filters={"source": source, "category": category, "date": date},
-                   date_parse=not no_date_parse, now=today.date() if today else None)
+                   date_parse=not no_date_parse, as_typed=as_typed, now=today.date() if today else None)
     with open_backend(backend_url, index_dir=index_dir).open() as ix:
         if batch is not None:
             _run_batch(ix, batch, options)
@@ -393,6 +398,8 @@ def _batch_line(results: SearchResults) -> dict:
     return {"query": results.query, "total": results.total, "total_posts": results.total_posts,
             "counts": results.counts, "ms": round(results.ms, 3), "page": results.page,
             "dates": [d.to_dict() for d in results.dates],
+            "reading": results.reading.to_dict() if results.reading else None,
+            "offered": [r.to_dict() for r in results.offered],
             "hits": [h.to_dict() for h in results.hits]}
 
 
@@ -409,6 +416,13 @@ def _print_results(results: SearchResults) -> None:
     if results.counts == "stories":
         found = f"{results.total} {'story' if results.total == 1 else 'stories'} ({results.total_posts} posts)"
     click.echo(f"{found} ({results.ms:.1f} ms), page {results.page} of {results.pages}")
+    if results.reading is not None:
+        read = results.reading
+        shown = {"pinyin": f"pinyin read as {read.text!r}", "spelling": f"showing results for {read.text!r}",
+                 "date_text": "date words found nothing as a date: searched as text"}[read.kind]
+        click.echo(click.style(f"{shown} (--as-typed searches {results.query!r} as typed)", dim=True))
+    for other in (r for r in results.offered if not r.is_typed):
+        click.echo(click.style(f"did you mean {other.text!r}? ({other.total} posts)", dim=True))
     for d in results.dates:
         meaning = f"date:{d.date_filter}" if not d.recent else "newer posts rank higher"
         click.echo(click.style(f"read {d.text!r} as {meaning} (--no-date-parse searches it as text)", dim=True))

@@ -22,7 +22,11 @@ Decisions, each for a reason:
   facet the timeline is drawn from, so a month read from the query and the
   same month's timeline bar count the same posts.
 * A month or day without a year (``3月``, ``3月5日``) is its most recent
-  occurrence that has begun by today. Weeks start on Monday. Windows
+  occurrence that has begun by today and, when the archive's newest post is
+  known, by that post's day: ``3月`` in an archive that ends in 2022 is March
+  2022, not a March the archive never reached. Such a date is weak (news
+  text is full of "3月5日" naming the day of an event), so its words also
+  match as text: ``3月 苹果`` finds posts of that March and posts that say 3月. Weeks start on Monday. Windows
   (``近三天``, ``最近一周``) end today and include it: ``近三天`` is today and
   the two days before.
 """
@@ -75,8 +79,10 @@ _ANY_UNIT = re.compile("[年月日号周天期拜]")
 _ORDER = "ymd"
 
 
-def read_date(words: str, today: date) -> DateFilter | None:
+def read_date(words: str, today: date, newest: date | None = None) -> DateFilter | None:
     """Return the range ``words`` name if they are entirely a Chinese date expression, else None.
+
+    ``newest`` (the archive's newest post) bounds a month or day given without a year.
 
     >>> read_date("2022年3月", date(2023, 6, 15))
     DateFilter(start=datetime.datetime(2022, 3, 1, 0, 0), end=datetime.datetime(2022, 4, 1, 0, 0))
@@ -85,25 +91,33 @@ def read_date(words: str, today: date) -> DateFilter | None:
     >>> read_date("3300多公里", date(2023, 6, 15)) is None
     True
     """
-    return _read(normalise(words), today)
+    found = _read(normalise(words), today, newest)
+    return found[0] if found else None
 
 
-def _read(folded: str, today: date) -> DateFilter | None:
+def _read(folded: str, today: date, newest: date | None = None) -> tuple[DateFilter, bool] | None:
+    """Return the range ``folded`` names and whether it was given without a year (``3月5日``), or None."""
     if not _ANY_UNIT.search(folded):
         return None
     text = _SPACE.sub("", folded)
     try:
-        period = _relative(text, today) or _window(text, today) or _calendar(text, today)
+        period, yearless = _relative(text, today) or _window(text, today), False
+        if period is None:
+            anchor = min(today, newest) if newest else today
+            period, yearless = _calendar(text, today, anchor), "年" not in text
     except (ValueError, OverflowError):  # a day that does not exist, or a window reaching before year 1
         return None
     if period is None:
         return None
     start, end = period
-    return DateFilter(_midnight(start), _midnight(end))
+    return DateFilter(_midnight(start), _midnight(end)), yearless
 
 
-def read_dates(node: Node | None, today: date) -> tuple[Node | None, tuple[QueryDate, ...]]:
+def read_dates(node: Node | None, today: date, newest: date | None = None) -> tuple[Node | None,
+                                                                                   tuple[QueryDate, ...]]:
     """Return ``node`` with its date words replaced by date filters, and what was read, in query order.
+
+    ``newest``, the day of the archive's newest post, bounds months and days given without a year.
 
     Vague words at the top level are removed and reported with ``recent=True``;
     a query left with nothing to match lists every post (the searcher then
@@ -114,13 +128,13 @@ def read_dates(node: Node | None, today: date) -> tuple[Node | None, tuple[Query
     >>> node.children[1], found[0].text
     (DateFilter(start=datetime.datetime(2023, 5, 1, 0, 0), end=datetime.datetime(2023, 6, 1, 0, 0)), '上个月')
     """
-    reader = _Reader(today)
+    reader = _Reader(today, newest)
     return reader.rewrite(node, top=True), tuple(reader.found)
 
 
 class _Reader:
-    def __init__(self, today: date):
-        self.today = today
+    def __init__(self, today: date, newest: date | None):
+        self.today, self.newest = today, newest
         self.found: list[QueryDate] = []
 
     def rewrite(self, node: Node | None, top: bool = False) -> Node | None:
@@ -148,10 +162,11 @@ class _Reader:
             while run < len(children) and run - i < MAX_WORDS and _is_word(children[run]):
                 run += 1
             for j in range(run, i, -1):  # the longest run of words that is a date
-                if (found := _read(" ".join(folded[i:j]), self.today)) is not None:
-                    out.append(found)
+                if (read := _read(" ".join(folded[i:j]), self.today, self.newest)) is not None:
+                    found, yearless = read
                     words = " ".join(t.text for t in children[i:j])
-                    self.found.append(QueryDate(words, _utc(found.start), _utc(found.end)))
+                    out.append(Or((found, Term(words))) if yearless else found)
+                    self.found.append(QueryDate(words, _utc(found.start), _utc(found.end), also_text=yearless))
                     i = j
                     break
             else:
@@ -211,8 +226,11 @@ def _window(text: str, today: date) -> tuple[date, date] | None:
     return start, tomorrow
 
 
-def _calendar(text: str, today: date) -> tuple[date, date] | None:
-    """2022年, 2022年3月, 3月5日, 去年12月, 2021年至2022年, 2021-2022年, 3月5日到10日, 2021年以来."""
+def _calendar(text: str, today: date, anchor: date) -> tuple[date, date] | None:
+    """2022年, 2022年3月, 3月5日, 去年12月, 2021年至2022年, 2021-2022年, 3月5日到10日, 2021年以来.
+
+    Relative years count from ``today``; a month or day without a year is its latest by ``anchor``.
+    """
     tokens = _tokens(text)
     if tokens is None:
         return None
@@ -221,10 +239,10 @@ def _calendar(text: str, today: date) -> tuple[date, date] | None:
     if not left:
         return None
     if i == len(tokens):
-        return _period(left, today) if left[-1][0] else None
+        return _period(left, anchor) if left[-1][0] else None
     kind = tokens[i][0]
     if kind == "open" and i + 1 == len(tokens) and left[-1][0]:
-        start = _period(left, today)
+        start = _period(left, anchor)
         return (start[0], None) if start else None
     if kind != "sep":
         return None
@@ -236,7 +254,7 @@ def _calendar(text: str, today: date) -> tuple[date, date] | None:
         if value is None:
             return None
         left[-1] = (right[0][0], value)
-    return _range(left, right, today)
+    return _range(left, right, anchor)
 
 
 def _tokens(text: str) -> list[tuple[str, str]] | None:

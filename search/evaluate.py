@@ -118,7 +118,10 @@ def column_values(reader, fieldname: str) -> np.ndarray:
     cache = reader.__dict__.setdefault("_news_search_columns", {})
     if fieldname not in cache:
         column = reader.column_reader(fieldname, translate=False)
-        cache[fieldname] = _fixed_column(column, np.dtype(">" + column._typecode), reader.doc_count_all())
+        if not hasattr(column, "_typecode"):  # no document has a value (an archive of undated posts)
+            cache[fieldname] = np.full(reader.doc_count_all(), column._default, dtype=np.uint64)
+        else:
+            cache[fieldname] = _fixed_column(column, np.dtype(">" + column._typecode), reader.doc_count_all())
     return cache[fieldname]
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from whoosh import fields, formats
 from whoosh import index as whoosh_index
 
-from . import storage, stories
+from . import storage, stories, vocabulary
 from .analysis import (DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_analyzer, char_counts, compact, normalise,
                        word_analyzer, word_counts)
 from .corpus import Document, Problem, find_posts, is_post_name, read_post
@@ -771,7 +771,8 @@ def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: 
     with ix.reader() as reader:
         if carried_from is None:
             report.stories = stories.write_stories(generation, reader, fingerprints)
-        else:
+            vocabulary.write_vocabulary(generation, reader)
+        else:  # a fast update keeps the vocabulary it was cloned with until the next full finish
             fingerprints.save(generation / stories.FINGERPRINTS)
             with whoosh_index.open_dir(carried_from).reader() as previous:
                 report.stories = stories.carry_stories(generation, reader, carried_from, previous)

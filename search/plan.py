@@ -116,3 +116,17 @@ class Plan:
     match: Node
     highlights: tuple[str, ...] = ()
     title_highlights: tuple[str, ...] = ()
+
+
+def matching(node: Node) -> Node:
+    """Return ``node`` without what only scores (the optional side of :class:`Maybe`, weights, constant
+    scores): the same posts, found with less work, for counting them."""
+    if isinstance(node, Maybe):
+        return matching(node.required)
+    if isinstance(node, Weighted | Constant):
+        return matching(node.child)
+    if isinstance(node, AllOf | AnyOf):
+        return type(node)(tuple(matching(c) for c in node.children))
+    if isinstance(node, Excluding):
+        return Excluding(matching(node.include), matching(node.exclude))
+    return node

@@ -67,13 +67,15 @@ class QueryDate:
 
     A period is a filter from ``start`` up to ``end`` (exclusive, UTC; either
     may be open). A vague word (``最近``, ``recent=True``) names no period and
-    ranks newer posts higher instead.
+    ranks newer posts higher instead. A month or day without a year
+    (``also_text=True``) also finds posts that contain the words.
     """
 
     text: str  # the words as typed
     start: datetime | None = None
     end: datetime | None = None
     recent: bool = False
+    also_text: bool = False
 
     @property
     def last_day(self) -> date | None:
@@ -90,7 +92,55 @@ class QueryDate:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "kind": "recent" if self.recent else "range",
-                "start": _iso(self.start), "end": _iso(self.end), "date": self.date_filter or None}
+                "start": _iso(self.start), "end": _iso(self.end), "date": self.date_filter or None,
+                "also_text": self.also_text}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One part of a query read otherwise: ``typed`` as the reader typed it, ``read`` as it was searched.
+
+    ``kind``: ``pinyin`` (``dongaohui`` -> 冬奥会), ``initials`` (``znsj`` ->
+    智能手机), ``spelling`` (a Latin typo), ``homophone`` or ``shape`` (a Han
+    character replaced by one that sounds or looks the same), ``date_text``
+    (date words searched as text), ``date`` (date words read as a period,
+    ``read`` being its ``date:`` value).
+    """
+
+    typed: str
+    read: str
+    kind: str
+
+    def to_dict(self) -> dict:
+        return {"typed": self.typed, "read": self.read, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of reading a query: what to search for it (``text``, with ``date_parse``), how it differs
+    from what was typed, and how many posts it finds.
+
+    ``kind`` is ``typed`` (the query exactly as typed), ``pinyin``,
+    ``spelling`` or ``date_text`` (see :class:`Rewrite`); ``dates`` are the
+    periods it filters by.
+    """
+
+    text: str
+    kind: str
+    rewrites: tuple[Rewrite, ...] = ()
+    total: int = 0  # matching posts
+    dates: tuple[QueryDate, ...] = ()
+    date_parse: bool = True
+
+    @property
+    def is_typed(self) -> bool:
+        """True for the query exactly as typed (searched with ``as_typed``)."""
+        return self.kind == "typed"
+
+    def to_dict(self) -> dict:
+        return {"query": self.text, "kind": self.kind, "total": self.total,
+                "rewrites": [r.to_dict() for r in self.rewrites], "dates": [d.to_dict() for d in self.dates],
+                "date_parse": self.date_parse}
 
 
 @dataclass(frozen=True)
@@ -113,6 +163,8 @@ class SearchResults:
     total_posts: int | None = None  # None: same as total
     counts: str = "posts"  # what total, pages and facets count: "stories" or "posts"
     dates: tuple[QueryDate, ...] = ()  # date words read from the query (none when date reading is off)
+    reading: Reading | None = None  # the reading searched instead of the typed query (None: as typed)
+    offered: tuple[Reading, ...] = ()  # other readings: the typed query when ``reading`` is set, and 您是不是要找
 
     @property
     def pages(self) -> int:
@@ -128,7 +180,9 @@ class SearchResults:
                 "hits": [h.to_dict() for h in self.hits],
                 "facets": {name: [{"value": f.value, "count": f.count} for f in counts]
                            for name, counts in self.facets.items()},
-                "dates": [d.to_dict() for d in self.dates]}
+                "dates": [d.to_dict() for d in self.dates],
+                "reading": self.reading.to_dict() if self.reading else None,
+                "offered": [r.to_dict() for r in self.offered]}
 
 
 @dataclass(frozen=True)

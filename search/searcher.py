@@ -39,9 +39,11 @@ from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
 from .corpus import Problem
 from .permalinks import PostUrls, find_unlinked
 from .recall import recall_index
-from .query import Node, compile_query, has_words, parse_date_range, parse_query, to_whoosh
+from .query import Node, compile_query, has_words, parse_date_range, parse_query, plan_query, to_whoosh
+from .readings import search_as_meant
 from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
 from .stories import StoryMap
+from .vocabulary import SUGGESTIONS, Vocabulary, suggest
 
 SORTS = ("relevance", "newest", "oldest")
 FACETS = ("source", "category", "month")
@@ -93,6 +95,7 @@ class Filters:
 class SearchRequest:
     """A search's arguments, checked, and its query read: what every backend starts from."""
 
+    text: str
     node: Node | None
     dates: tuple[QueryDate, ...]
     filters: Filters
@@ -102,11 +105,13 @@ class SearchRequest:
 
 
 def read_request(text: str, *, page: int, per_page: int, sort: str, filters: Filters | dict | None,
-                 half_life_days: float | None, now: datetime | date | None, date_parse: bool) -> SearchRequest:
+                 half_life_days: float | None, now: datetime | date | None, date_parse: bool,
+                 newest: date | None = None) -> SearchRequest:
     """Return the :class:`SearchRequest` of :meth:`Index.search`'s arguments.
 
-    Date words become filters (a "recent" one blends in recency), and a query
-    with nothing to rank by is listed newest first.
+    Date words become filters (a "recent" one blends in recency; a month or
+    day without a year is its latest by ``newest``, the archive's newest
+    post), and a query with nothing to rank by is listed newest first.
 
     :raises QuerySyntaxError: for a bad query, filter, page or sort.
     """
@@ -116,12 +121,12 @@ def read_request(text: str, *, page: int, per_page: int, sort: str, filters: Fil
     now = _moment(now)
     node, dates = parse_query(text), ()
     if date_parse:
-        node, dates = read_dates(node, now.date())
+        node, dates = read_dates(node, now.date(), newest)
         if not half_life_days and any(d.recent for d in dates):
             half_life_days = RECENT_HALF_LIFE_DAYS
     if sort == "relevance" and not has_words(node):
         sort = "newest"
-    return SearchRequest(node, dates, filters, sort, half_life_days, now)
+    return SearchRequest(text, node, dates, filters, sort, half_life_days, now)
 
 
 class RecencyWeighting(scoring.BM25F):
@@ -171,6 +176,8 @@ class Index:
         #: The word segmenter the open generation was built with; queries are cut by it too.
         self.segmenter: Segmenter = DEFAULT_SEGMENTER
         self._stories: StoryMap | None = None  # None: the generation records no stories
+        self._vocabulary: Vocabulary | None = None  # None: the generation has no vocabulary (built before it)
+        self._newest: date | None = None  # the day of the newest dated post
         self._failed_key: str | None = None  # a generation that could not be opened
         self._closer: weakref.finalize | None = None  # closes the searcher's files, even if never close()d
 
@@ -210,6 +217,8 @@ class Index:
             self._key, self._generation, self._stats, self._facets = key, generation, None, facets
             self.segmenter = Segmenter.from_meta(storage.read_json(generation / storage.META))
             self._stories = StoryMap.load(generation, searcher.doc_count_all())
+            self._vocabulary = Vocabulary.load(generation)
+            self._newest = _newest_day(searcher)
             return True
 
     def close(self) -> None:
@@ -257,7 +266,7 @@ class Index:
     def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
                filters: Filters | dict | None = None, half_life_days: float | None = None,
                now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
-               facets: bool = True, fold: bool = True) -> SearchResults:
+               facets: bool = True, fold: bool = True, as_typed: bool = False) -> SearchResults:
         """Return one page of results for ``text`` in the query language (see :mod:`search.query`).
 
         ``sort`` is ``relevance`` (default), ``newest`` or ``oldest``; a
@@ -271,6 +280,12 @@ class Index:
         moment relative dates and ages count from (default: the current
         time; a date means its start, UTC).
 
+        A query that finds nothing or very little is read as the reader may
+        have meant it (pinyin, typos, date words as text; see
+        :mod:`search.readings`): the reading searched instead is
+        ``SearchResults.reading``, others are ``SearchResults.offered``.
+        ``as_typed=True`` searches exactly what was typed.
+
         ``fold`` shows each story once, by its best-ranked matching copy and in
         that copy's place, with the story's other copies in ``Hit.copies``;
         totals, pages and facets then count stories (``counts == "stories"``).
@@ -282,11 +297,18 @@ class Index:
         :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
         """
         started = time.perf_counter()
+        with self._lock:  # as of the last refresh: search_tree switches to a new generation if there is one
+            newest, vocabulary = self._newest, self._vocabulary
         request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
-                               half_life_days=half_life_days, now=now, date_parse=date_parse)
+                               half_life_days=half_life_days, now=now, date_parse=date_parse, newest=newest)
+        return search_as_meant(self, request, vocabulary=vocabulary, as_typed=as_typed, started=started, page=page,
+                               per_page=per_page, snippets=snippets, facets=facets, fold=fold)
+
+    def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
+                    per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
+        """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort."""
         filters, sort, half_life_days, now = request.filters, request.sort, request.half_life_days, request.now
-        dates = request.dates
-        compiled = compile_query(request.node, segmenter=self.segmenter)
+        compiled = compile_query(node, segmenter=self.segmenter)
         with self._reading() as searcher:
             q = compiled.query
             extra = filters.query()
@@ -308,10 +330,29 @@ class Index:
             facet_counts = {}
             if facets:
                 facet_counts = self._facets.counts(matched, stories=stories.canonical if stories else None)
-        return SearchResults(query=text, total=len(ranked) if stories else len(matched), page=page,
+        return SearchResults(query=request.text, total=len(ranked) if stories else len(matched), page=page,
                              per_page=per_page, sort=sort, hits=hits, facets=facet_counts,
-                             ms=(time.perf_counter() - started) * 1000, total_posts=len(matched),
-                             counts="stories" if stories else "posts", dates=dates)
+                             total_posts=len(matched), counts="stories" if stories else "posts", dates=dates)
+
+    def count_tree(self, request: SearchRequest, node: Node | None) -> int:
+        """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
+        q = to_whoosh(plan.matching(plan_query(node, segmenter=self.segmenter).match))
+        extra = request.filters.query()
+        if extra is not None:
+            q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
+        with self._reading() as searcher:
+            try:
+                return len(evaluate(searcher, q).docnums)
+            except Unsupported:
+                return len(_run(searcher, q, limit=None)[1])
+
+    def suggest(self, typed: str, *, limit: int = SUGGESTIONS) -> list[str]:
+        """Return up to ``limit`` completions of a query being typed: title words and phrases of the index
+        that its last word begins, by their text, pinyin or initials (``冬奥``, ``dongao``, ``dah`` ->
+        冬奥会), commonest first (see :func:`search.vocabulary.suggest`)."""
+        with self._reading():
+            vocabulary = self._vocabulary
+        return suggest(vocabulary, typed, limit=limit)
 
     def _hit(self, searcher: Searcher, docnum: int, score, compiled, snippets: bool, *,
              with_copies: bool = False) -> Hit:
@@ -481,6 +522,15 @@ def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTa
         gc.collect()
     raise IndexCorruptError(f"the index in {index_dir}/ ({generation.name}) cannot be read: {reason}; "
                             f"rebuild it with: news-search build --corpus DIR --index {index_dir}")
+
+
+def _newest_day(searcher: Searcher) -> date | None:
+    """Return the (UTC) day of the newest dated post, or None if no post is dated."""
+    field = searcher.schema["date"]
+    dates = [column_values(leaf.reader(), "date") for leaf, _ in searcher.leaf_searchers()]
+    dated = np.concatenate(dates) if dates else np.zeros(0, np.uint64)
+    dated = dated[dated != np.uint64(field.default)]
+    return field.from_column_value(int(dated.max())).date() if len(dated) else None
 
 
 def _weighting() -> scoring.WeightingModel:

@@ -235,6 +235,60 @@ def test_date_words_show_their_range_and_one_click_searches_them_as_text(tab):
     assert tab.errors == []
 
 
+def test_suggestions_appear_as_you_type_pinyin_and_enter_searches_the_chosen_one(tab):
+    page = tab.goto("/")
+    page.keyboard.type("qianglie", delay=40)
+    first = page.locator("#q-suggestions [role=option]").first
+    first.wait_for()
+    assert first.inner_text() == "强烈推荐"
+    assert page.get_attribute("#q", "aria-expanded") == "true"
+    page.screenshot(path=_screenshot("suggestions-desktop.png"))
+    page.keyboard.press("ArrowDown")
+    assert first.get_attribute("aria-selected") == "true"
+    assert page.get_attribute("#q", "aria-activedescendant") == first.get_attribute("id")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=%E5%BC%BA%E7%83%88%E6%8E%A8%E8%8D%90*")
+    assert page.input_value("#q") == "强烈推荐"
+    assert page.locator(".hit-title mark").first.inner_text() == "强烈推荐"
+    assert tab.errors == []
+
+
+def test_escape_closes_the_suggestions_and_arrows_then_move_through_results(tab):
+    page = tab.goto("/search?q=手机")
+    page.locator("#q").fill("")
+    page.locator("#q").type("rengong", delay=40)
+    page.locator("#q-suggestions [role=option]").first.wait_for()
+    page.wait_for_selector(".reading-note")  # the instant results for rengong (read as pinyin) are in
+    page.keyboard.press("Escape")
+    assert page.locator("#q-suggestions").is_hidden()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.closest('.hit') !== null")
+    assert tab.errors == []
+
+
+def test_did_you_mean_offers_a_correction_one_click_away(tab):
+    page = tab.goto("/search?q=makers")
+    offer = page.locator(".did-you-mean a")
+    assert page.locator(".did-you-mean").inner_text() == "您是不是要找：makes"
+    offer.click()
+    page.wait_for_url("**/search?q=makes")
+    assert int(page.locator(".summary").get_attribute("data-total")) > 1
+    assert tab.errors == []
+
+
+def test_a_typo_shows_the_correction_and_one_click_searches_as_typed(tab):
+    page = tab.goto("/")
+    page.keyboard.type("强烈退荐", delay=40)
+    note = page.locator(".reading-note")
+    note.wait_for()
+    assert note.inner_text().startswith("已显示「强烈推荐」的结果，仍然搜索「强烈退荐」")
+    page.screenshot(path=_screenshot("correction-desktop.png"))
+    note.locator("a").click()
+    page.wait_for_url("**as_typed=1**")
+    assert page.locator(".reading-note").count() == 0
+    assert tab.errors == []
+
+
 def test_other_copies_of_a_story_expand(tab):
     page = tab.goto("/search?q=法拉第未来 和解")
     copies = page.locator(".hit details.copies").first
@@ -414,6 +468,30 @@ def test_widget_shows_highlighted_results_and_follows_one_with_the_keyboard(brow
         tab.close()
 
 
+def test_widget_says_how_it_read_pinyin_and_searches_a_chosen_suggestion(browser, embedding):
+    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
+    try:
+        page = _widget_search(tab, "qianglie")
+        note = page.locator(f"{WIDGET} .note")
+        note.wait_for()
+        assert note.inner_text() == "拼音：强烈"
+        suggestion = page.locator(f"{WIDGET} .suggestion").first
+        assert suggestion.inner_text().replace("\n", "") == "搜索强烈推荐"
+        hits = page.locator(f"{WIDGET} .hit").count()
+        for _ in range(hits + 1):
+            page.keyboard.press("ArrowDown")
+        assert suggestion.get_attribute("aria-selected") == "true"
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelector('news-search-widget').shadowRoot"
+                               ".querySelector('input').value === '强烈推荐'")
+        page.wait_for_selector(f"{WIDGET} .hit .title mark")
+        assert page.locator(f"{WIDGET} .hit .title mark").first.inner_text() == "强烈推荐"
+        assert page.locator(f"{WIDGET} .note").is_hidden()
+        assert tab.errors == [] and tab.dialogs == []
+    finally:
+        tab.close()
+
+
 def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embedding):
     tab = Page(browser, embedding.stranger.origin, also=(embedding.api,))
     try:
@@ -443,7 +521,10 @@ def test_widget_is_accessible_and_untouched_by_the_page_styles(browser, embeddin
         combobox = page.get_by_role("combobox", name="搜索本站文章")
         assert combobox.get_attribute("aria-expanded") == "true"
         listbox = page.get_by_role("listbox", name="搜索结果")
-        assert listbox.get_by_role("option").count() == 7  # six hits and "more results"
+        completions = tab.context.request.get(embedding.api + "/api/suggest?q=手机").json()["suggestions"]
+        suggested = len([c for c in completions if c != "手机"])
+        assert suggested > 0  # six hits, the completions of 手机 (but 手机 itself), and "more results"
+        assert listbox.get_by_role("option").count() == 6 + suggested + 1
         assert page.locator(f"{WIDGET} [role=status]").inner_text().startswith("找到 ")
         style = page.locator(f"{WIDGET} input").evaluate(
             "e => [getComputedStyle(e).borderTopLeftRadius, getComputedStyle(e).fontFamily]")

@@ -91,7 +91,7 @@ def test_query_says_which_words_it_read_as_dates(runner, index_dir):
 
 @pytest.mark.parametrize("flags, total, dates", [
     ((), 2, [{"text": "2022年", "kind": "range", "start": "2022-01-01T00:00:00+00:00",
-              "end": "2023-01-01T00:00:00+00:00", "date": "2022-01-01..2022-12-31"}]),
+              "end": "2023-01-01T00:00:00+00:00", "date": "2022-01-01..2022-12-31", "also_text": False}]),
     (("--no-date-parse",), 0, []),
 ])
 def test_query_json_lists_the_dates_read(runner, index_dir, flags, total, dates):

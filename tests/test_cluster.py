@@ -294,6 +294,22 @@ def test_the_cluster_lists_the_posts_hexo_cannot_render_as_the_local_index(rsshu
     assert len(unlinked) == 26 and all("%" in p.path for p in unlinked)  # the corpus's '%' names
 
 
+def test_date_words_that_find_nothing_are_searched_as_text_on_the_cluster_too(rsshub, local_rsshub):
+    today = datetime(2026, 12, 5, tzinfo=UTC)
+    remote, local = (ix.search("今年以来 还有", now=today, per_page=0, fold=False) for ix in (rsshub, local_rsshub))
+    assert remote.reading == local.reading and remote.reading.kind == "date_text"
+    assert ids(remote) == ids(local) != set()
+    remote, local = (ix.search("3月 外卖", now=today, per_page=0, fold=False) for ix in (rsshub, local_rsshub))
+    assert (remote.dates, ids(remote)) == (local.dates, ids(local))  # March of the archive's last year, and text
+
+
+def test_the_cluster_keeps_no_vocabulary_so_reads_no_pinyin_and_suggests_nothing(rsshub, local_rsshub):
+    assert local_rsshub.search("qianglietuijian").reading.text == "强烈推荐"
+    remote = rsshub.search("qianglietuijian")
+    assert (remote.reading, remote.total) == (None, 0)
+    assert local_rsshub.suggest("qianglie") == ["强烈推荐"] and rsshub.suggest("qianglie") == []
+
+
 def test_web_site_works_unchanged_on_the_cluster(rsshub_cluster, local_rsshub):
     client = create_app({"TESTING": True, "BACKEND": rsshub_cluster.url}).test_client()
     page = client.get("/search?q=芯片")

@@ -223,4 +223,4 @@ def test_a_vague_time_word_ranks_newer_posts_first(dated):
 def test_read_dates_are_in_the_json(dated):
     assert dated.search("芯片 2022年3月", now=TODAY).to_dict()["dates"] == [
         {"text": "2022年3月", "kind": "range", "start": "2022-03-01T00:00:00+00:00",
-         "end": "2022-04-01T00:00:00+00:00", "date": "2022-03-01..2022-03-31"}]
+         "end": "2022-04-01T00:00:00+00:00", "date": "2022-03-01..2022-03-31", "also_text": False}]

@@ -371,6 +371,15 @@ def _check(schema: dict, value, components: dict, where: str = "$") -> None:
     """Check ``value`` against the subset of JSON Schema our OpenAPI document uses."""
     if "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[1]]
+    if "oneOf" in schema:
+        failures = []
+        for option in schema["oneOf"]:
+            try:
+                _check(option, value, components, where)
+            except AssertionError as exc:
+                failures.append(str(exc))
+        assert len(failures) == len(schema["oneOf"]) - 1, f"{where}: not exactly one of {failures}"
+        return
     types = schema.get("type")
     types = [types] if isinstance(types, str) else types
     python = {"string": str, "integer": int, "number": (int, float), "object": dict, "array": list,
@@ -415,6 +424,10 @@ def test_openapi_document_matches_real_responses(client):
         ("/api/related/{doc_id}", "/api/related/nothing.md", 404),
         ("/api/related/{doc_id}", "/api/related/" + quote(post_path) + "?days=0", 400),
         ("/api/stats", "/api/stats", 200),
+        ("/api/search", "/api/search?q=dongaohui", 200),
+        ("/api/search", "/api/search?q=dongaohui&as_typed=1", 200),
+        ("/api/suggest", "/api/suggest?q=dongao", 200),
+        ("/api/suggest", "/api/suggest?q=" + "x" * 300, 400),
     ]
     for path, url, status in cases:
         response = client.get(url)
@@ -423,7 +436,7 @@ def test_openapi_document_matches_real_responses(client):
         _check(schema, response.get_json(), components)
     documented = {p["name"] for p in doc["paths"]["/api/search"]["get"]["parameters"]}
     assert documented == {"q", "page", "per_page", "sort", "source", "category", "date", "from", "to", "date_parse",
-                          "fold", "format"}
+                          "fold", "as_typed", "format"}
 
 
 # --- security --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The JSON API: ``/api/search``, ``/api/post/<id>``, ``/api/related/<id>``, ``/api/stats``, OpenAPI.
+"""The JSON API: ``/api/search``, ``/api/suggest``, ``/api/post/<id>``, ``/api/related/<id>``, ``/api/stats``,
+OpenAPI.
 
 Responses are the library's ``to_dict()``; errors are
 ``{"error": {"status": 400, "message": "..."}}``. ``/api/search?format=html``
@@ -8,7 +9,7 @@ which the instant search swaps in.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from search.searcher import COVERAGE_DAYS
 
@@ -34,6 +35,15 @@ def search():
     if response_format == "html":
         data["html"] = render_template("_results.html", **results_context(params, results))
     return jsonify(data)
+
+
+@bp.get("/suggest")
+def suggest():
+    q = request.args.get("q") or ""
+    limit = int(current_app.config["MAX_QUERY_CHARS"])
+    if len(q) > limit:
+        raise ParamError(f"查询太长了（{len(q)} 个字符），请缩短到 {limit} 个字符以内。")
+    return jsonify({"query": q, "suggestions": get_index().suggest(q)})
 
 
 @bp.get("/post/<path:doc_id>")

@@ -48,7 +48,30 @@ SCHEMAS = {
         "start": {**NULLABLE_DATE, "description": "First instant of the range (UTC), null if open or recent."},
         "end": {**NULLABLE_DATE, "description": "First instant after the range (UTC), null if open or recent."},
         "date": {**NULLABLE_STRING, "description": "The range as a date parameter value, e.g. 2022-09-01..2022-09-30."},
+        "also_text": {"type": "boolean",
+                      "description": "A month or day without a year (3月): posts that contain the words match too."},
     }),
+    "Rewrite": _object({
+        "typed": {"type": "string", "description": "Part of q as typed, e.g. dongaohui."},
+        "read": {"type": "string", "description": "What it was read as, e.g. 冬奥会 (for kind date: the period)."},
+        "kind": {"type": "string", "enum": ["pinyin", "initials", "spelling", "homophone", "shape", "date_text",
+                                           "date"]},
+    }),
+    "Reading": _object({
+        "query": {"type": "string", "description": "The query as read: search it (with date_parse) to get these "
+                                                   "results."},
+        "kind": {"type": "string", "enum": ["typed", "pinyin", "spelling", "date_text"],
+                 "description": "typed: q exactly as typed (as_typed=1); pinyin, spelling: words read otherwise; "
+                                "date_text: date words that found nothing searched as text."},
+        "total": {"type": "integer", "description": "Posts that hold it, each word as one string."},
+        "rewrites": {"type": "array", "items": _ref("Rewrite")},
+        "dates": {"type": "array", "items": _ref("QueryDate")},
+        "date_parse": {"type": "boolean"},
+    }),
+    "Suggestions": _object({"query": STRING, "suggestions": {
+        "type": "array", "items": STRING, "maxItems": 8,
+        "description": "Completions of q's last word (title words and phrases, by text, pinyin or initials), "
+                       "commonest first, the words before it kept."}}),
     "SearchResults": _object({
         "query": STRING,
         "total": {"type": "integer", "description": "Matching stories or posts, as `counts` says."},
@@ -61,7 +84,13 @@ SCHEMAS = {
         "facets": _object({name: {"type": "array", "items": _ref("FacetCount")}
                            for name in ("source", "category", "month")}),
         "dates": {"type": "array", "items": _ref("QueryDate"),
-                  "description": "Date words read from q (empty with date_parse=0)."},
+                  "description": "Date words read from q and applied (empty with date_parse=0)."},
+        "reading": {"oneOf": [{"type": "null"}, _ref("Reading")],
+                    "description": "The reading of q these results are for, when q as typed found nothing or very "
+                                   "little (pinyin, a typo, date words as text); null: q as typed."},
+        "offered": {"type": "array", "items": _ref("Reading"),
+                    "description": "Other readings: q as typed when `reading` is set, and corrections that find "
+                                   "more (您是不是要找)."},
         "html": {"type": "string", "description": "Only with format=html: the rendered results region."},
     }, optional=("html",)),
     "Post": _object({"path": STRING, "title": STRING, "source": STRING, "categories": STRINGS,
@@ -104,6 +133,8 @@ SEARCH_PARAMETERS = [
            "`dates`; 0: search them as text."),
     _param("fold", {"type": "string", "enum": ["1", "0", "true", "false"], "default": "1"},
            "1: one hit per story, its other copies in `copies`, counts of stories; 0: every post."),
+    _param("as_typed", {"type": "string", "enum": ["1", "0", "true", "false"], "default": "0"},
+           "1: search q exactly as typed (no pinyin or typo reading, date words that find nothing stay dates)."),
     _param("format", {"type": "string", "enum": ["json", "html"], "default": "json"},
            "html adds the rendered results region as `html`."),
 ]
@@ -135,6 +166,10 @@ def openapi_document() -> dict:
             "/api/search": {"get": {"summary": "Search posts", "parameters": SEARCH_PARAMETERS,
                                     "responses": {"200": _json("One page of results.", "SearchResults"),
                                                   **_errors(400, 503)}}},
+            "/api/suggest": {"get": {
+                "summary": "Completions of a query as it is typed (text, pinyin or initials)",
+                "parameters": [_param("q", STRING, "What is typed so far, e.g. 冬奥, dongao or dah.")],
+                "responses": {"200": _json("Up to 8 completions.", "Suggestions"), **_errors(400, 503)}}},
             "/api/post/{doc_id}": {"get": {"summary": "One post as plain text", "parameters": [
                 _post_path_parameter()], "responses": {"200": _json("The post.", "Post"), **_errors(404, 503)}}},
             "/api/related/{doc_id}": {"get": {

@@ -36,7 +36,7 @@ def run_search(params: SearchParams) -> SearchResults:
     """Return the results for ``params`` from the shared index."""
     return get_index().search(params.q, page=params.page, per_page=params.per_page, sort=params.sort,
                               filters=params.filters(), date_parse=params.date_parse, fold=params.fold,
-                              now=current_app.config["TODAY"])
+                              as_typed=params.as_typed, now=current_app.config["TODAY"])
 
 
 def results_context(params: SearchParams, results: SearchResults) -> dict:

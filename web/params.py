@@ -43,6 +43,7 @@ class SearchParams:
     date_to: str = ""
     date_parse: bool = True  # read date words in the query (去年, 3月5日) as a date filter
     fold: bool = True  # one entry per story; fold=0 lists every copy
+    as_typed: bool = False  # search exactly what was typed: no pinyin, typo or date-word reading
     default_per_page: int = 10
 
     @property
@@ -100,7 +101,8 @@ class SearchParams:
                 "from": p.date_from, "to": p.date_to, "date_parse": "" if p.date_parse else "0",
                 "sort": p.sort if p.sort != p.default_sort else "",
                 "per_page": p.per_page if p.per_page != p.default_per_page else "",
-                "fold": "" if p.fold else 0, "page": p.page if p.page != 1 else ""}
+                "fold": "" if p.fold else 0, "as_typed": 1 if p.as_typed else "",
+                "page": p.page if p.page != 1 else ""}
         return {k: v for k, v in args.items() if v not in ("", None)}
 
 
@@ -123,6 +125,7 @@ def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> S
         date_to=_date_bound(args, "to"),
         date_parse=_switch(args, "date_parse"),
         fold=_switch(args, "fold"),
+        as_typed=_switch(args, "as_typed", default="0"),
         default_per_page=default_per_page,
     )
     sort = (args.get("sort") or "").strip() or params.default_sort
@@ -147,8 +150,8 @@ def _whole_number(args, name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-def _switch(args, name: str) -> bool:
-    raw = (args.get(name) or "1").strip().lower()
+def _switch(args, name: str, *, default: str = "1") -> bool:
+    raw = (args.get(name) or default).strip().lower()
     if raw not in SWITCHES:
         raise ParamError(f"{name} 只能是 1 或 0（true 或 false），收到 {shown(raw)}。")
     return SWITCHES[raw]

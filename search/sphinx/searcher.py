@@ -25,10 +25,12 @@ from ..errors import IndexNotFoundError
 from ..highlight import highlight_title, make_snippet
 from ..corpus import Problem
 from ..permalinks import PostUrls, find_unlinked
-from ..query import plan_query
-from ..results import Copy, FacetCount, Hit, IndexStats, Post, SearchResults
+from ..query import Node, plan_query
+from ..readings import search_as_meant
+from ..results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
 from ..facets import DATED, FACET_LIMIT
-from ..searcher import COVERAGE_DAYS, FACETS, Filters, read_request
+from ..searcher import COVERAGE_DAYS, FACETS, Filters, SearchRequest, read_request
+from ..vocabulary import SUGGESTIONS
 from .cluster import ClusterMap, map_from_dict, node_status
 from .connection import ClusterURL, QueryNodes, Result
 from .documents import doc_key, unpack_row_content, word_token
@@ -130,20 +132,50 @@ class SphinxIndex:
     def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
                filters: Filters | dict | None = None, half_life_days: float | None = None,
                now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
-               facets: bool = True, fold: bool = True) -> SearchResults:
+               facets: bool = True, fold: bool = True, as_typed: bool = False) -> SearchResults:
         """Return one page of results for ``text``, as :meth:`search.Index.search` does.
+
+        Queries are read as for the local index, except that the cluster keeps
+        no vocabulary: pinyin and typos are not read (``SearchResults.reading``
+        is only ever the date words searched as text), and :meth:`suggest`
+        suggests nothing.
 
         :raises QuerySyntaxError: for a bad query, filter, page or sort.
         :raises ClusterUnavailableError: if the cluster cannot answer completely.
         """
         started = time.perf_counter()
+        last = self.stats().last_date
         request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
-                               half_life_days=half_life_days, now=now, date_parse=date_parse)
-        meta, collection = self._current()
-        planned = plan_query(request.node, segmenter=self.segmenter)
-        node = planned.match
+                               half_life_days=half_life_days, now=now, date_parse=date_parse,
+                               newest=last.date() if last else None)
+        return search_as_meant(self, request, vocabulary=None, as_typed=as_typed, started=started, page=page,
+                               per_page=per_page, snippets=snippets, facets=facets, fold=fold)
+
+    def suggest(self, prefix: str, *, limit: int = SUGGESTIONS) -> list[str]:
+        """Return no completions: the cluster keeps no vocabulary (see :meth:`search`)."""
+        return []
+
+    def _matching(self, request: SearchRequest, node: Node | None) -> tuple[plan.Plan, plan.Node]:
+        """Return the plan of ``node`` and the node to match with ``request``'s filters."""
+        planned = plan_query(node, segmenter=self.segmenter)
+        matched = planned.match
         if (filtered := request.filters.plan()) is not None:
-            node = plan.AllOf((node, plan.Constant(filtered, 0.0)))
+            matched = plan.AllOf((matched, plan.Constant(filtered, 0.0)))
+        return planned, matched
+
+    def count_tree(self, request: SearchRequest, node: Node | None) -> int:
+        """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
+        _, matched = self._matching(request, node)
+        matched = plan.matching(matched)
+        result = self._nodes.select([f"SELECT id FROM {self.url.index} WHERE MATCH(%s) LIMIT 1 OPTION ranker=none"],
+                                    [to_match(matched)])[0]
+        return result.total_found
+
+    def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
+                    per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
+        """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort."""
+        meta, collection = self._current()
+        planned, node = self._matching(request, node)
         match, ranked = to_match(node), ranked_match(node)
         folding = fold and meta.get("stories", 0) > 0
         rank = "WEIGHT()"
@@ -182,10 +214,10 @@ class SphinxIndex:
         counted = {name: copied.facet(i, _counts(result))
                    for i, (name, result) in enumerate(zip(FACETS, results[1:1 + len(FACETS)] if facets else ()))}
         return SearchResults(
-            query=text, total=total, page=page, per_page=per_page, sort=request.sort, hits=hits,
+            query=request.text, total=total, page=page, per_page=per_page, sort=request.sort, hits=hits,
             facets={name: _ordered(name, counts) for name, counts in counted.items()},
-            ms=(time.perf_counter() - started) * 1000, total_posts=results[-1].total_found if folding else total,
-            counts="stories" if folding else "posts", dates=request.dates)
+            total_posts=results[-1].total_found if folding else total,
+            counts="stories" if folding else "posts", dates=dates)
 
     def _hit(self, row: tuple, highlights: tuple[str, ...], title_highlights: tuple[str, ...], snippets: bool,
              copies: tuple[Copy, ...] = ()) -> Hit:

@@ -1,4 +1,5 @@
-// Instant search, keyboard navigation and broken-image hiding. The site works without this file.
+// Instant search, suggestions as you type, keyboard navigation and broken-image hiding. The site works
+// without this file.
 (function () {
   "use strict";
 
@@ -104,6 +105,98 @@
       timer = setTimeout(run, DEBOUNCE_MS);
     });
     window.addEventListener("popstate", function () { location.reload(); });
+  }
+
+  // --- suggestions as you type: /api/suggest completes the last word (text, pinyin or initials) -----
+  var SUGGEST_MS = 80;
+  var list = document.getElementById("q-suggestions");
+  var suggestTimer = null;
+  var suggestController = null;
+  var active = -1;
+
+  function options() {
+    return list ? Array.prototype.slice.call(list.querySelectorAll("[role=option]")) : [];
+  }
+
+  function isOpen() {
+    return !!list && !list.hidden;
+  }
+
+  function closeSuggestions() {
+    if (!list) return;
+    list.hidden = true;
+    list.replaceChildren();
+    active = -1;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  function highlight(index) {
+    var items = options();
+    active = index;
+    items.forEach(function (item, i) { item.setAttribute("aria-selected", i === index ? "true" : "false"); });
+    if (index >= 0) input.setAttribute("aria-activedescendant", items[index].id);
+    else input.removeAttribute("aria-activedescendant");
+  }
+
+  function pick(text) {
+    input.value = text;
+    closeSuggestions();
+    clearTimeout(timer);
+    if (form.requestSubmit) form.requestSubmit();
+    else form.submit();
+  }
+
+  function showSuggestions(typed, suggestions) {
+    if (input.value !== typed || document.activeElement !== input) return;
+    list.replaceChildren();
+    active = -1;
+    suggestions.forEach(function (text, i) {
+      var item = document.createElement("li");
+      item.id = "q-suggestion-" + i;
+      item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", "false");
+      item.textContent = text;
+      item.addEventListener("mousedown", function (event) { event.preventDefault(); pick(text); });
+      list.appendChild(item);
+    });
+    list.hidden = suggestions.length === 0;
+    input.setAttribute("aria-expanded", suggestions.length ? "true" : "false");
+  }
+
+  function suggest() {
+    var typed = input.value;
+    if (!typed.trim()) { closeSuggestions(); return; }
+    if (suggestController) suggestController.abort();
+    suggestController = new AbortController();
+    fetch("/api/suggest?q=" + encodeURIComponent(typed), { signal: suggestController.signal })
+      .then(function (response) { return response.ok ? response.json() : { suggestions: [] }; })
+      .then(function (data) { showSuggestions(typed, data.suggestions || []); })
+      .catch(function () { /* aborted by newer typing, or offline: no suggestions */ });
+  }
+
+  if (input && list) {
+    input.addEventListener("input", function () {
+      clearTimeout(suggestTimer);
+      suggestTimer = setTimeout(suggest, SUGGEST_MS);
+    });
+    input.addEventListener("blur", closeSuggestions);
+    input.addEventListener("keydown", function (event) {
+      if (!isOpen() || event.isComposing) return;
+      var items = options();
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        event.stopPropagation();  // the page's own arrow keys move through results
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        highlight(Math.max(-1, Math.min(items.length - 1, active + step)));
+      } else if (event.key === "Enter" && active >= 0) {
+        event.preventDefault();
+        pick(items[active].textContent);
+      } else if (event.key === "Escape") {
+        event.stopPropagation();
+        closeSuggestions();
+      }
+    });
   }
 
   // --- keyboard --------------------------------------------------------------------------------

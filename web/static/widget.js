@@ -13,7 +13,10 @@
  * reach of its overflow, z-index and transforms; it is placed under the box and follows it as the page
  * scrolls or resizes. Results are inserted as text: the only markup taken from the server is <mark>
  * around matches. Each result is an option of a listbox (the box points at the chosen one with
- * aria-activedescendant); choosing one, by Enter or a click, opens the post.
+ * aria-activedescendant); choosing one, by Enter or a click, opens the post. Completions of what is
+ * typed (/api/suggest: text, pinyin or initials) follow the results as options too; choosing one
+ * searches it. When the server read the query otherwise (pinyin, a typo, date words as text), a note
+ * above the results says so, as the results page does.
  */
 (function () {
   "use strict";
@@ -93,8 +96,9 @@
     });
     var list = element("ul", { id: "results", role: "listbox", "aria-label": "搜索结果" });
     var message = element("p", { class: "message", hidden: "" });
+    var note = element("p", { class: "note", hidden: "" });  // how the server read the query
     // tabindex=-1: a scrolling panel is not a stop of its own when Tab leaves the box
-    var panel = element("div", { class: "panel", tabindex: "-1" }, [message, list]);
+    var panel = element("div", { class: "panel", tabindex: "-1" }, [message, note, list]);
     if (TOP_LAYER) panel.setAttribute("popover", "manual");
     else panel.hidden = true;
     var status = element("p", { class: "visually-hidden", role: "status" });
@@ -186,8 +190,24 @@
       return option;
     }
 
+    function suggestionOption(text, i) {
+      var option = element("li", { role: "option", id: "suggestion-" + i, class: "suggestion",
+                                   "aria-selected": "false" }, [element("span", { class: "hint" }, ["搜索"]), text]);
+      option.dataset.suggest = text;
+      return option;
+    }
+
+    // What the server searched instead of the typed words, if anything (SearchResults.reading).
+    function readingNote(q, reading) {
+      if (!reading) return "";
+      if (reading.kind === "pinyin") return "拼音：" + reading.query;
+      if (reading.kind === "date_text") return "日期词按文字搜索：" + reading.query;
+      return "已显示「" + reading.query + "」的结果";
+    }
+
     function showMessage(text, isError) {
       list.replaceChildren();
+      note.hidden = true;
       message.textContent = text;
       message.hidden = false;
       message.classList.toggle("error", Boolean(isError));
@@ -195,12 +215,17 @@
       open(true);
     }
 
-    function showResults(q, data) {
+    function showResults(q, data, suggestions) {
       var options = data.hits.map(function (hit, i) { return hitOption(hit, i, q); });
+      suggestions.filter(function (text) { return text !== q; }).forEach(function (text, i) {
+        options.push(suggestionOption(text, i));
+      });
       if (data.total > 0) options.push(moreOption(q, data.total));
       list.replaceChildren.apply(list, options);
       message.hidden = true;
-      if (!data.total) {
+      note.textContent = readingNote(q, data.reading);
+      note.hidden = !note.textContent;
+      if (!options.length) {
         showMessage("没有找到与“" + q + "”相关的文章。");
         return;
       }
@@ -225,15 +250,24 @@
       var mine = ++sequence;
       var params = new URLSearchParams({ q: q, per_page: String(settings.limit) });
       box.classList.add("loading");
-      fetch(endpoint + "/api/search?" + params.toString(),
-            { signal: controller.signal, credentials: "omit", headers: { Accept: "application/json" } })
+      var request = { signal: controller.signal, credentials: "omit", headers: { Accept: "application/json" } };
+      var completions = fetch(endpoint + "/api/suggest?" + new URLSearchParams({ q: q }).toString(), request)
+        .then(function (response) { return response.ok ? response.json() : { suggestions: [] }; })
+        .then(function (data) { return data.suggestions || []; });
+      fetch(endpoint + "/api/search?" + params.toString(), request)
         .then(function (response) {
           return response.json().then(function (data) { return { ok: response.ok, data: data }; });
         })
         .then(function (result) {
+          return completions.catch(function () { return []; }).then(function (suggestions) {
+            result.suggestions = suggestions;
+            return result;
+          });
+        })
+        .then(function (result) {
           if (mine !== sequence) return;  // a newer search is under way
           box.classList.remove("loading");
-          if (result.ok) showResults(q, result.data);
+          if (result.ok) showResults(q, result.data, result.suggestions);
           else showMessage((result.data.error && result.data.error.message) || "搜索出错了。", true);
         })
         .catch(function (error) {
@@ -250,6 +284,11 @@
     }
 
     function go(option, newTab) {
+      if (option && option.dataset.suggest) {  // a completion: search it here
+        input.value = option.dataset.suggest;
+        run();
+        return;
+      }
       var href = option ? option.dataset.href : resultsPage(input.value.trim());
       if (newTab) window.open(href, "_blank", "noopener");
       else window.location.assign(href);
