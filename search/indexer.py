@@ -30,7 +30,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from whoosh import fields, formats
@@ -61,6 +61,10 @@ SCHEMA_VERSION = 4
 RECALL_FIELDS = ("grams", "title_grams")
 
 ProgressCallback = Callable[[int, int], None]
+#: An update works the vocabulary out again once this share of the posts has changed since it last did ...
+VOCABULARY_DRIFT = 0.02
+#: ... or once it is this old (and any post changed).
+VOCABULARY_AGE = timedelta(hours=1)
 #: How updates keep the number of segments small (see :mod:`search.merging`).
 DEFAULT_MERGE_POLICY = MergePolicy(max_docs=SEGMENT_DOCS)
 
@@ -333,7 +337,7 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             table = _fingerprints(live).replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)],
                                                  fingerprints)
             _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table,
-                    carried_from=live if fast else None)
+                    carried_from=live if fast else None, previous=meta)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -763,19 +767,31 @@ def _manifest_entry(path: Path, sha1: str | None = None) -> list | None:
 
 
 def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: dict,
-            report: BuildReport, fingerprints: FingerprintTable, *, carried_from: Path | None = None) -> None:
-    """Record what built this generation (meta.json), what it holds (manifest.json) and its stories
-    (worked out again, or carried forward from the generation ``carried_from``)."""
+            report: BuildReport, fingerprints: FingerprintTable, *, carried_from: Path | None = None,
+            previous: dict | None = None) -> None:
+    """Record what built this generation (meta.json), what it holds (manifest.json), its stories (worked out
+    again, or carried forward from the generation ``carried_from``) and its vocabulary.
+
+    The vocabulary (:mod:`search.vocabulary`) costs about 10 s at 56,000 posts, so an update (whose
+    ``previous`` meta.json records when it was last worked out) keeps the one it was cloned with
+    until :data:`VOCABULARY_DRIFT` of the posts have changed or it is :data:`VOCABULARY_AGE` old.
+    """
     ix = whoosh_index.open_dir(generation)
     report.total_docs = ix.doc_count()
+    changes = (previous or {}).get("vocabulary_changes", 0) + report.indexed + report.deleted
+    made = (previous or {}).get("vocabulary_at")
+    due = previous is None or not made or changes >= VOCABULARY_DRIFT * max(report.total_docs, 1) or (
+        changes and datetime.now(timezone.utc) - datetime.fromisoformat(made) >= VOCABULARY_AGE)
     with ix.reader() as reader:
         if carried_from is None:
             report.stories = stories.write_stories(generation, reader, fingerprints)
-            vocabulary.write_vocabulary(generation, reader)
+            if due:
+                vocabulary.write_vocabulary(generation, reader)
+                changes, made = 0, datetime.now(timezone.utc).isoformat(timespec="seconds")
         else:  # a fast update keeps the vocabulary it was cloned with until the next full finish
             fingerprints.save(generation / stories.FINGERPRINTS)
-            with whoosh_index.open_dir(carried_from).reader() as previous:
-                report.stories = stories.carry_stories(generation, reader, carried_from, previous)
+            with whoosh_index.open_dir(carried_from).reader() as before:
+                report.stories = stories.carry_stories(generation, reader, carried_from, before)
     storage.write_json(generation / storage.MANIFEST, manifest)
     storage.write_json(generation / storage.META, {
         "schema_version": SCHEMA_VERSION,
@@ -783,5 +799,6 @@ def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: 
         "corpus": str(corpus_dir),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "docs": report.total_docs,
+        "vocabulary_at": made, "vocabulary_changes": changes,
         **({"stale": True} if carried_from is not None else {}),
     })
