@@ -1,14 +1,24 @@
 """Article bodies: the author's raw HTML made safe to show, with query terms highlighted.
 
-Pipeline: nh3 (allow-list) -> lxml (lazy images get their real ``src``;
-``<mark>`` around query terms, in text nodes only) -> nh3 again, so what a
-template receives is always the sanitiser's own output.
+Pipeline: nh3 (allow-list) -> lxml (lazy images get their real ``src``, every
+image an ``alt``, links with nothing to click are dropped; ``<mark>`` around
+query terms, in text nodes only) -> nh3 again, so what a template receives is
+always the sanitiser's own output.
+
+Images get the ``alt`` a screen reader needs (see :func:`_describe_images`):
+the author's, unless it is a URL, a file name or a word like "image" (read out,
+those only get in the way); for a picture that is a link's only content, a
+name for the link; otherwise ``alt=""``. Without a description from the author
+we cannot say what a picture shows, and a figure's caption already names it
+(an ``alt`` repeating the caption would be read twice).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from html import escape
+from urllib.parse import urlsplit
 
 import nh3
 from lxml import etree, html as lxml_html
@@ -39,6 +49,10 @@ FORCED_ATTRIBUTES = {
 }
 #: Attributes where lazy-loading pages keep the real picture.
 LAZY_SOURCES = ("data-src", "data-original", "data-actualsrc", "data-lazy-src")
+#: ``alt`` texts that describe nothing: a URL, a file name, a placeholder word, or no letters at all.
+_NO_DESCRIPTION = re.compile(r"(?:(?:https?|ftp|file|data):|www\.|//)\S*|\S+\.(?:jpe?g|png|gif|webp|avif|svg|bmp)|"
+                             r"(?:image|img|photo|picture|pic|icon|图片|图像|配图|照片|插图|image\s*\d+)|[\W\d_]*",
+                             re.IGNORECASE)
 
 
 def clean_html(raw: str, highlights: Iterable[str] = ()) -> str:
@@ -53,6 +67,8 @@ def clean_html(raw: str, highlights: Iterable[str] = ()) -> str:
         return ""
     root = lxml_html.fragment_fromstring(first, create_parent="div")
     _fix_images(root)
+    _drop_empty_links(root)
+    _describe_images(root)
     for tag, values in FORCED_ATTRIBUTES.items():
         for element in root.iter(tag):
             for name, value in values.items():
@@ -84,6 +100,36 @@ def _fix_images(root) -> None:
             img.set("src", src)
         else:
             _remove_keeping_tail(img)
+
+
+def _drop_empty_links(root) -> None:
+    """Remove links with nothing to click (share buttons whose icons were dropped): focusable, but nameless."""
+    for link in list(root.iter("a")):
+        if not "".join(link.itertext()).strip() and next(link.iter("img"), None) is None:
+            _remove_keeping_tail(link)
+
+
+def _describe_images(root) -> None:
+    """Give every image an ``alt``: the author's description, a linked picture's destination, or ``""``."""
+    for img in root.iter("img"):
+        alt = " ".join((img.get("alt") or "").split())
+        if _NO_DESCRIPTION.fullmatch(alt):
+            alt = " ".join((img.get("title") or "").split())
+            if _NO_DESCRIPTION.fullmatch(alt):
+                alt = _link_name(img)
+        img.set("alt", alt)
+
+
+def _link_name(img) -> str:
+    """Return a name for the link ``img`` is the only content of ("" if it is in none)."""
+    link = next(img.iterancestors("a"), None)
+    if link is None or "".join(link.itertext()).strip():
+        return ""
+    title = " ".join((link.get("title") or "").split())
+    if title:
+        return title
+    host = urlsplit(link.get("href") or "").hostname
+    return f"图片链接：{host}" if host else "图片链接"
 
 
 def _remove_keeping_tail(element) -> None:
