@@ -24,6 +24,7 @@ import nh3
 from lxml import etree, html as lxml_html
 
 from search.highlight import find_spans
+from search.language import detect_language
 
 TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "div", "dl", "dt",
@@ -47,6 +48,11 @@ FORCED_ATTRIBUTES = {
     "img": {"loading": "lazy", "decoding": "async", "referrerpolicy": "no-referrer"},
     "a": {"target": "_blank"},
 }
+#: Blocks of running text that get a ``lang`` of their own when written in another language than the article.
+TEXT_BLOCKS = ("p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "figcaption", "caption", "td", "th", "dt", "dd",
+               "summary")
+#: Shorter text is not marked: a name or a few words in another script are read well enough by the article's voice.
+LANG_MIN_CHARS = 24
 #: Attributes where lazy-loading pages keep the real picture.
 LAZY_SOURCES = ("data-src", "data-original", "data-actualsrc", "data-lazy-src")
 #: ``alt`` texts that describe nothing: a URL, a file name, a placeholder word, or no letters at all.
@@ -55,11 +61,17 @@ _NO_DESCRIPTION = re.compile(r"(?:(?:https?|ftp|file|data):|www\.|//)\S*|\S+\.(?
                              re.IGNORECASE)
 
 
-def clean_html(raw: str, highlights: Iterable[str] = ()) -> str:
+def clean_html(raw: str, highlights: Iterable[str] = (), *, lang: str | None = None) -> str:
     """Return ``raw`` sanitised, with matches of the folded ``highlights`` wrapped in ``<mark>``.
+
+    Paragraphs written in another language than the article's ``lang`` get a
+    ``lang`` of their own (a bilingual post's English paragraphs are read by an
+    English voice).
 
     >>> clean_html('<p onclick="x()">國際<script>alert(1)</script></p>', ["国际"])
     '<p><mark>國際</mark></p>'
+    >>> clean_html('<p>今天的新闻</p><p>The opening ceremony was held in Beijing.</p>', lang="zh-Hans")
+    '<p>今天的新闻</p><p lang="en">The opening ceremony was held in Beijing.</p>'
     """
     first = nh3.clean(raw, tags=TAGS, clean_content_tags=DROPPED, url_schemes=URL_SCHEMES | {"data"},
                       attributes=_with_lazy_sources(ATTRIBUTES), link_rel=None)
@@ -69,6 +81,8 @@ def clean_html(raw: str, highlights: Iterable[str] = ()) -> str:
     _fix_images(root)
     _drop_empty_links(root)
     _describe_images(root)
+    if lang:
+        _mark_languages(root, lang)
     for tag, values in FORCED_ATTRIBUTES.items():
         for element in root.iter(tag):
             for name, value in values.items():
@@ -79,13 +93,30 @@ def clean_html(raw: str, highlights: Iterable[str] = ()) -> str:
     inner = escape(root.text or "", quote=False) + "".join(
         etree.tostring(child, encoding="unicode", method="html") for child in root)
     return nh3.clean(inner, tags=TAGS, clean_content_tags=DROPPED, url_schemes=URL_SCHEMES,
-                     attributes=ATTRIBUTES, link_rel="noopener noreferrer nofollow",
+                     attributes=_with_lang(ATTRIBUTES), link_rel="noopener noreferrer nofollow",
                      tag_attribute_values={tag: {name: {value} for name, value in values.items()}
                                            for tag, values in FORCED_ATTRIBUTES.items()})
 
 
 def _with_lazy_sources(attributes: dict[str, set[str]]) -> dict[str, set[str]]:
     return {**attributes, "img": attributes["img"] | set(LAZY_SOURCES)}
+
+
+def _with_lang(attributes: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The second pass keeps the ``lang`` set here (the first pass dropped the author's)."""
+    return {**attributes, **{tag: attributes.get(tag, set()) | {"lang"} for tag in TEXT_BLOCKS}}
+
+
+def _mark_languages(root, lang: str) -> None:
+    """Set ``lang`` on text blocks whose language differs from the one they inherit (the article's, at first)."""
+    for block in root.iter(*TEXT_BLOCKS):
+        text = "".join(block.itertext()).strip()
+        if len(text) < LANG_MIN_CHARS:
+            continue
+        inherited = next((a.get("lang") for a in block.iterancestors() if a.get("lang")), lang)
+        found = detect_language(text)
+        if found and found != inherited:
+            block.set("lang", found)
 
 
 def _fix_images(root) -> None:
