@@ -36,6 +36,7 @@ TAGS = {
 DROPPED = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math", "video",
            "audio", "form", "select", "textarea", "button", "title", "head"}
 ATTRIBUTES = {
+    "*": {"title"},  # not lang: the author's may be anything; blocks get ours (see _mark_languages)
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
     "td": {"colspan", "rowspan"},
