@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import search.language
-from search import Index, build_index
+from search import Index, build_index, optimize_index, update_index
 from search.corpus import read_post
 from search.language import detect_language, post_language
 from tests.conftest import RSSHUB, require_shared, write_post
@@ -117,6 +117,15 @@ def test_the_index_stores_each_posts_language_for_hits_copies_and_posts(lang_ind
         langs.update({copy.id: copy.lang for hit in results.hits for copy in hit.copies})
         assert langs == {"a/简体.md": "zh-Hans", "a/繁體.md": "zh-Hant", "b/english.md": "en", "b/declared.md": "de"}
         assert ix.get("b/english.md").lang == "en"
+
+
+def test_languages_survive_updates_and_segment_merges(lang_index, tmp_path):
+    write_post(tmp_path / "posts", "c/日本語.md", title="東京の天気", body="<p>今日は晴れです。明日は雨が降るでしょう。</p>")
+    update_index(lang_index, tmp_path / "posts", policy=None)  # a second segment, merged below
+    optimize_index(lang_index)
+    with Index.open(lang_index) as ix:
+        assert [ix.get(doc).lang for doc in ("a/繁體.md", "b/english.md", "b/declared.md", "c/日本語.md")] == \
+            ["zh-Hant", "en", "de", "ja"]
 
 
 def test_the_api_carries_each_posts_language(lang_index):
