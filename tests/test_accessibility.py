@@ -9,7 +9,7 @@ results, an article with figures, an English article, instant search typed, and
 the widget with results open on another site) is checked at desktop (1280 px)
 and phone (390 and 320 px) widths, in the light and the dark colour scheme
 (``prefers-color-scheme`` emulated), with every axe rule tagged wcag2a, wcag2aa,
-wcag21a or wcag21aa, experimental ones included. The one exemption is named in
+wcag21a or wcag21aa, experimental ones included. Each exemption is named in
 :data:`EXEMPTIONS` with its reason, and applies only to the elements it names.
 
 "200% zoom on a phone" is emulated as browsers do it: a 390 px phone zoomed to
