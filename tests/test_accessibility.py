@@ -405,16 +405,12 @@ def test_links_with_nothing_to_click_are_dropped_from_articles():
 
 # --- the widget on another site ---------------------------------------------------------------------
 
-WIDGET_REWRITE = pytest.mark.skip(reason="needs the widget rewrite from branch hexo")
-
-
 def _widget_open(tab: Page):
     page = _widget_search(tab, "芯片")
     page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
     return page
 
 
-@WIDGET_REWRITE
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_the_widget_with_results_open_has_no_wcag_violations(browser, embedding, width, scheme):
@@ -445,7 +441,6 @@ def test_arrow_keys_bring_every_result_of_the_widgets_list_into_view(browser, em
         tab.close()
 
 
-@WIDGET_REWRITE
 @pytest.mark.parametrize("width", ["desktop", "phone"])
 def test_tab_through_the_widgets_open_list_stays_on_the_page(browser, embedding, width):
     """From the box with results open, Tab goes on through the widget to the blog's next link, and
