@@ -21,6 +21,7 @@ import yaml
 from lxml import etree
 
 from .analysis import ZERO_WIDTH
+from .language import post_language
 
 POST_SUFFIXES = (".md", ".markdown")
 
@@ -77,6 +78,11 @@ class Document:
     #: The date is an instant (text with its own zone, "... GMT", or a date alone in quotes, UTC midnight
     #: to JavaScript); otherwise a wall-clock time.
     date_zoned: bool = False
+
+    @property
+    def lang(self) -> str | None:
+        """The BCP 47 tag of the language the post is written in (front matter ``lang``, else its text's)."""
+        return post_language(self.title, self.text, self.front_matter.get("lang"))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ Fields, and why each exists:
   :func:`pack_content`) for snippets and the article page.
 * stored ``front_matter`` and ``date_zoned``, only in posts that have them: what
   a post's URL on the blog may need (see :mod:`search.permalinks`).
+* stored ``lang``: the language the post is written in (see :mod:`search.language`), for
+  pages' ``lang`` attributes; worked out once here, from the whole text.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ SEGMENT_DOCS = 30000
 #: Posts a worker takes at a time: dealt in turn, small batches share the load evenly, and the progress bar moves.
 BATCH_POSTS = 200
 #: Bumped whenever the schema or analysis changes incompatibly.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Fields of :func:`document_fields` indexed by :mod:`search.recall` rather than by Whoosh.
 RECALL_FIELDS = ("grams", "title_grams")
 
@@ -133,6 +135,7 @@ def make_schema(segmenter: Segmenter = DEFAULT_SEGMENTER) -> fields.Schema:
         content=fields.STORED(),
         front_matter=fields.STORED(),
         date_zoned=fields.STORED(),
+        lang=fields.STORED(),
     )
 
 
@@ -192,6 +195,7 @@ def document_fields(doc: Document) -> dict:
         month=doc.date.strftime("%Y-%m") if doc.date else "",
         image=doc.image,
         content=pack_content(doc.text, doc.html),
+        lang=doc.lang,
     )
     if doc.date is not None:
         values["date"] = doc.date.astimezone(timezone.utc).replace(tzinfo=None)

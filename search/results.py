@@ -19,10 +19,11 @@ class Copy:
     source: str
     date: datetime | None
     url: str | None = None  # on the blog, as for Hit
+    lang: str | None = None  # BCP 47, as for Hit
 
     def to_dict(self) -> dict:
         return {"path": self.id, "title": self.title, "source": self.source, "date": _iso(self.date),
-                "url": self.url}
+                "url": self.url, "lang": self.lang}
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Hit:
     ``snippet`` and ``title_html`` are HTML-safe: all text escaped, matches
     wrapped in ``<mark>``. ``title`` is plain text. ``url`` is the post's public
     URL on the blog, when the index was opened with the blog's URL settings.
+    ``lang`` is the BCP 47 tag of the language the post is written in
+    (``zh-Hans``, ``zh-Hant``, ``en``, ``ja``, ...; None if it has no letters).
     """
 
     id: str  # POSIX path relative to the corpus root
@@ -45,12 +48,13 @@ class Hit:
     snippet: str
     url: str | None = None
     copies: tuple[Copy, ...] = ()  # the story's other copies, earliest first (folded results only)
+    lang: str | None = None
 
     def to_dict(self) -> dict:
         return {"path": self.id, "score": round(self.score, 4), "title": self.title,
                 "title_html": self.title_html, "source": self.source, "categories": list(self.categories),
                 "date": _iso(self.date), "image": self.image, "snippet": self.snippet, "url": self.url,
-                "copies": [c.to_dict() for c in self.copies]}
+                "lang": self.lang, "copies": [c.to_dict() for c in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -199,11 +203,13 @@ class Post:
     html: str  # as written by the author: sanitise before showing it
     url: str | None = None  # on the blog, as for Hit
     copies: tuple[Copy, ...] = ()  # the other copies of its story, earliest first
+    lang: str | None = None  # BCP 47, as for Hit
 
     def to_dict(self) -> dict:
         return {"path": self.id, "title": self.title, "source": self.source,
                 "categories": list(self.categories), "date": _iso(self.date), "image": self.image,
-                "text": self.text, "url": self.url, "copies": [c.to_dict() for c in self.copies]}
+                "text": self.text, "url": self.url, "lang": self.lang,
+                "copies": [c.to_dict() for c in self.copies]}
 
 
 @dataclass(frozen=True)

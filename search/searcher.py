@@ -370,6 +370,7 @@ class Index:
             snippet=make_snippet(text, compiled.highlights) if snippets else "",
             url=self._url(stored),
             copies=self._copies(searcher, docnum) if with_copies else (),
+            lang=stored.get("lang"),
         )
 
     def _copies(self, searcher: Searcher, docnum: int) -> tuple[Copy, ...]:
@@ -381,7 +382,8 @@ class Index:
             if other != docnum:
                 stored = searcher.stored_fields(other)
                 copies.append(Copy(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
-                                   date=_aware(stored.get("date")), url=self._url(stored)))
+                                   date=_aware(stored.get("date")), url=self._url(stored),
+                                   lang=stored.get("lang")))
         return tuple(copies)
 
     # --- single posts ------------------------------------------------------------------------
@@ -398,7 +400,7 @@ class Index:
         return Post(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
                     categories=tuple(stored.get("categories") or ()), date=_aware(stored.get("date")),
                     image=stored.get("image"), text=text, html=html, url=self._url(stored),
-                    copies=copies)
+                    copies=copies, lang=stored.get("lang"))
 
     def _url(self, stored: dict) -> str | None:
         """Return the post's URL on the blog (None without blog settings)."""

@@ -103,12 +103,13 @@ def xss_site(xss_index_dir):
 class Page:
     """A browser tab that records console errors, page errors and dialogs (alert() would be one)."""
 
-    def __init__(self, browser, base: str, *, viewport: str = "desktop", pictures: str = "stand-in",
-                 javascript: bool = True, also: tuple[str, ...] = (), color_scheme: str = "light"):
+    def __init__(self, browser, base: str, *, viewport: str | dict = "desktop", pictures: str = "stand-in",
+                 javascript: bool = True, also: tuple[str, ...] = (), color_scheme: str = "light", **options):
         self.base = base
         self.reachable = (base, *also)  # origins the tab may load from (the widget's page calls our server)
-        self.context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN",
-                                           java_script_enabled=javascript, color_scheme=color_scheme)
+        self.context = browser.new_context(viewport=VIEWPORTS[viewport] if isinstance(viewport, str) else viewport,
+                                           locale="zh-CN", java_script_enabled=javascript, color_scheme=color_scheme,
+                                           **options)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []

@@ -17,6 +17,9 @@ STRINGS = {"type": "array", "items": STRING}
 BLOG_URL = {"type": ["string", "null"], "format": "uri",
             "description": "The post's URL on the blog; null unless the server was given the blog's settings, "
                            "and for a post Hexo writes no reachable page for (news-search build lists them)."}
+LANG = {"type": ["string", "null"],
+        "description": "BCP 47 tag of the language the post is written in (zh-Hans, zh-Hant, en, ja, ...): its "
+                       "front matter's lang, else read from its text; null if it has no letters."}
 
 
 def _object(properties: dict, optional: tuple[str, ...] = ()) -> dict:
@@ -37,9 +40,10 @@ SCHEMAS = {
                     "source": STRING, "categories": STRINGS, "date": NULLABLE_DATE,
                     "image": NULLABLE_STRING,
                     "snippet": {"type": "string", "description": "Escaped text, matches in <mark>."},
-                    "url": BLOG_URL,
+                    "url": BLOG_URL, "lang": LANG,
                     "copies": {**COPIES, "description": COPIES["description"] + " Empty unless folded."}}),
-    "Copy": _object({"path": STRING, "title": STRING, "source": STRING, "date": NULLABLE_DATE, "url": BLOG_URL}),
+    "Copy": _object({"path": STRING, "title": STRING, "source": STRING, "date": NULLABLE_DATE, "url": BLOG_URL,
+                     "lang": LANG}),
     "FacetCount": _object({"value": STRING, "count": INTEGER}),
     "QueryDate": _object({
         "text": {"type": "string", "description": "The words of the query read as a date, e.g. 上个月."},
@@ -95,7 +99,7 @@ SCHEMAS = {
     }, optional=("html",)),
     "Post": _object({"path": STRING, "title": STRING, "source": STRING, "categories": STRINGS,
                      "date": NULLABLE_DATE, "image": NULLABLE_STRING, "text": STRING, "url": BLOG_URL,
-                     "copies": COPIES}),
+                     "lang": LANG, "copies": COPIES}),
     "Related": _object({"path": STRING, "days": INTEGER, "hits": {
         "type": "array", "items": _ref("Hit"),
         "description": "Stories like the post within `days` days of it, one per story, earliest first."}}),

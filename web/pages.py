@@ -67,7 +67,7 @@ def post(doc_id: str):
     highlights = query_highlights(q)
     return render_template("post.html", post=article, q=q, params=SearchParams(q=q),
                            title_html=highlight_title(article.title, highlights),
-                           body=clean_html(article.html, highlights),
+                           body=clean_html(article.html, highlights, lang=article.lang),
                            coverage=get_index().related_coverage(doc_id, limit=RELATED_STORIES),
                            coverage_days=COVERAGE_DAYS)
 

@@ -19,7 +19,7 @@ Fields (all pre-analysed, ``index`` settings in :mod:`search.sphinx.cluster`):
 * ``keys``: exact-match tokens: :data:`ANY` (every post), the source and category
   keys (hashed) and the publication day at six resolutions (see :func:`date_tokens`).
 
-Attributes hold what results show (title, source, categories, date, image),
+Attributes hold what results show (title, source, categories, date, image, language),
 what blog URLs need (front matter, whether the date had its own zone), the
 facets (source, first category, month), the text and HTML (packed as the local
 index packs them, then base64) and the file fingerprint ``update`` compares.
@@ -44,7 +44,7 @@ FIELDS = ("title_words", "body_words", "grams", "title_grams", "chars", "title_c
 ATTRIBUTES = {
     "doc_id": "string", "title": "string", "source": "string", "category": "string", "categories": "string",
     "month": "string", "date": "bigint", "dated": "uint", "date_zoned": "uint", "image": "string",
-    "front_matter": "string", "content": "string", "story": "bigint", "story_rank": "bigint", "file_size": "bigint",
+    "front_matter": "string", "lang": "string", "content": "string", "story": "bigint", "story_rank": "bigint", "file_size": "bigint",
     "file_mtime": "bigint", "file_sha1": "string",
 }
 #: Matches every post (a query made only of exclusions needs something to exclude from).
@@ -247,6 +247,7 @@ def document_row(doc: Document, stamp: FileStamp | None = None,
         "date_zoned": int(doc.date_zoned),
         "image": doc.image or "",
         "front_matter": json.dumps(doc.front_matter, ensure_ascii=False),
+        "lang": doc.lang or "",
         "content": base64.b64encode(pack_content(doc.text, doc.html)).decode("ascii"),
         "story": 0,  # set by the writer when the post turns out to have copies
         "story_rank": 0,

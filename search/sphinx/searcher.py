@@ -49,7 +49,7 @@ RELATED_TEXT_CHARS = 4000
 RELATED_CANDIDATES = 500
 #: Most posts related-coverage ranks (the local index ranks every post with a key term).
 COVERAGE_CANDIDATES = 1000
-_POST = "id, doc_id, title, source, categories, date, dated, date_zoned, front_matter, image, story"
+_POST = "id, doc_id, title, source, categories, date, dated, date_zoned, front_matter, image, story, lang"
 #: A post's story: the canonical copy's id, or its own id when it has no copies.
 _STORY = "IF(story = 0, id, story)"
 _EARLIEST = int(datetime(1000, 1, 1, tzinfo=UTC).timestamp())  # as the local index's stats
@@ -226,7 +226,7 @@ class SphinxIndex:
         return Hit(id=post.doc_id, title=post.title, title_html=highlight_title(post.title, title_highlights),
                    source=post.source, categories=post.categories, date=post.date, image=post.image,
                    score=float(row[-1]) / SCALE, snippet=make_snippet(text, highlights) if snippets else "",
-                   url=self._url(post), copies=copies)
+                   url=self._url(post), copies=copies, lang=post.lang)
 
     def _url(self, post: _Row) -> str | None:
         if self.post_urls is None:
@@ -259,7 +259,8 @@ class SphinxIndex:
         for row in result.rows:
             member = _Row(row)
             members.setdefault(member.story, []).append(member)
-        return {post.key: tuple(Copy(id=m.doc_id, title=m.title, source=m.source, date=m.date, url=self._url(m))
+        return {post.key: tuple(Copy(id=m.doc_id, title=m.title, source=m.source, date=m.date, url=self._url(m),
+                                     lang=m.lang)
                                 for m in members.get(post.story, ()) if m.key != post.key) for post in posts}
 
     # --- single posts ------------------------------------------------------------------------
@@ -273,7 +274,7 @@ class SphinxIndex:
         text, html = unpack_row_content(row[-1])
         return Post(id=post.doc_id, title=post.title, source=post.source, categories=post.categories,
                     date=post.date, image=post.image, text=text, html=html, url=self._url(post),
-                    copies=self._copies([post]).get(post.key, ()))
+                    copies=self._copies([post]).get(post.key, ()), lang=post.lang)
 
     def _row(self, doc_id: str) -> tuple | None:
         """Return the post columns and content of ``doc_id``, or None."""
@@ -375,13 +376,14 @@ class _Row:
 
     def __init__(self, row: tuple):
         self.row = row
-        key, self.doc_id, self.title, self.source, categories, published, dated, zoned, front_matter, image, story = \
-            row[:11]
+        key, self.doc_id, self.title, self.source, categories, published, dated, zoned, front_matter, image, story, \
+            lang = row[:12]
         self.key, self.story = int(key), int(story)
         self.categories = tuple(json.loads(categories))
         self.date = _date(published, dated)
         self.date_zoned, self.front_matter = bool(int(zoned)), json.loads(front_matter or "{}")
         self.image = image or None
+        self.lang = lang or None
 
     def link_fields(self) -> dict:
         """What the post's blog URL is made of (:meth:`search.PostUrls.link`'s arguments)."""

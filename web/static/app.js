@@ -7,6 +7,7 @@
   var form = document.querySelector("form[data-instant]");
   var input = form && form.querySelector("input[name=q]");
   var region = document.getElementById("results");
+  var status = document.getElementById("search-status");
 
   // --- broken pictures: hide them (CSP forbids inline onerror handlers) -------------------------
   function hideIfBroken(img) {
@@ -47,6 +48,14 @@
     if (unsafe) throw new Error("unexpected markup in results");
     region.replaceChildren.apply(region, Array.prototype.slice.call(doc.body.childNodes));
     checkImages(region);
+    var summary = region.querySelector("[data-status]");
+    announce(summary ? summary.dataset.status : "");
+  }
+
+  // Screen readers hear a few words in the status region ("找到 53 条结果"), never the whole results
+  // region again after each keystroke. Other parts of the search box (suggestions) may say things here too.
+  function announce(message) {
+    if (status) status.textContent = message;
   }
 
   function showError(message) {
@@ -60,6 +69,7 @@
   function clearResults() {
     if (controller) controller.abort();
     region.replaceChildren();
+    announce("");
     document.body.classList.remove("searching");
     history.replaceState(null, "", "/");
   }
