@@ -30,6 +30,7 @@ import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -104,7 +105,7 @@ def main(corpus_spec: Path, base: int, updates: int, per_update: int, every: int
         queries.save_mix(queries.make_mix(queries.sample_documents(source, chosen, QUERY_SAMPLE),
                                           per_kind=3 if smoke else 20, dev_limit=20 if smoke else None), mix_file)
         run = LivingRun(source, chosen, work, mix_file, base=base, per_update=per_update, rounds=rounds)
-        checkpoints = run.go(updates, every)
+        checkpoints = run.go(updates, every, keep=lambda points: _keep_partial(points, out))
         final = run.optimize(checkpoints[-1])
     document = {
         "meta": {"started": run.started, "corpus": str(source), "base": base, "updates": updates,
@@ -143,8 +144,12 @@ class LivingRun:
         _log(f"building the base of {base:,} posts")
         build_index(self.corpus_dir, self.index_dir)
 
-    def go(self, updates: int, every: int) -> list[dict]:
-        """Run ``updates`` updates, comparing with a fresh build every ``every`` of them."""
+    def go(self, updates: int, every: int, keep: Callable[[list[dict]], None] = lambda points: None) -> list[dict]:
+        """Run ``updates`` updates, comparing with a fresh build every ``every`` of them.
+
+        ``keep`` is handed the checkpoints so far after each one, so that an
+        hour-long run stopped half-way still leaves its measurements.
+        """
         checkpoints = []
         for n in range(1, updates + 1):
             self._arrive(n)
@@ -155,6 +160,7 @@ class LivingRun:
             self.merged_docs.append(report.merge.docs_merged if report.merge else 0)
             if n % every == 0 or n == updates:
                 checkpoints.append(self._checkpoint(n, len(checkpoints) * every))
+                keep(checkpoints)
         return checkpoints
 
     def _arrive(self, n: int) -> None:
@@ -247,15 +253,7 @@ def render_table(document: dict) -> str:
              "| updates | posts | segments: now (most in window) / fresh | update s: median / p95 (window) "
              "| query ms: median / p95, living | fresh | p95 ratio | size MB: living / fresh (ratio) |",
              "|---|---|---|---|---|---|---|---|"]
-    for c in document["checkpoints"]:
-        living, fresh = c["living"], c["fresh"]
-        lq, fq = living["queries"]["overall"], fresh["queries"]["overall"]
-        lines.append(
-            f"| {c['updates']} | {c['docs']:,} | {living['segments']} ({c['window']['max_segments']}) / "
-            f"{fresh['segments']} | {c['window']['update_s']['median']:.2f} / {c['window']['update_s']['p95']:.2f} "
-            f"| {lq['median']:.1f} / {lq['p95']:.1f} | {fq['median']:.1f} / {fq['p95']:.1f} "
-            f"| {lq['p95'] / fq['p95']:.2f} | {living['bytes'] / 1e6:.1f} / {fresh['bytes'] / 1e6:.1f} "
-            f"({living['bytes'] / fresh['bytes']:.3f}) |")
+    lines += [_checkpoint_row(c) for c in document["checkpoints"]]
     updates, optimized = document["all_updates"], document["optimized"]
     oq = optimized["living"]["queries"]["overall"]
     lines += ["",
@@ -268,6 +266,22 @@ def render_table(document: dict) -> str:
     lines += [f"| {t['target']} | {t['limit']} | {t['value']} | {'yes' if t['met'] else 'NO'} |"
               for t in document["targets"]]
     return "\n".join(lines) + "\n"
+
+
+def _checkpoint_row(c: dict) -> str:
+    living, fresh = c["living"], c["fresh"]
+    lq, fq = living["queries"]["overall"], fresh["queries"]["overall"]
+    return (f"| {c['updates']} | {c['docs']:,} | {living['segments']} ({c['window']['max_segments']}) / "
+            f"{fresh['segments']} | {c['window']['update_s']['median']:.2f} / {c['window']['update_s']['p95']:.2f} "
+            f"| {lq['median']:.1f} / {lq['p95']:.1f} | {fq['median']:.1f} / {fq['p95']:.1f} "
+            f"| {lq['p95'] / fq['p95']:.2f} | {living['bytes'] / 1e6:.1f} / {fresh['bytes'] / 1e6:.1f} "
+            f"({living['bytes'] / fresh['bytes']:.3f}) |")
+
+
+def _keep_partial(checkpoints: list[dict], out: Path) -> None:
+    """Log the newest checkpoint's row and save all so far to ``living-partial.json``."""
+    _log(_checkpoint_row(checkpoints[-1]))
+    (out / "living-partial.json").write_text(json.dumps(checkpoints, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def _log(message: str) -> None:
