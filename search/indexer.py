@@ -24,9 +24,9 @@ import contextlib
 import functools
 import hashlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
-import queue
 import shutil
 import time
 import zlib
@@ -638,52 +638,64 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
 def _run_batches(folder: str, corpus_dir: Path, batches: list[list[Path]],
                  workers: int) -> Iterator[tuple[int, _Chunk]]:
     """Index ``batches`` in ``workers`` processes (here if one), worker ``w`` taking every batch
-    ``w + k * workers``; yield each batch's chunk with the number of the worker that made it."""
+    ``w + k * workers``; yield each batch's chunk with the number of the worker that made it.
+
+    Each worker answers on a pipe of its own, whose only writing end it holds:
+    a worker killed half-way through a message then reads as end-of-file here.
+    (A shared ``multiprocessing.Queue`` deadlocks instead: a worker killed while
+    its feeder thread holds the queue's write lock leaves the others waiting for
+    the lock and this process waiting for the rest of the message.)
+    """
     if workers <= 1:
         for chunk in _index_batches(folder, corpus_dir, batches):
             yield 0, chunk
         return
     context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    processes = [context.Process(target=_work, args=(worker, folder, corpus_dir, batches[worker::workers], results),
-                                 daemon=True) for worker in range(workers)]
-    for process in processes:
-        process.start()
+    processes, readers = [], {}
     try:
-        running = workers
-        while running:
-            try:
-                message = results.get(timeout=1)
-            except queue.Empty:
-                if any(process.exitcode not in (None, 0) for process in processes):
+        for worker in range(workers):
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=_work, args=(worker, folder, corpus_dir, batches[worker::workers],
+                                                          writer), daemon=True)
+            process.start()
+            writer.close()  # before the next fork, so that the worker holds the only writing end
+            processes.append(process)
+            readers[reader] = process
+        while readers:
+            for reader in multiprocessing.connection.wait(list(readers)):
+                try:
+                    message = reader.recv()
+                except (EOFError, OSError):  # the worker died, perhaps half-way through a message
+                    readers[reader].join()
                     codes = [process.exitcode for process in processes]
                     raise IndexWriteError(f"an indexing worker process died (exit codes {codes})") from None
-                continue
-            if message is None:
-                running -= 1
-            elif isinstance(message, BaseException):
-                raise message
-            else:
-                yield message
+                if message is None:
+                    del readers[reader]
+                elif isinstance(message, BaseException):
+                    raise message
+                else:
+                    yield message
     finally:
         for process in processes:
             if process.is_alive():
                 process.terminate()
             process.join()
+        for reader in readers:
+            reader.close()
 
 
 def _work(worker: int, folder: str, corpus_dir: Path, batches: list[list[Path]], results) -> None:
-    """A worker process: index ``batches``, putting ``(worker, chunk)`` on ``results`` for each, then a None."""
+    """A worker process: index ``batches``, sending ``(worker, chunk)`` on ``results`` for each, then a None."""
     try:
         for chunk in _index_batches(folder, corpus_dir, batches):
-            results.put((worker, chunk))
+            results.send((worker, chunk))
     except BaseException as exc:  # the parent re-raises it: as it is if it can travel, else as its message
         try:
             pickle.dumps(exc)
         except Exception:
             exc = IndexWriteError(f"indexing failed: {type(exc).__name__}: {exc}")
-        results.put(exc)
-    results.put(None)
+        results.send(exc)
+    results.send(None)
 
 
 def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]]) -> Iterator[_Chunk]:
