@@ -112,7 +112,7 @@ def test_a_fast_update_keeps_stories_and_leaves_a_new_copy_alone_until_the_next_
     update_index(story_index, procs=1, fast=True)
 
     def story(ix) -> dict[str, list[str]]:
-        return {h.id: [c.id for c in h.copies] for h in ix.search("停课停工", sort="oldest").hits}
+        return {h.id: [c.id for c in h.copies] for h in ix.search("停课停工", sort="oldest", partial=False).hits}
 
     with Index.open(story_index) as ix:
         assert story(ix) == {"人民网/landfall.md": [],
