@@ -22,6 +22,8 @@ import numpy as np
 FEW_RESULTS = 10
 #: Most partial matches listed after the full ones.
 PARTIAL_LIMIT = 50
+
+
 def wants_partial(full_matches: int) -> bool:
     """Return True if a query with this many full matches should be followed by partial matches."""
     return full_matches < FEW_RESULTS
