@@ -14,17 +14,18 @@ Library use::
 from .analysis import normalise, word_analyzer
 from .corpus import Document, Problem, read_post
 from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError,
-                     QuerySyntaxError, SearchError)
+                     QuerySyntaxError, SearchError, SynonymFileError)
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, build_index, optimize_index, update_index
 from .permalinks import PostUrls
 from .query import parse_query
 from .results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, Reading, Rewrite, SearchResults
 from .searcher import Filters, Index
+from .synonyms import NO_SYNONYMS, Synonyms, default_synonyms
 
 __all__ = [
     "BuildReport", "Copy", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
-    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "OptimizeReport",
-    "Post", "PostUrls", "Problem", "QueryDate", "QuerySyntaxError", "Reading", "Rewrite", "SearchError",
-    "SearchResults", "build_index", "normalise", "optimize_index", "parse_query", "read_post", "update_index",
-    "word_analyzer",
+    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "NO_SYNONYMS",
+    "OptimizeReport", "Post", "PostUrls", "Problem", "QueryDate", "QuerySyntaxError", "Reading", "Rewrite",
+    "SearchError", "SearchResults", "SynonymFileError", "Synonyms", "build_index", "default_synonyms", "normalise",
+    "optimize_index", "parse_query", "read_post", "update_index", "word_analyzer",
 ]

@@ -22,6 +22,7 @@ from .indexer import (DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, ProgressCa
 from .permalinks import PostUrls
 from .results import Hit, IndexStats, Post, SearchResults
 from .searcher import Index
+from .synonyms import Synonyms
 
 #: How ``--backend`` URLs look (the local index needs no URL).
 BACKEND_URLS = "sphinx://HOST:PORT[,HOST:PORT…][/INDEX]"
@@ -31,6 +32,7 @@ class SearchIndex(Protocol):
     """An opened index: what :class:`search.Index` and :class:`search.sphinx.SphinxIndex` both provide."""
 
     segmenter: Segmenter
+    synonyms: Synonyms
 
     def search(self, text: str, **options) -> SearchResults: ...
     def suggest(self, typed: str, *, limit: int = ...) -> list[str]: ...
@@ -52,7 +54,8 @@ class Backend(Protocol):
     def update(self, corpus_dir: Path | None = None, *, procs: int | None = None, wait: bool = False,
                progress: ProgressCallback | None = None) -> BuildReport: ...
     def optimize(self, *, procs: int | None = None, wait: bool = False) -> OptimizeReport: ...
-    def open(self, *, post_urls: PostUrls | None = None) -> SearchIndex: ...
+    def open(self, *, post_urls: PostUrls | None = None,
+             synonyms: Synonyms | Path | str | None = None) -> SearchIndex: ...
     def exists(self) -> bool: ...
 
 
@@ -77,8 +80,8 @@ class LocalBackend:
     def optimize(self, *, procs: int | None = None, wait: bool = False) -> OptimizeReport:
         return optimize_index(self.index_dir, procs=procs, wait=wait)
 
-    def open(self, *, post_urls: PostUrls | None = None) -> Index:
-        return Index.open(self.index_dir, post_urls=post_urls)
+    def open(self, *, post_urls: PostUrls | None = None, synonyms: Synonyms | Path | str | None = None) -> Index:
+        return Index.open(self.index_dir, post_urls=post_urls, synonyms=synonyms)
 
     def exists(self) -> bool:
         return (self.index_dir / storage.CURRENT).exists()

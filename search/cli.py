@@ -51,6 +51,13 @@ def backend_option(fn):
                         help=f"Use a Sphinx cluster instead of --index: {BACKEND_URLS} (env NEWS_SEARCH_BACKEND).")(fn)
 
 
+def synonyms_option(fn):
+    return click.option("--synonyms", default=None, envvar="NEWS_SEARCH_SYNONYMS", metavar="FILE|none",
+                        help="Synonyms applied to queries, in Solr's format ('通胀, 通货膨胀' or "
+                             "'电动车 => 电动车, 新能源汽车'); 'none' switches them off [default: the built-in list "
+                             "of news abbreviations and regional names] (env NEWS_SEARCH_SYNONYMS).")(fn)
+
+
 def today_option(fn):
     return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
                         envvar="NEWS_SEARCH_TODAY",
@@ -309,7 +316,10 @@ QUERY_HELP = """Search the index and print the results.
 
 \b
 Query language:
-    冬奥会 开幕            all words must occur; ranked by relevance
+    冬奥会 开幕            all words must occur; ranked by relevance (when fewer than
+                           10 results hold them all, partial matches follow: 部分匹配)
+    家用 NAS 怎么搭建      question words and particles rank but are not required
+    K8s  通胀              synonyms too (Kubernetes, 通货膨胀): see --synonyms
     中亚五国峰会           no spaces needed
     "国际 论坛"            exact phrase
     -广告  -"付费内容"     exclude
@@ -358,16 +368,26 @@ Examples:
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run one query per line of FILE ('-' = stdin); print one JSON object per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the batch line format).")
+@synonyms_option
+@click.option("--no-partial", is_flag=True,
+              help="List only posts holding every word (default: when fewer than 10 do, the best posts holding "
+                   "some follow, marked 部分匹配 / \"partial\": true).")
+@click.option("--explain", is_flag=True,
+              help="Show each hit's score feature by feature (words, title, phrase, ..., and factors); "
+                   "local index only, relevance order only.")
 def query(text, index_dir, backend_url, limit, page, sort, source, category, date, half_life, no_date_parse, as_typed,
-          today, no_snippets, no_fold, batch, as_json):
+          today, no_snippets, no_fold, batch, as_json, synonyms, no_partial, explain):
     if (text is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if limit > MAX_PER_PAGE and not batch and not as_json:
         raise click.UsageError(f"--limit above {MAX_PER_PAGE} needs --json or --batch")
     options = dict(per_page=limit, sort=sort, half_life_days=half_life, snippets=not no_snippets, fold=not no_fold,
+                   partial=not no_partial,
                    filters={"source": source, "category": category, "date": date},
                    date_parse=not no_date_parse, as_typed=as_typed, now=today.date() if today else None)
-    with open_backend(backend_url, index_dir=index_dir).open() as ix:
+    if explain:
+        options["explain"] = True
+    with open_backend(backend_url, index_dir=index_dir).open(synonyms=synonyms) as ix:
         if batch is not None:
             _run_batch(ix, batch, options)
             return
@@ -397,6 +417,7 @@ def _run_batch(ix: SearchIndex, lines, options: dict) -> None:
 def _batch_line(results: SearchResults) -> dict:
     return {"query": results.query, "total": results.total, "total_posts": results.total_posts,
             "counts": results.counts, "ms": round(results.ms, 3), "page": results.page,
+            "partial": bool(results.partial), "exact": results.exact,
             "dates": [d.to_dict() for d in results.dates],
             "reading": results.reading.to_dict() if results.reading else None,
             "offered": [r.to_dict() for r in results.offered],
@@ -415,6 +436,9 @@ def _print_results(results: SearchResults) -> None:
     found = f"{results.total} results"
     if results.counts == "stories":
         found = f"{results.total} {'story' if results.total == 1 else 'stories'} ({results.total_posts} posts)"
+    if results.partial:
+        found = (f"no result holds every word; {results.partial} partial matches (部分匹配)" if not results.exact else
+                 f"{found}, the last {results.partial} partial matches (部分匹配)")
     click.echo(f"{found} ({results.ms:.1f} ms), page {results.page} of {results.pages}")
     if results.reading is not None:
         read = results.reading
@@ -431,14 +455,27 @@ def _print_results(results: SearchResults) -> None:
         meta = " · ".join(x for x in (hit.source, f"{hit.date:%Y-%m-%d}" if hit.date else "") if x)
         click.echo()
         click.echo(f"{n:3d}. {plain(hit.title_html)}  " + click.style(meta, dim=True))
+        if hit.partial:
+            lacks = f", lacks {' '.join(hit.missing)}" if hit.missing else ""
+            click.echo(click.style(f"     [部分匹配] partial match{lacks}", fg="yellow"))
         if hit.snippet:
             click.echo(f"     {plain(hit.snippet)}")
         click.echo(click.style(f"     {hit.id}", dim=True))
+        if hit.explanation:
+            click.echo(click.style(f"     score {hit.score:.3f} = {_explained(hit)}", fg="cyan"))
         if hit.copies:
             click.echo(f"     + {len(hit.copies)} other {'copy' if len(hit.copies) == 1 else 'copies'}:")
         for copy in hit.copies:
             when = f"{copy.date:%Y-%m-%d}" if copy.date else "undated"
             click.echo(click.style(f"       {copy.source} · {when}  {copy.id}", dim=True))
+
+
+def _explained(hit) -> str:
+    total = sum(s.value for s in hit.explanation if not s.factor)
+    added = " + ".join(f"{s.feature} {s.value:.3f} ({s.value / total:.0%})" for s in hit.explanation
+                       if not s.factor and total)
+    factors = "".join(f" × {s.feature} {s.value:.3f}" for s in hit.explanation if s.factor)
+    return f"({added}){factors}" if factors else added
 
 
 @cli.command()
@@ -479,8 +516,9 @@ def _print_results(results: SearchResults) -> None:
               help="With --watch: the corpus to watch [default: the corpus of the last build].")
 @click.option("--poll", "poll_interval", type=click.FloatRange(0.1, 3600), default=None, metavar="SECONDS",
               help="With --watch: poll the corpus this often instead of waiting for events.")
+@synonyms_option
 def serve(index_dir, backend_url, host, port, workers, threads, per_page, title, max_query, allow_origins, blog_dir,
-          blog_url, permalink, blog_timezone, build_timezone, today, watch_corpus, corpus, poll_interval):
+          blog_url, permalink, blog_timezone, build_timezone, today, watch_corpus, corpus, poll_interval, synonyms):
     """Serve the search site and JSON API with a production WSGI server (waitress).
 
     Without an index, the bundled demo corpus (or, with --watch, --corpus) is
@@ -505,7 +543,7 @@ def serve(index_dir, backend_url, host, port, workers, threads, per_page, title,
                 "MAX_QUERY_CHARS": max_query, "CORS_ORIGINS": list(allow_origins) or None,
                 "BLOG_DIR": str(blog_dir) if blog_dir else None, "BLOG_URL": blog_url, "PERMALINK": permalink,
                 "BLOG_TIMEZONE": blog_timezone, "BUILD_TIMEZONE": build_timezone,
-                "TODAY": today.date().isoformat() if today else None}
+                "TODAY": today.date().isoformat() if today else None, "SYNONYMS": synonyms}
     config = {key: value for key, value in settings.items() if value is not None}
     try:
         create_app(config)  # bad settings fail here, once, not in every worker

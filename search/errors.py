@@ -35,3 +35,7 @@ class QuerySyntaxError(SearchError):
 
 class CorpusError(SearchError):
     """The corpus directory cannot be read at all (single bad posts are reported, not raised)."""
+
+
+class SynonymFileError(SearchError):
+    """A synonym file that cannot be read or has a malformed line (the message names the file and the line)."""

@@ -20,7 +20,9 @@ That means copying a few details of Whoosh's matchers:
   segment of at most 5,000 documents, left to right (``ArrayUnionMatcher``);
 * a compound query with a single part ignores its own boost; exclusion
   (:class:`search.query.Without`, not Whoosh's buggy ``AndNot``) looks at the
-  excluded side in an unscored context; ``ConstantScoreQuery`` gives its score
+  excluded side in an unscored context; an optional side
+  (:class:`search.query.Maybe`, not Whoosh's ``AndMaybe``, which could skip
+  past a match) adds its score wherever it matches; ``ConstantScoreQuery`` gives its score
   to every match of its child, except that a score of 0 counts as 1 (in
   Whoosh's ``ListMatcher`` a weight of 0 is taken for "no weight").
 
@@ -40,7 +42,7 @@ from whoosh.reading import TermNotFound
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.util.numeric import _length_byte_cache
 
-from .query import Without
+from .query import Maybe, Without
 from .recall import RecallQuery, average_length, recall_scores
 from .segments import terminfo_postings
 
@@ -64,11 +66,13 @@ class Evaluated:
     scores: np.ndarray  # float64
 
 
-def evaluate(searcher, q: wq.Query) -> Evaluated:
+def evaluate(searcher, q: wq.Query, *, memo: dict | None = None) -> Evaluated:
     """Return every document ``q`` matches in ``searcher``'s index, with the score Whoosh would give it.
 
     ``searcher`` is the top-level searcher (its weighting must be BM25F; a
     weighting with a ``final`` step must offer it for arrays as ``final_scores``).
+    Queries evaluated with the same ``memo`` (a dict, for one searcher) share
+    what they read: terms' postings and sizes, recall bigrams and the posts holding each string.
 
     :raises Unsupported: if a part of ``q`` or the weighting cannot be evaluated here.
     """
@@ -79,7 +83,11 @@ def evaluate(searcher, q: wq.Query) -> Evaluated:
         raise Unsupported(f"{type(weighting).__name__}.final for arrays")
     docnums, scores = [], []
     for leaf, offset in searcher.leaf_searchers():
-        segment = _Segment(leaf, searcher)
+        segment = memo.get(offset) if memo is not None else None
+        if segment is None:
+            segment = _Segment(leaf, searcher)
+            if memo is not None:
+                memo[offset] = segment
         part = segment.evaluate(q, scored=True)
         found = np.flatnonzero(part.mask & segment.live)
         docnums.append(found + offset)
@@ -159,7 +167,9 @@ class _Segment:
         self.leaf, self.top = leaf, top
         self.reader = leaf.reader()
         self.sizes = _KnownSizes(self.reader)
-        self.decoded: dict = {}  # recall bigrams this query has decoded in this segment
+        self.decoded: dict = {}  # recall bigrams and matches this query has looked up in this segment
+        self.postings: dict = {}  # (field, term) -> live (document numbers, weights)
+        self.required: dict = {}  # id of a Maybe's required side -> its part, evaluated ahead (And)
         self.size = self.reader.doc_count_all()
         self.live = np.ones(self.size, dtype=bool)
         if self.reader.has_deletions():
@@ -191,8 +201,8 @@ class _Segment:
             return self.compound(q, scored, _both, lambda sub: 0 - sub.estimate_size(self.sizes))
         if kind is wq.Or:
             return self.disjunction(q, scored)
-        if kind is wq.AndMaybe:
-            a = self.evaluate(q.a, scored=scored)
+        if kind is Maybe:
+            a = self.required.pop(id(q.a), None) or self.evaluate(q.a, scored=scored)
             if not a.mask.any():  # nothing to add the optional side's scores to
                 return a
             b = self.evaluate(q.b, scored=scored)
@@ -222,15 +232,18 @@ class _Segment:
             btext = field.to_bytes(q.text)
         except ValueError:
             return self.empty()
-        try:
-            terminfo = self.reader.term_info(q.fieldname, btext)
-        except TermNotFound:
-            self.sizes.known[q.fieldname, btext] = 0
-            return self.empty()
-        self.sizes.known[q.fieldname, btext] = terminfo.doc_frequency()
-        ids, weights = terminfo_postings(self.reader, terminfo)
-        keep = self.live[ids]
-        ids, weights = ids[keep], weights[keep]
+        found = self.postings.get((q.fieldname, btext))
+        if found is None:
+            try:
+                terminfo = self.reader.term_info(q.fieldname, btext)
+            except TermNotFound:
+                self.sizes.known[q.fieldname, btext] = 0
+                return self.empty()
+            self.sizes.known[q.fieldname, btext] = terminfo.doc_frequency()
+            ids, weights = terminfo_postings(self.reader, terminfo)
+            keep = self.live[ids]
+            found = self.postings[q.fieldname, btext] = ids[keep], weights[keep]
+        ids, weights = found
         if field.scorable:
             scores = self.bm25(q.fieldname, btext, weights, field_lengths(self.reader, q.fieldname)[ids])
         else:
@@ -270,6 +283,8 @@ class _Segment:
             return self.empty()
         if len(subs) == 1:
             return self.evaluate(subs[0], scored=scored)  # Whoosh ignores the boost here
+        if combine is _both and not self.required_in_common(subs, scored):
+            return self.empty()
         parts = []
         for sub in subs:
             part = self.evaluate(sub, scored=scored)  # first: it records the sizes of sub's terms
@@ -280,6 +295,23 @@ class _Segment:
         if q.boost != 1.0:
             part = _Part(part.mask, None if part.scores is None else part.scores * q.boost)
         return part
+
+    def required_in_common(self, subs: list, scored: bool) -> bool:
+        """Return False if the required sides of ``subs`` that are :class:`Maybe` have no document in common.
+
+        The words of a query are each a ``Maybe`` (what must match, what it adds); scoring one word's
+        optional side is wasted when another word matches nothing, or none of the same posts. The
+        required sides evaluated here are kept for the ``Maybe`` that follows.
+        """
+        common = None
+        for sub in subs:
+            if type(sub) is Maybe:
+                part = self.required[id(sub.a)] = self.evaluate(sub.a, scored=scored)
+                common = part.mask if common is None else common & part.mask
+                if not common.any():
+                    self.required.clear()
+                    return False
+        return True
 
     def disjunction(self, q: wq.Or, scored: bool) -> _Part:
         subs = list(q.subqueries)
@@ -334,7 +366,8 @@ def _weighted_tree(parts: list[tuple[int, _Part]], combine) -> _Part:
     Whoosh sorts ``(weight, matcher)`` tuples, but matchers compare as never
     less than one another, so ties keep their order: a stable sort and
     right-insertion by weight alone build the same tree. Union and
-    intersection matchers both score a document as ``a + b``.
+    intersection matchers both score a document as ``a + b``. A part scores
+    0 where it does not match, so a union's sum needs no masking.
     """
     items = sorted(parts, key=lambda item: item[0])
     while len(items) > 1:
@@ -342,6 +375,6 @@ def _weighted_tree(parts: list[tuple[int, _Part]], combine) -> _Part:
         mask = combine(a.mask, b.mask)
         scores = None
         if a.scores is not None and b.scores is not None:
-            scores = np.where(mask, a.scores + b.scores, 0.0)
+            scores = a.scores + b.scores if combine is _either else np.where(mask, a.scores + b.scores, 0.0)
         bisect.insort_right(items, (wa + wb, _Part(mask, scores)), key=lambda item: item[0])
     return items[0][1]

@@ -158,6 +158,28 @@ def unpack_content(blob: bytes) -> tuple[str, str]:
     return text, html
 
 
+def unpack_text(blob: bytes) -> str:
+    """Return the text packed by :func:`pack_content`, inflating no further than its end (a snippet needs
+    only the text; the HTML after it is usually longer).
+
+    >>> unpack_text(pack_content("正文", "<p>正文</p>"))
+    '正文'
+    """
+    inflate, text = zlib.decompressobj(), bytearray()
+    while blob:
+        start = len(text)
+        text += inflate.decompress(blob, TEXT_STEP)
+        end = text.find(0, start)
+        if end >= 0:
+            return text[:end].decode("utf-8")
+        blob = inflate.unconsumed_tail
+    return (text + inflate.flush()).partition(b"\0")[0].decode("utf-8")
+
+
+#: Bytes inflated at a time while looking for the end of a post's text (most posts' text is shorter).
+TEXT_STEP = 1 << 14
+
+
 def filter_key(value: str) -> str:
     """Return the form of a source or category name used for exact filters (folded, no spaces).
 

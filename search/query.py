@@ -3,6 +3,7 @@
 Syntax (one parser for the web, the CLI and the Python API)::
 
     冬奥会 开幕            all words must occur (AND), ranked by relevance
+    家用 NAS 怎么搭建      question words and particles rank but are not required
     中亚五国峰会           no spaces needed: cut with the index's own analyzer
     "国际 论坛"            exact phrase (after folding; spaces are ignored)
     -广告  -"付费 内容"    exclude a word or a phrase
@@ -17,9 +18,13 @@ message says what to change.
 
 Matching follows "if the text contains it, search finds it": every word is
 looked up as a substring in the bigram recall field, so jieba's segmentation
-of the document cannot hide it. Ranking is BM25F over jieba words (title
-boosted), plus constant bonuses when a term or the whole query occurs as one
-contiguous string, and when it occurs in the title.
+of the document cannot hide it. Question words and particles are optional,
+and a word is also found by its synonyms (:mod:`search.terms`,
+:mod:`search.synonyms`); a plain query's plan also says how to find posts
+holding only some of its words (:mod:`search.fallback`). Ranking is BM25F
+over jieba words (title boosted), plus constant bonuses when a term or the
+whole query occurs as one contiguous string, when it occurs in the title, and
+when the title holds every word; :mod:`search.explain` names each part.
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from whoosh import query as wq
-from whoosh.matching import AndNotMatcher
+from whoosh.matching import AndMaybeMatcher, AndNotMatcher
+from whoosh.matching.mcore import ReadTooFar
 
 from . import plan
 from .analysis import DEFAULT_SEGMENTER, Segmenter, compact, is_cjk, is_word, normalise
 from .errors import QuerySyntaxError
 from .indexer import filter_key
 from .recall import RecallQuery
+from .synonyms import NO_SYNONYMS, Synonyms
+from .terms import Unit, term_units, units  # noqa: F401 - units is part of this module's API
 
 #: Longest query accepted, in characters.
 MAX_QUERY_CHARS = 1000
@@ -51,10 +59,18 @@ TITLE_WEIGHT = 0.2
 ADJACENT_BONUS = 20.0
 #: Score bonus when a term occurs in the title.
 TITLE_BONUS = 1.0
+#: Score bonus when the title holds every required unit of the query (of two characters or more).
+TITLE_ALL_BONUS = 2.0
 #: Score bonus when the whole query occurs contiguously.
 WHOLE_QUERY_BONUS = 3.0
 #: Weight of the recall field's own BM25 score (a tie-breaker next to the word fields).
 RECALL_WEIGHT = 0.05
+#: A synonym's scores, against the word typed: a post saying what the reader typed ranks a little higher.
+SYNONYM_WEIGHT = 0.6
+
+# Names of the ranking features (see search.explain); word scores are named there, by field.
+SUBSTRING, PHRASE, TITLE_MATCH, TITLE_ALL, WHOLE_QUERY, SYNONYMS = (
+    "substring", "phrase", "title match", "title holds the query", "whole query", "synonyms")
 
 FIELD_ALIASES = {"title": "title", "标题": "title", "source": "source", "author": "source",
                  "来源": "source", "作者": "source", "category": "category", "cat": "category",
@@ -363,6 +379,28 @@ class _WithoutMatcher(AndNotMatcher):
             self._find_next()  # skips b to a's document first, then steps a past every document b has
 
 
+class _MaybeMatcher(AndMaybeMatcher):
+    def skip_to(self, id):
+        if not self.a.is_active():
+            raise ReadTooFar
+        moved = self.a.skip_to(id)
+        if self.a.is_active() and self.b.is_active() and self.b.id() < self.a.id():
+            moved = self.b.skip_to(self.a.id()) or moved
+        return moved
+
+
+class Maybe(wq.AndMaybe):
+    """The matches of ``a``, scored ``a + b`` where ``b`` matches too: Whoosh's ``AndMaybe`` without its skip bug.
+
+    Whoosh's ``AndMaybeMatcher.skip_to(id)`` moves ``b`` to ``id``, not to
+    where ``a`` landed, so inside an intersection (a query of several words)
+    ``b`` could stop short of ``a``'s document and its score was dropped
+    there: a post holding every word lost the bonuses of one of them.
+    """
+
+    matcherclass = _MaybeMatcher
+
+
 def has_words(node: Node | None) -> bool:
     """Return True if ``node`` has a word or phrase to rank by (filters and exclusions score nothing).
 
@@ -385,28 +423,6 @@ class Compiled:
     title_highlights: tuple[str, ...]
 
 
-def units(folded: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> list[str]:
-    """Split a folded, compacted term into the units that must each occur.
-
-    Chinese is cut into jieba words; runs of Latin letters, digits and
-    punctuation stay whole (``c++``, ``iphone14``); punctuation-only units are
-    dropped unless nothing else is left.
-
-    >>> units("中亚五国峰会")
-    ['中亚', '五国', '峰会']
-    >>> units("iphone14发布")
-    ['iphone14', '发布']
-    """
-    out: list[str] = []
-    for word, _, _ in segmenter.tokenize(folded):
-        if out and not any(map(is_cjk, word)) and not any(map(is_cjk, out[-1])):
-            out[-1] += word
-        else:
-            out.append(word)
-    meaningful = [u for u in out if is_word(u)]
-    return meaningful or out
-
-
 def contains(text: str, field: str = "grams") -> wq.Query:
     """Return a query matching documents whose recall ``field`` contains folded, compacted ``text``.
 
@@ -418,21 +434,28 @@ def contains(text: str, field: str = "grams") -> wq.Query:
     return RecallQuery(field, text)
 
 
-def plan_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER) -> plan.Plan:
-    """Return the backend-neutral plan of a syntax tree (``None`` matches everything), words cut by ``segmenter``."""
+def plan_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER,
+               synonyms: Synonyms = NO_SYNONYMS) -> plan.Plan:
+    """Return the backend-neutral plan of a syntax tree (``None`` matches everything), words cut by
+    ``segmenter`` and expanded by ``synonyms``.
+
+    In a plain query (words, phrases, filters and exclusions, no ``OR``),
+    optional words rank without being required, and the plan's ``relaxed``
+    side finds posts holding only some of the required units (see
+    :mod:`search.terms`).
+    """
     if node is None:
         return plan.Plan(plan.Everything())
-    planner = _Planner(segmenter)
-    match = planner.plan(node)
-    whole = planner.whole_query(node)
-    if whole is not None:
-        match = plan.Maybe(match, whole)
-    return plan.Plan(match, tuple(dict.fromkeys(planner.highlights)), tuple(dict.fromkeys(planner.title_highlights)))
+    planner = _Planner(segmenter, synonyms)
+    match, relaxed = planner.top(node)
+    return plan.Plan(match, tuple(dict.fromkeys(planner.highlights)), tuple(dict.fromkeys(planner.title_highlights)),
+                     units=tuple(planner.units), relaxed=relaxed if len(planner.units) > 1 else None)
 
 
-def compile_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER) -> Compiled:
+def compile_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER,
+                  synonyms: Synonyms = NO_SYNONYMS) -> Compiled:
     """Return the Whoosh query for a syntax tree (``None`` matches every document), words cut by ``segmenter``."""
-    planned = plan_query(node, segmenter=segmenter)
+    planned = plan_query(node, segmenter=segmenter, synonyms=synonyms)
     return Compiled(to_whoosh(planned.match), planned.highlights, planned.title_highlights)
 
 
@@ -464,21 +487,80 @@ def to_whoosh(node: plan.Node) -> wq.Query:
     if isinstance(node, plan.Constant):
         return wq.ConstantScoreQuery(to_whoosh(node.child), node.score)
     if isinstance(node, plan.Maybe):
-        return wq.AndMaybe(to_whoosh(node.required), to_whoosh(node.optional))
+        return Maybe(to_whoosh(node.required), to_whoosh(node.optional))
+    if isinstance(node, plan.Feature):
+        return to_whoosh(node.child)
     raise TypeError(f"not a plan node: {node!r}")
+
+
+@dataclass
+class _TermParts:
+    """A positive query word, planned: one node per required unit, and what the word adds to a score."""
+
+    required: list[plan.Unit]
+    scores: plan.Node
 
 
 class _Planner:
     """Turns the syntax tree into plan nodes: substring matching, word ranking, bonuses, highlights."""
 
-    def __init__(self, segmenter: Segmenter):
+    def __init__(self, segmenter: Segmenter, synonyms: Synonyms):
         self.segmenter = segmenter
+        self.synonyms = synonyms
         self.highlights: list[str] = []
         self.title_highlights: list[str] = []
+        self.units: list[plan.Unit] = []  # the required units of the top level's words
+
+    def top(self, node: Node) -> tuple[plan.Node, plan.Node | None]:
+        """Plan the whole query: return its match and, for a plain query, its relaxed form (any required unit)."""
+        children = node.children if isinstance(node, And) else (node,)
+        if any(isinstance(c, Or | And) for c in children):
+            return self._with_whole(self.plan(node), node), None
+        cut = {i: self.cut(c) for i, c in enumerate(children) if isinstance(c, Term)}
+        optional = any(units is None or not all(u.optional for u in units) for units in cut.values())
+        words, others, excluded = [], [], []
+        for i, child in enumerate(children):
+            if i in cut:
+                words.append(self.positive(child, cut[i], optional=optional))
+            elif isinstance(child, Not):
+                excluded.append(self.plan(child.child, True))
+            else:
+                others.append(self.plan(child))
+        self.units = [u for parts in words for u in parts.required]
+        exact = [self.word_match(parts) for parts in words]
+        scores = [parts.scores for parts in words if not parts.required]
+        # As typed (a synonym in the title counts as a synonym); one character is too common to look up.
+        title = tuple(plan.Contains(u.text, "title_grams") for u in self.units if len(u.text) > 1)
+        if len(title) > 1 and TITLE_ALL_BONUS:  # with one, the title match says as much
+            scores.append(plan.Feature(TITLE_ALL, plan.Constant(plan.AllOf(title), TITLE_ALL_BONUS)))
+        match = self._combine([e for e in exact if e is not None], others, excluded, scores)
+        relaxed = None
+        if self.units:
+            anything = plan.Maybe(
+                plan.Feature(SUBSTRING, plan.Weighted(plan.AnyOf(tuple(u.match for u in self.units)), RECALL_WEIGHT)),
+                plan.AnyOf(tuple(parts.scores for parts in words)))
+            relaxed = self._combine([anything], others, excluded, [])
+        return self._with_whole(match, node), relaxed and self._with_whole(relaxed, node)
+
+    @staticmethod
+    def _combine(required: list, others: list, excluded: list, scores: list) -> plan.Node:
+        parts = required + others
+        node = plan.AllOf(tuple(parts)) if len(parts) > 1 else parts[0] if parts else plan.Everything()
+        if scores:
+            node = plan.Maybe(node, plan.AnyOf(tuple(scores)))
+        if excluded:
+            node = plan.Excluding(node, plan.AnyOf(tuple(excluded)))
+        return node
+
+    def _with_whole(self, match: plan.Node, node: Node) -> plan.Node:
+        whole = self.whole_query(node)
+        return plan.Maybe(match, whole) if whole is not None else match
 
     def plan(self, node: Node, negated: bool = False) -> plan.Node:
         if isinstance(node, Term):
-            return self.term(node, negated)
+            if negated:
+                return self.excluded(node)
+            return self.word_match(self.positive(node, self.cut(node), optional=False))
         if isinstance(node, FieldFilter):
             return plan.Constant(self.field_filter(node, negated), 0.0)
         if isinstance(node, DateFilter):
@@ -494,26 +576,68 @@ class _Planner:
             return include
         return plan.Excluding(include, plan.AnyOf(tuple(self.plan(c, not negated) for c in negative)))
 
-    def term(self, node: Term, negated: bool) -> plan.Node:
-        folded = compact(normalise(node.text))[0]
-        if not negated:
-            self.highlights.append(folded)
-            self.title_highlights.append(folded)
+    def cut(self, node: Term) -> list[Unit] | None:
+        """Return the units of an unquoted word (None for a quoted phrase, which is one literal unit)."""
         if node.quoted:
-            required = [folded]
+            return None
+        return term_units(compact(normalise(node.text))[0], self.synonyms, self.segmenter)
+
+    def excluded(self, node: Term) -> plan.Node:
+        """What an excluded word matches: every unit (any of its synonyms), or the phrase."""
+        folded = compact(normalise(node.text))[0]
+        units = self.cut(node)
+        if units is None:
+            return plan.Contains(folded)
+        return _all(tuple(self.unit_match(u) for u in units))
+
+    def positive(self, node: Term, units: list[Unit] | None, *, optional: bool) -> _TermParts:
+        """Plan a word to find: its required units (optional ones left out if ``optional``), scores, highlights."""
+        folded = compact(normalise(node.text))[0]
+        self.highlights.append(folded)
+        self.title_highlights.append(folded)
+        if units is None:
+            required = [plan.Unit(folded, plan.Contains(folded), folded)]
+            units = [Unit(folded, (folded,))]
         else:
-            required = units(folded, self.segmenter)
-        match = (plan.AllOf(tuple(plan.Contains(u) for u in required)) if len(required) > 1
-                 else plan.Contains(required[0]))
-        if negated:
-            return match
-        if not node.quoted:
-            self.highlights.extend(u for u in required if u != folded)
+            required = [plan.Unit(u.text, self.unit_match(u), folded) for u in units if not (optional and u.optional)]
+            for u in units:
+                self.highlights.extend(a for a in u.alternatives if a != folded)
+                self.title_highlights.extend(u.synonyms)
         bonus: list[plan.Node] = [self.word_scores(folded)]
-        if len(required) > 1:
-            bonus.append(plan.Constant(plan.Contains(folded), ADJACENT_BONUS))
-        bonus.append(plan.Constant(plan.Contains(folded, "title_grams"), TITLE_BONUS))
-        return plan.Maybe(plan.Weighted(match, RECALL_WEIGHT), plan.AnyOf(tuple(bonus)))
+        if len(units) > 1:
+            bonus.append(plan.Feature(PHRASE, plan.Constant(plan.Contains(folded), ADJACENT_BONUS)))
+        bonus.append(plan.Feature(TITLE_MATCH, plan.Constant(plan.Contains(folded, "title_grams"), TITLE_BONUS)))
+        for u in units:
+            for synonym in u.synonyms:
+                bonus.append(plan.Feature(SYNONYMS, plan.Weighted(self.word_scores(synonym), SYNONYM_WEIGHT)))
+                if not self.is_latin_word(synonym):  # a word's title score is in its word scores
+                    bonus.append(plan.Feature(SYNONYMS, plan.Constant(plan.Contains(synonym, "title_grams"),
+                                                                      TITLE_BONUS * SYNONYM_WEIGHT)))
+        return _TermParts(required, plan.AnyOf(tuple(bonus)))
+
+    def unit_match(self, unit: Unit) -> plan.Node:
+        """What finds a unit: its text, or any of its synonyms.
+
+        A synonym that is one Latin word (``kubernetes``, ``tencent``) is found
+        as that word, not as a substring: the recall index would read every
+        post's ``te``, ``en``, ``nt``… to find it, a cost a reader who typed
+        腾讯 should not pay (a word typed in Latin is still found as a substring).
+        """
+        found = tuple(plan.Words((a,)) if a != unit.text and self.is_latin_word(a) else plan.Contains(a)
+                      for a in unit.alternatives)
+        return found[0] if len(found) == 1 else plan.AnyOf(found)
+
+    def is_latin_word(self, text: str) -> bool:
+        """Return True for text without Chinese that the segmenter keeps as one word (``nvidia``, not ``ps5``)."""
+        return not any(map(is_cjk, text)) and [w for w, _, _ in self.segmenter.tokenize(text)] == [text]
+
+    @staticmethod
+    def word_match(parts: _TermParts) -> plan.Node | None:
+        """A word's match (all required units) with its scores on top; None if it has no required unit."""
+        if not parts.required:
+            return None
+        match = _all(tuple(u.match for u in parts.required))
+        return plan.Maybe(plan.Feature(SUBSTRING, plan.Weighted(match, RECALL_WEIGHT)), parts.scores)
 
     def word_scores(self, folded: str) -> plan.Words:
         """BM25F over the jieba words of a term, title and body."""
@@ -538,5 +662,10 @@ class _Planner:
             return None
         joined = "".join(compact(normalise(t.text))[0] for t in terms)
         self.highlights.append(joined)
-        return plan.AnyOf((plan.Constant(plan.Contains(joined), WHOLE_QUERY_BONUS),
-                           plan.Constant(plan.Contains(joined, "title_grams"), WHOLE_QUERY_BONUS)))
+        return plan.Feature(WHOLE_QUERY, plan.AnyOf((plan.Constant(plan.Contains(joined), WHOLE_QUERY_BONUS),
+                                                     plan.Constant(plan.Contains(joined, "title_grams"),
+                                                                   WHOLE_QUERY_BONUS))))
+
+
+def _all(nodes: tuple) -> plan.Node:
+    return nodes[0] if len(nodes) == 1 else plan.AllOf(nodes)

@@ -99,7 +99,8 @@ def search_as_meant(backend: TreeSearcher, request, *, vocabulary: Vocabulary | 
     (a :func:`time.perf_counter` reading)."""
     results = backend.search_tree(request, request.node, request.dates, **page)
     if not as_typed:
-        understood = reconsider(request.text, request.node, results.total_posts or 0, dates=request.dates,
+        # Partial matches (search.fallback) fill a page that finds little; what the query found is its full matches.
+        understood = reconsider(request.text, request.node, results.exact_posts, dates=request.dates,
                                 text_node=lambda: parse_query(request.text), vocabulary=vocabulary,
                                 segmenter=backend.segmenter, count=lambda node: backend.count_tree(request, node))
         if understood.reading is not None:

@@ -381,9 +381,19 @@ class RecallReader:
 
         One character matches wherever it occurs (it is the first or second
         character of some bigram, or a section of its own). ``memo`` keeps
-        decoded bigrams for the next call: one query looks up each word and
-        then the whole string, so the same bigrams come back.
+        decoded bigrams for the next call (one query looks up each word and
+        then the whole string, so the same bigrams come back), and the
+        documents of each string looked up (a query's partial matches look up
+        its words again).
         """
+        if memo is None:
+            return self._matches(field, text, None)
+        found = memo.get((field, text))  # bigrams are kept under (field, int code)
+        if found is None:
+            found = memo[field, text] = self._matches(field, text, memo)
+        return found
+
+    def _matches(self, field: str, text: str, memo: dict | None) -> tuple[np.ndarray, np.ndarray]:
         if not text:
             return _NO_DOCS, _NO_DOCS
         if len(text) == 1:

@@ -27,6 +27,20 @@ class Copy:
 
 
 @dataclass(frozen=True)
+class Share:
+    """One ranking feature's part in a hit's score (see :mod:`search.explain`): ``value`` added to the sum,
+    or, with ``factor``, a number multiplying it."""
+
+    feature: str
+    value: float
+    factor: bool = False
+
+    def to_dict(self, total: float) -> dict:
+        share = None if self.factor or not total else round(self.value / total, 4)
+        return {"feature": self.feature, "value": round(self.value, 4), "factor": self.factor, "share": share}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One search result.
 
@@ -49,12 +63,20 @@ class Hit:
     url: str | None = None
     copies: tuple[Copy, ...] = ()  # the story's other copies, earliest first (folded results only)
     lang: str | None = None
+    partial: bool = False  # holds only some of the query's required words (see search.fallback)
+    missing: tuple[str, ...] = ()  # those it lacks (folded), for a partial match
+    explanation: tuple[Share, ...] = ()  # the score feature by feature, when asked for (search.explain)
 
     def to_dict(self) -> dict:
-        return {"path": self.id, "score": round(self.score, 4), "title": self.title,
-                "title_html": self.title_html, "source": self.source, "categories": list(self.categories),
-                "date": _iso(self.date), "image": self.image, "snippet": self.snippet, "url": self.url,
-                "lang": self.lang, "copies": [c.to_dict() for c in self.copies]}
+        out = {"path": self.id, "score": round(self.score, 4), "title": self.title,
+               "title_html": self.title_html, "source": self.source, "categories": list(self.categories),
+               "date": _iso(self.date), "image": self.image, "snippet": self.snippet, "url": self.url,
+               "lang": self.lang, "copies": [c.to_dict() for c in self.copies], "partial": self.partial,
+               "missing": list(self.missing)}
+        if self.explanation:
+            total = sum(s.value for s in self.explanation if not s.factor)
+            out["explain"] = [s.to_dict(total) for s in self.explanation]
+        return out
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,10 @@ class SearchResults:
     With ``counts == "stories"`` (folded results) ``total``, the pages and the
     facet counts count stories, each shown once with its other copies;
     ``total_posts`` always counts the matching posts.
+
+    When the query's words, all together, find too little, the last
+    ``partial`` of the ``total`` results are partial matches (each hit says so
+    and what it lacks); ``exact`` is how many results hold every word.
     """
 
     query: str
@@ -169,6 +195,17 @@ class SearchResults:
     dates: tuple[QueryDate, ...] = ()  # date words read from the query (none when date reading is off)
     reading: Reading | None = None  # the reading searched instead of the typed query (None: as typed)
     offered: tuple[Reading, ...] = ()  # other readings: the typed query when ``reading`` is set, and 您是不是要找
+    partial: int = 0  # results (of total) that hold only some of the words, listed after the others
+
+    @property
+    def exact(self) -> int:
+        """Results holding every required word."""
+        return self.total - self.partial
+
+    @property
+    def exact_posts(self) -> int:
+        """Posts holding every required word."""
+        return (self.total if self.total_posts is None else self.total_posts) - self.partial
 
     @property
     def pages(self) -> int:
@@ -181,6 +218,7 @@ class SearchResults:
         return {"query": self.query, "total": self.total, "page": self.page, "per_page": self.per_page,
                 "total_posts": self.total if self.total_posts is None else self.total_posts,
                 "counts": self.counts, "pages": self.pages, "sort": self.sort, "ms": round(self.ms, 3),
+                "partial": bool(self.partial), "exact": self.exact,
                 "hits": [h.to_dict() for h in self.hits],
                 "facets": {name: [{"value": f.value, "count": f.count} for f in counts]
                            for name, counts in self.facets.items()},

@@ -18,7 +18,7 @@ import weakref
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -35,15 +35,19 @@ from .errors import IndexCorruptError, QuerySyntaxError, SearchError
 from .evaluate import Unsupported, column_values, evaluate, preload
 from .facets import FacetTable
 from .highlight import highlight_title, make_snippet
-from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content
+from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content, unpack_text
 from .corpus import Problem
 from .permalinks import PostUrls, find_unlinked
 from .recall import recall_index
-from .query import Node, compile_query, has_words, parse_date_range, parse_query, plan_query, to_whoosh
+from .query import Node, has_words, parse_date_range, parse_query, plan_query, to_whoosh
 from .readings import search_as_meant
-from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
+from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults, Share
 from .stories import StoryMap
 from .vocabulary import SUGGESTIONS, Vocabulary, suggest
+from .explain import QUERY_HELD, RECENCY
+from .explain import explain as explain_score
+from .fallback import FEW_RESULTS, PARTIAL_LIMIT, coverage, partial_scores, wants_partial
+from .synonyms import Synonyms, read_synonyms
 
 SORTS = ("relevance", "newest", "oldest")
 FACETS = ("source", "category", "month")
@@ -54,7 +58,7 @@ COVERAGE_DAYS = 30
 #: BM25 parameters. News articles repeat their key words: a high K1 lets term
 #: frequency keep counting, and a mild B does not punish long articles much.
 BM25_B = 0.5
-BM25_K1 = 5.0
+BM25_K1 = 3.5
 
 
 @dataclass(frozen=True)
@@ -162,11 +166,17 @@ class Index:
     >>> ix.search("冬奥", sort="newest").total          # doctest: +SKIP
 
     With ``post_urls`` (the blog's URL settings) hits and posts carry their URL on the blog.
+    ``synonyms`` expands query words (see :mod:`search.synonyms`): None for the
+    default list, ``"none"`` for none, or a file in Solr's format.
+
+    :raises SynonymFileError: for a synonym file that cannot be read or is malformed.
     """
 
-    def __init__(self, index_dir: Path | str = DEFAULT_INDEX_DIR, *, post_urls: PostUrls | None = None):
+    def __init__(self, index_dir: Path | str = DEFAULT_INDEX_DIR, *, post_urls: PostUrls | None = None,
+                 synonyms: Synonyms | Path | str | None = None):
         self.index_dir = Path(index_dir)
         self.post_urls = post_urls
+        self.synonyms = read_synonyms(synonyms)
         self._lock = threading.RLock()
         self._key: str | None = None
         self._searcher: Searcher | None = None
@@ -182,13 +192,15 @@ class Index:
         self._closer: weakref.finalize | None = None  # closes the searcher's files, even if never close()d
 
     @classmethod
-    def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR, *, post_urls: PostUrls | None = None) -> Index:
-        """Return the index in ``index_dir``, opened.
+    def open(cls, index_dir: Path | str = DEFAULT_INDEX_DIR, *, post_urls: PostUrls | None = None,
+             synonyms: Synonyms | Path | str | None = None) -> Index:
+        """Return the index in ``index_dir``, opened, expanding queries with ``synonyms`` (see above).
 
         :raises IndexNotFoundError: if there is no index there.
         :raises IndexCorruptError: if its files cannot be read.
+        :raises SynonymFileError: for a synonym file that cannot be read or is malformed.
         """
-        index = cls(index_dir, post_urls=post_urls)
+        index = cls(index_dir, post_urls=post_urls, synonyms=synonyms)
         index.refresh()
         index.segmenter.warm_up()
         return index
@@ -266,7 +278,8 @@ class Index:
     def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
                filters: Filters | dict | None = None, half_life_days: float | None = None,
                now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
-               facets: bool = True, fold: bool = True, as_typed: bool = False) -> SearchResults:
+               facets: bool = True, fold: bool = True, as_typed: bool = False, partial: bool = True,
+               explain: bool = False) -> SearchResults:
         """Return one page of results for ``text`` in the query language (see :mod:`search.query`).
 
         ``sort`` is ``relevance`` (default), ``newest`` or ``oldest``; a
@@ -294,6 +307,14 @@ class Index:
         lowered known-item MRR@10 from 0.951 to 0.941), and under a date sort its
         date is the one that places the story.
 
+        When fewer than ten results hold every required word, the best posts
+        holding some of them follow, marked ``Hit.partial`` (see
+        :mod:`search.fallback`); ``partial=False`` lists only full matches.
+
+        ``explain`` gives every hit its score feature by feature
+        (``Hit.explanation``, see :mod:`search.explain`); it costs a search per
+        feature.
+
         :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
         """
         started = time.perf_counter()
@@ -302,41 +323,54 @@ class Index:
         request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
                                half_life_days=half_life_days, now=now, date_parse=date_parse, newest=newest)
         return search_as_meant(self, request, vocabulary=vocabulary, as_typed=as_typed, started=started, page=page,
-                               per_page=per_page, snippets=snippets, facets=facets, fold=fold)
+                               per_page=per_page, snippets=snippets, facets=facets, fold=fold, partial=partial,
+                               explain=explain)
 
     def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
-                    per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
-        """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort."""
+                    per_page: int, snippets: bool, facets: bool, fold: bool, partial: bool = True,
+                    explain: bool = False) -> SearchResults:
+        """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort (and,
+        with ``partial``, the partial matches that follow too few full ones: the last stage of a search)."""
         filters, sort, half_life_days, now = request.filters, request.sort, request.half_life_days, request.now
-        compiled = compile_query(node, segmenter=self.segmenter)
+        planned = plan_query(node, segmenter=self.segmenter, synonyms=self.synonyms)
         with self._reading() as searcher:
-            q = compiled.query
             extra = filters.query()
-            if extra is not None:
-                q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
+            q = _filtered(to_whoosh(planned.match), extra)
             if half_life_days:
                 weighting = RecencyWeighting(half_life_days, now, B=BM25_B, K1=BM25_K1)
                 searcher = Searcher(searcher.reader(), weighting=weighting, closereader=False)
             stories = self._stories if fold and self._stories is not None and self._stories.has_copies else None
-            limit = page * per_page if per_page and stories is None else None  # folding needs every match
-            ranked, keys, matched = _rank(searcher, q, limit=limit, sort=sort)
+            # Folding needs every match; so does knowing whether partial matches must follow.
+            limit = max(page * per_page, FEW_RESULTS) if per_page and stories is None else None
+            memo: dict = {}  # what evaluating this query reads, shared with its partial matches
+            ranked, keys, matched = _rank(searcher, q, limit=limit, sort=sort, memo=memo)
             if stories is not None:
                 shown = stories.first_of_each(ranked)
                 ranked, keys = ranked[shown], keys[shown]
+            full = len(ranked) if stories else len(matched)
+            partly = _Partial.none()
+            if partial and planned.relaxed is not None and wants_partial(full):
+                partly = self._partial(searcher, planned, extra, ranked if stories else matched, stories, sort,
+                                       memo)
+                ranked, keys = np.concatenate([ranked, partly.docnums]), np.concatenate([keys, partly.keys])
             first = (page - 1) * per_page if per_page else 0
             last = first + per_page if per_page else None
-            hits = tuple(self._hit(searcher, docnum, score, compiled, snippets, with_copies=stories is not None)
+            hits = tuple(self._hit(searcher, docnum, score, planned, snippets, with_copies=stories is not None,
+                                   missing=partly.missing.get(docnum),
+                                   explanation=self._explain(searcher, planned, filters, docnum, partly)
+                                   if explain and sort == "relevance" else ())
                          for docnum, score in zip(ranked[first:last].tolist(), keys[first:last].tolist()))
             facet_counts = {}
-            if facets:
+            if facets:  # of the full matches: what the filters narrow down
                 facet_counts = self._facets.counts(matched, stories=stories.canonical if stories else None)
-        return SearchResults(query=request.text, total=len(ranked) if stories else len(matched), page=page,
+        return SearchResults(query=request.text, total=full + len(partly.docnums), page=page,
                              per_page=per_page, sort=sort, hits=hits, facets=facet_counts,
-                             total_posts=len(matched), counts="stories" if stories else "posts", dates=dates)
+                             total_posts=len(matched) + len(partly.docnums),
+                             counts="stories" if stories else "posts", dates=dates, partial=len(partly.docnums))
 
     def count_tree(self, request: SearchRequest, node: Node | None) -> int:
         """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
-        q = to_whoosh(plan.matching(plan_query(node, segmenter=self.segmenter).match))
+        q = to_whoosh(plan.matching(plan_query(node, segmenter=self.segmenter, synonyms=self.synonyms).match))
         extra = request.filters.query()
         if extra is not None:
             q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
@@ -354,23 +388,69 @@ class Index:
             vocabulary = self._vocabulary
         return suggest(vocabulary, typed, limit=limit)
 
-    def _hit(self, searcher: Searcher, docnum: int, score, compiled, snippets: bool, *,
-             with_copies: bool = False) -> Hit:
+    def _explain(self, searcher: Searcher, planned: plan.Plan, filters: Filters, docnum: int,
+                 partial: _Partial) -> tuple[Share, ...]:
+        """Return ``docnum``'s score feature by feature (see :mod:`search.explain`)."""
+        is_partial = docnum in partial.missing
+        node = planned.relaxed if is_partial else planned.match
+        if (filtered := filters.plan()) is not None:
+            node = plan.AllOf((node, plan.Constant(filtered, 0.0)))
+        factors = []
+        if isinstance(searcher.weighting, RecencyWeighting):
+            factors.append((RECENCY, float(searcher.weighting.final_scores(searcher, np.array([docnum]),
+                                                                             np.ones(1))[0])))
+        if is_partial:
+            factors.append((QUERY_HELD, partial.covered[docnum]))
+        return explain_score(self._searcher, node, docnum, tuple(factors))
+
+    def _partial(self, searcher: Searcher, planned: plan.Plan, extra: wq.Query | None, full: np.ndarray,
+                 stories: StoryMap | None, sort: str, memo: dict) -> _Partial:
+        """Return the best partial matches (see :mod:`search.fallback`): posts holding some of the plan's
+        units, none of them a full match (or, folded, a copy of one), best first."""
+        docnums, scores = _matches(searcher, _filtered(to_whoosh(planned.relaxed), extra), memo)
+        keep = ~np.isin(docnums, full)
+        if stories is not None:
+            keep &= ~np.isin(stories.canonical[docnums], stories.canonical[full])
+        docnums, scores = docnums[keep], scores[keep]
+        if not len(docnums):
+            return _Partial.none()
+        held, frequencies = [], []
+        for unit in planned.units:
+            found = _matches(searcher, to_whoosh(unit.match), memo)[0]
+            held.append(np.isin(docnums, found))
+            frequencies.append(len(found))
+        held = np.stack(held, axis=1)
+        covered = coverage(held, np.array(frequencies), searcher.doc_count())
+        keys = partial_scores(covered, scores) if sort == "relevance" else -_date_keys(searcher, docnums, sort)
+        order = _best(keys, docnums, PARTIAL_LIMIT, stories)
+        if sort != "relevance":
+            keys = -keys
+        missing = {int(d): plan.Unit.missing(planned.units, row)
+                   for d, row in zip(docnums[order].tolist(), held[order].tolist())}
+        shown = dict(zip(docnums[order].tolist(), covered[order].tolist())) if sort == "relevance" else {}
+        return _Partial(docnums[order], keys[order], missing, shown)
+
+    def _hit(self, searcher: Searcher, docnum: int, score, planned: plan.Plan, snippets: bool, *,
+             with_copies: bool = False, missing: tuple[str, ...] | None = None,
+             explanation: tuple[Share, ...] = ()) -> Hit:
         stored = searcher.stored_fields(docnum)
-        text = unpack_content(stored["content"])[0] if snippets else ""
+        text = unpack_text(stored["content"]) if snippets else ""
         return Hit(
             id=stored["id"],
             title=stored["title"],
-            title_html=highlight_title(stored["title"], compiled.title_highlights),
+            title_html=highlight_title(stored["title"], planned.title_highlights),
             source=stored.get("source", ""),
             categories=tuple(stored.get("categories") or ()),
             date=_aware(stored.get("date")),
             image=stored.get("image"),
             score=float(score or 0.0),
-            snippet=make_snippet(text, compiled.highlights) if snippets else "",
+            snippet=make_snippet(text, planned.highlights) if snippets else "",
             url=self._url(stored),
             copies=self._copies(searcher, docnum) if with_copies else (),
             lang=stored.get("lang"),
+            partial=missing is not None,
+            missing=missing or (),
+            explanation=explanation,
         )
 
     def _copies(self, searcher: Searcher, docnum: int) -> tuple[Copy, ...]:
@@ -426,8 +506,8 @@ class Index:
             docnum = searcher.document_number(id=doc_id)
             text = f"{post.title} {post.title} {post.text[:4000]}"
             results = searcher.more_like(docnum, "body", text=text, top=limit, numterms=12)
-            compiled = compile_query(None)
-            return [self._hit(searcher, docnum, score, compiled, True) for score, docnum in results.top_n]
+            planned = plan_query(None)
+            return [self._hit(searcher, docnum, score, planned, True) for score, docnum in results.top_n]
 
     def related_coverage(self, doc_id: str, *, days: float = COVERAGE_DAYS, limit: int = 10) -> list[Hit]:
         """Return the coverage around ``doc_id``: up to ``limit`` stories most like it, published within
@@ -451,8 +531,8 @@ class Index:
             ranked = [d for _, d in results.top_n if d not in own]
             if self._stories is not None:
                 ranked = self._stories.fold(ranked, prefer_canonical=True)  # a story by its original
-            compiled = compile_query(None)
-            hits = [self._hit(searcher, d, scores[d], compiled, True, with_copies=self._stories is not None)
+            planned = plan_query(None)
+            hits = [self._hit(searcher, d, scores[d], planned, True, with_copies=self._stories is not None)
                     for d in ranked[:limit]]
         return sorted(hits, key=lambda h: (h.date is None, h.date or datetime.min.replace(tzinfo=timezone.utc)))
 
@@ -539,8 +619,8 @@ def _weighting() -> scoring.WeightingModel:
     return scoring.BM25F(B=BM25_B, K1=BM25_K1)
 
 
-def _rank(searcher: Searcher, q: wq.Query, *, limit: int | None,
-          sort: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rank(searcher: Searcher, q: wq.Query, *, limit: int | None, sort: str,
+          memo: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the document numbers of the first ``limit`` (None: all) matches of ``q`` in order, their
     scores (or sort keys), and every match's document number.
 
@@ -552,18 +632,76 @@ def _rank(searcher: Searcher, q: wq.Query, *, limit: int | None,
     document number.
     """
     try:
-        found = evaluate(searcher, q)
+        found = evaluate(searcher, q, memo=memo)
     except Unsupported:
         return _rank_with_whoosh(searcher, q, limit=limit, sort=sort)
     docnums = found.docnums
     if sort == "relevance":
         order = np.lexsort((docnums, -found.scores))[:limit]
         return docnums[order], found.scores[order], docnums
+    keys = _date_keys(searcher, docnums, sort)
+    order = np.lexsort((docnums, keys))[:limit]
+    return docnums[order], keys[order], docnums
+
+
+def _best(keys: np.ndarray, docnums: np.ndarray, count: int, stories: StoryMap | None) -> np.ndarray:
+    """Return the positions of the ``count`` best ``keys`` (highest first, ties by document number), one per
+    story when ``stories`` are given.
+
+    Sorting is what costs when a common unit makes tens of thousands of
+    candidates; a few times ``count`` of them (all tied at the cut) nearly
+    always hold ``count`` stories, and all of them are sorted when not.
+    """
+    candidates = np.arange(len(keys))
+    if len(keys) > 4 * count:
+        candidates = np.flatnonzero(keys >= np.partition(keys, len(keys) - 4 * count)[len(keys) - 4 * count])
+    while True:
+        order = candidates[np.lexsort((docnums[candidates], -keys[candidates]))]
+        if stories is not None:
+            order = order[stories.first_of_each(docnums[order])]
+        if len(order) >= count or len(candidates) == len(keys):
+            return order[:count]
+        candidates = np.arange(len(keys))
+
+
+def _date_keys(searcher: Searcher, docnums: np.ndarray, sort: str) -> np.ndarray:
+    """Return the sort keys Whoosh reports for ``newest``/``oldest`` (lowest first): the date column's
+    value, negated for ``newest`` (an undated post counts as the latest date)."""
     dates = np.concatenate([column_values(leaf.reader(), "date") for leaf, _ in searcher.leaf_searchers()])
-    dates = dates[docnums]
-    order = np.lexsort((docnums, ~dates if sort == "newest" else dates))[:limit]
-    keys = dates[order].astype(np.float64)
-    return docnums[order], -keys if sort == "newest" else keys, docnums
+    keys = dates[docnums].astype(np.float64)
+    return -keys if sort == "newest" else keys
+
+
+def _matches(searcher: Searcher, q: wq.Query, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return every match of ``q`` (document numbers, ascending) and its score."""
+    try:
+        found = evaluate(searcher, q, memo=memo)
+    except Unsupported:
+        results, _ = _run(searcher, q, limit=None)
+        pairs = sorted((docnum, float(score or 0.0)) for score, docnum in results.top_n)
+        return (np.fromiter((d for d, _ in pairs), np.int64, len(pairs)),
+                np.fromiter((s for _, s in pairs), np.float64, len(pairs)))
+    return found.docnums, found.scores
+
+
+def _filtered(q: wq.Query, extra: wq.Query | None) -> wq.Query:
+    """``q`` restricted to the structured filters' matches (which score nothing)."""
+    return q if extra is None else wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
+
+
+@dataclass(frozen=True)
+class _Partial:
+    """Partial matches chosen for a page: document numbers and sort keys in order, and the units each lacks
+    (by document number)."""
+
+    docnums: np.ndarray
+    keys: np.ndarray
+    missing: dict[int, tuple[str, ...]]
+    covered: dict[int, float] = field(default_factory=dict)  # how much of the query each holds (relevance sort)
+
+    @classmethod
+    def none(cls) -> _Partial:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.float64), {})
 
 
 def _rank_with_whoosh(searcher: Searcher, q: wq.Query, *, limit: int | None,

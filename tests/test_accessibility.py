@@ -138,7 +138,8 @@ SITE_STATES = {
     "home": _goto("/", ".examples"),
     "results": _goto("/search?q=苹果", ".timeline-chart"),
     "date-chip": _goto("/search?q=苹果 上个月", ".chip-date"),
-    "no-results": _goto("/search?q=不存在的词组合xyz", ".no-results"),
+    "no-results": _goto("/search?q=qqxyzzyqq", ".no-results"),  # one word, found nowhere: no partial matches
+    "partial-matches": _goto("/search?q=苹果 火星基地", ".partial-badge"),  # labelled 部分匹配
     "article": _goto("/post/" + ARTICLE_WITH_FIGURES, ".article-body figure img"),
     "english-article": _goto("/post/" + ENGLISH_ARTICLE, ".article-body"),
     "instant": _instant,
@@ -320,7 +321,7 @@ def test_instant_search_announces_a_short_status_instead_of_the_results(browser,
         page.wait_for_selector(f"#search-status:text-is('找到 {total} 条结果')", state="attached")
         live = "[aria-live]:not([aria-live=off]), [role=status], [role=alert], [role=log]"
         assert page.locator(f":is({live}) .hit, :is({live}):has(.hit)").count() == 0
-        page.fill("#q", "不存在的词组合xyz")
+        page.fill("#q", "qqxyzzyqq")
         page.wait_for_selector("#search-status:text-is('没有结果')", state="attached")
     finally:
         tab.close()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from search import Index, IndexNotFoundError, PostUrls
+from search import Index, IndexNotFoundError, PostUrls, SearchError
 from search.backend import LocalBackend
 from search.cli import cli
 from search.sphinx import ClusterConfigError, SphinxBackend
@@ -61,6 +61,38 @@ def ids(results) -> set[str]:
 def test_query_finds_the_same_posts_as_the_local_index(cluster_index, index, q):
     local, remote = index.search(q, per_page=0), cluster_index.search(q, per_page=0)
     assert (remote.total, ids(remote)) == (local.total, ids(local))
+
+
+@pytest.mark.parametrize("q", ["冬奥会 火星基地", "国际论坛 高铁", "冬奥会 -开幕 增长"])
+def test_partial_matches_are_the_local_index_partial_matches(cluster_index, index, q):
+    local, remote = index.search(q, per_page=0), cluster_index.search(q, per_page=0)
+    assert remote.partial and [(h.id, h.partial, h.missing) for h in remote.hits] == \
+        [(h.id, h.partial, h.missing) for h in local.hits]
+
+
+def test_partial_matches_can_be_left_out_on_the_cluster(cluster_index):
+    results = cluster_index.search("冬奥会 火星基地", partial=False)
+    assert (results.total, results.partial, results.hits) == (0, 0, ())
+
+
+def test_optional_words_are_optional_on_the_cluster(cluster_index, index):
+    remote, local = cluster_index.search("冬奥会怎么开幕"), index.search("冬奥会怎么开幕")
+    assert [(h.id, h.partial) for h in remote.hits] == [(h.id, h.partial) for h in local.hits]
+    assert (remote.hits[0].id, remote.hits[0].partial) == ("体育/新华/要闻/冬奥会开幕.md", False)
+
+
+def test_explaining_scores_needs_the_local_index(cluster_index):
+    with pytest.raises(SearchError, match="explaining scores needs the local index"):
+        cluster_index.search("冬奥会", explain=True)
+
+
+def test_synonyms_reach_the_cluster(backend, index_dir, tmp_path):
+    rules = tmp_path / "synonyms.txt"
+    rules.write_text("峰会, 论坛\n", encoding="utf-8")
+    with backend.open(synonyms=rules) as remote, Index.open(index_dir, synonyms=rules) as local:
+        assert ids(remote.search("论坛")) == ids(local.search("论坛")) == {"体育/新华/要闻/冬奥会开幕.md",
+                                                                        "国际/香港/要聞/論壇.md"}
+        assert "<mark>峰会</mark>" in remote.search("论坛").hits[-1].snippet + remote.search("论坛").hits[0].snippet
 
 
 @pytest.mark.parametrize("q", ["增长", "date:2022", "-冬奥"])
@@ -245,11 +277,18 @@ def local_rsshub(rsshub_index_dir):
         yield ix
 
 
-def run_all(ix, queries) -> list[tuple[int, set[str]]]:
-    """Return, for every query, how many stories match and which posts (every copy)."""
-    return [(ix.search(q["q"], per_page=1, snippets=False, facets=False).total,
-             {h.id for h in ix.search(q["q"], per_page=0, snippets=False, facets=False, fold=False).hits})
-            for q in queries]
+def run_all(ix, queries) -> list[tuple[int, int, set[str]]]:
+    """Return, for every query, how many stories match fully and in part, and which posts match fully (every copy).
+
+    Which posts are the best partial matches is the rankers' call (searchd ranks its candidates, see
+    ``SphinxIndex._partial``); how many there are is not.
+    """
+    out = []
+    for q in queries:
+        folded = ix.search(q["q"], per_page=1, snippets=False, facets=False)
+        every = ix.search(q["q"], per_page=0, snippets=False, facets=False, fold=False)
+        out.append((folded.exact, folded.partial, {h.id for h in every.hits if not h.partial}))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -296,10 +335,12 @@ def test_the_cluster_lists_the_posts_hexo_cannot_render_as_the_local_index(rsshu
 
 def test_date_words_that_find_nothing_are_searched_as_text_on_the_cluster_too(rsshub, local_rsshub):
     today = datetime(2026, 12, 5, tzinfo=UTC)
-    remote, local = (ix.search("今年以来 还有", now=today, per_page=0, fold=False) for ix in (rsshub, local_rsshub))
+    remote, local = (ix.search("今年以来 还有", now=today, per_page=0, fold=False, partial=False)
+                     for ix in (rsshub, local_rsshub))  # which partial matches follow is each ranker's call
     assert remote.reading == local.reading and remote.reading.kind == "date_text"
     assert ids(remote) == ids(local) != set()
-    remote, local = (ix.search("3月 外卖", now=today, per_page=0, fold=False) for ix in (rsshub, local_rsshub))
+    remote, local = (ix.search("3月 外卖", now=today, per_page=0, fold=False, partial=False)
+                     for ix in (rsshub, local_rsshub))
     assert (remote.dates, ids(remote)) == (local.dates, ids(local))  # March of the archive's last year, and text
 
 

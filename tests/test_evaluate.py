@@ -35,6 +35,8 @@ HAND_WRITTEN = [
     ("手机", {"sort": "newest"}), ("手机", {"sort": "oldest"}), ("", {}), ("", {"sort": "oldest"}),
     ("zzzyyyxxx不存在的词", {}), ("手机 -手机", {}), ("中亚五国峰会", {}), ("人工智能 芯片 美国", {}),
     ("手机", {"filters": {"source": "IT之家", "date": "2022-09"}}), ("手机", {"page": 3, "per_page": 7}),
+    ("家用 NAS 怎么搭建", {}), ("K8s", {}), ("通胀 数据", {}), ("冬奥会 火星基地", {}),  # optional, synonyms, partial
+    ("冬奥会 火星基地", {"sort": "newest"}), ("芯片 火星基地", {"half_life_days": 30}),
 ]
 
 
@@ -52,7 +54,7 @@ def rsshub(rsshub_index_dir):
 
 
 def _with_whoosh(monkeypatch):
-    def decline(searcher, q):
+    def decline(searcher, q, **kwargs):
         raise Unsupported("forced")
 
     monkeypatch.setattr(searcher_module, "evaluate", decline)
@@ -118,7 +120,7 @@ def test_an_unsupported_node_falls_back_to_whoosh(index, monkeypatch):
     calls = []
     original = searcher_module._rank_with_whoosh
     monkeypatch.setattr(searcher_module, "_rank_with_whoosh", lambda *a, **k: calls.append(1) or original(*a, **k))
-    monkeypatch.setattr(searcher_module, "evaluate", lambda s, q: evaluate(s, wq.Prefix("title", "冬")))
+    monkeypatch.setattr(searcher_module, "evaluate", lambda s, q, **k: evaluate(s, wq.Prefix("title", "冬")))
     assert [hit.title for hit in index.search("冬奥").hits] == ["北京冬奥会开幕式举行"]
     assert calls == [1]
 
@@ -204,7 +206,7 @@ def test_the_recency_weighting_halves_an_undated_post(tmp_path, monkeypatch):
 def test_evaluation_module_is_used_by_search(index, monkeypatch):
     calls = []
     monkeypatch.setattr(searcher_module, "evaluate",
-                        lambda s, q: calls.append(q) or evaluate_module.evaluate(s, q))
+                        lambda s, q, **k: calls.append(q) or evaluate_module.evaluate(s, q, **k))
     index.search("冬奥")
     assert len(calls) == 1
 

@@ -18,6 +18,7 @@ from search.analysis import SECTION_BREAK, word_counts
 from search.backend import LocalBackend, open_backend
 from search.cli import cli
 from search.query import parse_query, plan_query
+from search.searcher import BM25_B, BM25_K1
 from search.sphinx import ClusterURL, SphinxBackend
 from search.sphinx.cluster import (MAP_FILE, ClusterConfigError, load_map, map_from_dict, plan_cluster, searchd_config,
                                    write_map)
@@ -158,8 +159,9 @@ def test_ranker_has_a_bonus_for_each_phrase_of_the_plan():
 
 def test_ranker_corrects_for_missing_length_totals_only_where_they_are_missing():
     node = plan_query(parse_query("国际")).match
-    assert "bm25f(2.5, 2e-06" in ranker_options(node, Collection(1000, 10_000, 500_000))
-    assert "bm25f(5, 0.5" in ranker_options(node, Collection(1000, 10_000, 500_000, has_length_totals=True))
+    assert f"bm25f({BM25_K1 * (1 - BM25_B):g}, 2e-06" in ranker_options(node, Collection(1000, 10_000, 500_000))
+    assert f"bm25f({BM25_K1:g}, {BM25_B:g}" in ranker_options(node, Collection(1000, 10_000, 500_000,
+                                                                                  has_length_totals=True))
 
 
 # --- shard map and searchd configuration -----------------------------------------------------

@@ -50,7 +50,7 @@ def test_build_reports_the_stories_found(posts, tmp_path):
 
 def test_search_shows_a_story_once_with_its_other_copies(story_index):
     with Index.open(story_index) as ix:
-        results = ix.search("深圳 停课", sort="oldest")
+        results = ix.search("深圳 停课", sort="oldest", partial=False)  # full matches only: what folds is the point
     assert (results.total, results.total_posts, results.counts) == (2, 4, "stories")
     assert [h.id for h in results.hits] == ["新华社/last-year.md", "新华社/landfall.md"]
     copies = results.hits[1].copies
@@ -75,7 +75,7 @@ def test_facets_count_stories_when_folded_and_posts_when_not(story_index):
 
 def test_fold_false_lists_every_copy_without_copies(story_index):
     with Index.open(story_index) as ix:
-        results = ix.search("停课停工", fold=False)
+        results = ix.search("停课停工", fold=False, partial=False)
     assert (results.total, results.total_posts, results.counts) == (3, 3, "posts")
     assert all(h.copies == () for h in results.hits)
 
@@ -112,7 +112,7 @@ def test_a_fast_update_keeps_stories_and_leaves_a_new_copy_alone_until_the_next_
     update_index(story_index, procs=1, fast=True)
 
     def story(ix) -> dict[str, list[str]]:
-        return {h.id: [c.id for c in h.copies] for h in ix.search("停课停工", sort="oldest").hits}
+        return {h.id: [c.id for c in h.copies] for h in ix.search("停课停工", sort="oldest", partial=False).hits}
 
     with Index.open(story_index) as ix:
         assert story(ix) == {"人民网/landfall.md": [],
@@ -149,7 +149,8 @@ def test_related_coverage_leaves_out_the_posts_own_story(story_index):
 
 @pytest.mark.parametrize("flags, total, listed", [([], "2 stories (4 posts)", 2), (["--no-fold"], "4 results", 4)])
 def test_cli_folds_unless_told_not_to(story_index, flags, total, listed):
-    result = CliRunner().invoke(cli, ["query", "--index", str(story_index), "深圳 停课", "--sort", "oldest", *flags])
+    result = CliRunner().invoke(cli, ["query", "--index", str(story_index), "深圳 停课", "--sort", "oldest", *flags,
+                                      "--no-partial"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(total)
     assert len(re.findall(r"^ +\d+\. ", result.output, re.MULTILINE)) == listed
@@ -157,7 +158,8 @@ def test_cli_folds_unless_told_not_to(story_index, flags, total, listed):
 
 
 def test_cli_json_carries_copies_and_what_counts(story_index):
-    result = CliRunner().invoke(cli, ["query", "--index", str(story_index), "停课停工", "--json", "--sort", "oldest"])
+    result = CliRunner().invoke(cli, ["query", "--index", str(story_index), "停课停工", "--json", "--sort", "oldest",
+                                      "--no-partial"])
     line = json.loads(result.output)
     assert (line["total"], line["total_posts"], line["counts"]) == (1, 3, "stories")
     assert [c["path"] for c in line["hits"][0]["copies"]] == ["星岛/landfall.md", "羊城晚报/landfall.md"]
@@ -169,8 +171,8 @@ def client(story_index):
 
 
 def test_api_folds_by_default_and_fold_0_lists_posts(client):
-    folded = client.get("/api/search?q=停课停工").get_json()
-    posts = client.get("/api/search?q=停课停工&fold=0").get_json()
+    folded = client.get("/api/search?q=停课停工&partial=0").get_json()
+    posts = client.get("/api/search?q=停课停工&fold=0&partial=0").get_json()
     assert (folded["total"], folded["counts"], len(folded["hits"][0]["copies"])) == (1, "stories", 2)
     assert (posts["total"], posts["counts"], [h["copies"] for h in posts["hits"]]) == (3, "posts", [[], [], []])
 
@@ -190,11 +192,11 @@ def test_api_related_and_post_copies(client):
 
 
 def test_results_page_shows_other_copies_in_an_expandable_list_and_a_toggle(client):
-    html = client.get("/search?q=停课停工&sort=oldest").get_data(as_text=True)
+    html = client.get("/search?q=停课停工&sort=oldest&partial=0").get_data(as_text=True)
     assert "找到 <strong>1</strong> 篇报道（共 3 篇文章，相同报道已合并）" in html
     assert '<details class="copies">\n  <summary>另有 2 篇相同报道</summary>' in html
     assert "羊城晚报 · <time" in html and "按报道计" in html
-    assert 'href="/search?q=%E5%81%9C%E8%AF%BE%E5%81%9C%E5%B7%A5&amp;sort=oldest&amp;fold=0">逐篇显示所有版本</a>' in html
+    assert 'href="/search?q=%E5%81%9C%E8%AF%BE%E5%81%9C%E5%B7%A5&amp;sort=oldest&amp;fold=0&amp;partial=0">逐篇显示所有版本</a>' in html
 
 
 def test_fold_0_page_lists_every_copy_and_keeps_the_choice(client):

@@ -30,6 +30,7 @@ ENV_CONFIG = {
     "NEWS_SEARCH_BLOG_TIMEZONE": ("BLOG_TIMEZONE", str),
     "NEWS_SEARCH_BUILD_TIMEZONE": ("BUILD_TIMEZONE", str),
     "NEWS_SEARCH_TODAY": ("TODAY", str),
+    "NEWS_SEARCH_SYNONYMS": ("SYNONYMS", str),
 }
 
 #: Sent with every response, errors and static files included. Scripts and
@@ -57,15 +58,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     ``BUILD_TIMEZONE``, which win over the blog's settings) hits and posts
     carry their URL on the blog (see :mod:`search.permalinks`).
 
-    ``TODAY`` fixes the day relative dates in queries count from. ``BACKEND`` (a ``sphinx://`` URL) serves
-    the index on a Sphinx cluster instead of the one in ``INDEX_DIR``.
+    ``TODAY`` fixes the day relative dates in queries count from. ``SYNONYMS`` is a synonym file in Solr's
+    format, ``"none"``, or None for the built-in list (see :mod:`search.synonyms`). ``BACKEND`` (a
+    ``sphinx://`` URL) serves the index on a Sphinx cluster instead of the one in ``INDEX_DIR``.
 
     :raises ValueError: for a setting that is malformed or out of range (the message names it).
     """
     app = Flask(__name__)
     app.config.from_mapping(INDEX_DIR="index", BACKEND=None, PER_PAGE=10, SITE_TITLE="新闻搜索", MAX_QUERY_CHARS=200,
                             CORS_ORIGINS=[], BLOG_DIR="", BLOG_URL="", PERMALINK="", BLOG_TIMEZONE=None,
-                            BUILD_TIMEZONE="", TODAY=None)
+                            BUILD_TIMEZONE="", TODAY=None, SYNONYMS=None)
     app.config.update(_from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)

@@ -29,7 +29,9 @@ ATOM = "application/atom+xml"
 @bp.get("/search.atom")
 def search_feed():
     asked = search_params()
-    params = replace(asked, sort="newest", page=1, per_page=FEED_ENTRIES)
+    # A subscription follows what the query matches: partial matches (which the page shows when a query
+    # finds little) would fill it with posts that lack some of its words.
+    params = replace(asked, sort="newest", page=1, per_page=FEED_ENTRIES, partial=False)
     results = run_search(params)
     changed = _index_changed()
     page_url = url_for("pages.search", _external=True, **asked.to_args(sort="newest")) if not asked.is_empty \

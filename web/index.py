@@ -15,8 +15,9 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from search import PostUrls, SearchError
+from search import PostUrls, SearchError, SynonymFileError
 from search.blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
+from search.synonyms import read_synonyms
 from search.backend import SearchIndex, open_backend
 
 EXTENSION = "news_search"
@@ -25,9 +26,15 @@ EXTENSION = "news_search"
 def init_app(app: Flask) -> None:
     """Prepare ``app`` to share one Index (opened by the first :func:`get_index`).
 
-    :raises ValueError: for a malformed blog URL, permalink pattern or time zone.
+    :raises ValueError: for a malformed blog URL, permalink pattern or time zone, or a synonym file that
+        cannot be read.
     """
-    app.extensions[EXTENSION] = {"index": None, "lock": threading.Lock(), "post_urls": post_urls(app.config)}
+    try:
+        synonyms = read_synonyms(app.config["SYNONYMS"])
+    except SynonymFileError as exc:
+        raise ValueError(str(exc)) from None
+    app.extensions[EXTENSION] = {"index": None, "lock": threading.Lock(), "post_urls": post_urls(app.config),
+                                 "synonyms": synonyms}
 
 
 def post_urls(config) -> PostUrls | None:
@@ -59,7 +66,7 @@ def get_index() -> SearchIndex:
         with state["lock"]:
             if state["index"] is None:
                 backend = open_backend(current_app.config["BACKEND"], index_dir=current_app.config["INDEX_DIR"])
-                state["index"] = backend.open(post_urls=state["post_urls"])
+                state["index"] = backend.open(post_urls=state["post_urls"], synonyms=state["synonyms"])
             index = state["index"]
     return index
 

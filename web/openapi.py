@@ -41,7 +41,10 @@ SCHEMAS = {
                     "image": NULLABLE_STRING,
                     "snippet": {"type": "string", "description": "Escaped text, matches in <mark>."},
                     "url": BLOG_URL, "lang": LANG,
-                    "copies": {**COPIES, "description": COPIES["description"] + " Empty unless folded."}}),
+                    "copies": {**COPIES, "description": COPIES["description"] + " Empty unless folded."},
+                    "partial": {"type": "boolean", "description": "A partial match (部分匹配): the post holds only "
+                                "some of the query's required words; partial hits follow every full match."},
+                    "missing": {**STRINGS, "description": "The required words (folded) a partial match lacks."}}),
     "Copy": _object({"path": STRING, "title": STRING, "source": STRING, "date": NULLABLE_DATE, "url": BLOG_URL,
                      "lang": LANG}),
     "FacetCount": _object({"value": STRING, "count": INTEGER}),
@@ -95,6 +98,9 @@ SCHEMAS = {
         "offered": {"type": "array", "items": _ref("Reading"),
                     "description": "Other readings: q as typed when `reading` is set, and corrections that find "
                                    "more (您是不是要找)."},
+        "partial": {"type": "boolean", "description": "True when the words, all together, found too little and "
+                    "partial matches follow the full ones (each hit says whether it is one)."},
+        "exact": {"type": "integer", "description": "Results (of total) holding every required word."},
         "html": {"type": "string", "description": "Only with format=html: the rendered results region."},
     }, optional=("html",)),
     "Post": _object({"path": STRING, "title": STRING, "source": STRING, "categories": STRINGS,
@@ -139,6 +145,9 @@ SEARCH_PARAMETERS = [
            "1: one hit per story, its other copies in `copies`, counts of stories; 0: every post."),
     _param("as_typed", {"type": "string", "enum": ["1", "0", "true", "false"], "default": "0"},
            "1: search q exactly as typed (no pinyin or typo reading, date words that find nothing stay dates)."),
+    _param("partial", {"type": "string", "enum": ["1", "0", "true", "false"], "default": "1"},
+           "1: when fewer than 10 results hold every required word, the best posts holding some follow "
+           "(`partial` hits); 0: only full matches."),
     _param("format", {"type": "string", "enum": ["json", "html"], "default": "json"},
            "html adds the rendered results region as `html`."),
 ]

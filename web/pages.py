@@ -36,7 +36,7 @@ def run_search(params: SearchParams) -> SearchResults:
     """Return the results for ``params`` from the shared index."""
     return get_index().search(params.q, page=params.page, per_page=params.per_page, sort=params.sort,
                               filters=params.filters(), date_parse=params.date_parse, fold=params.fold,
-                              as_typed=params.as_typed, now=current_app.config["TODAY"])
+                              as_typed=params.as_typed, partial=params.partial, now=current_app.config["TODAY"])
 
 
 def results_context(params: SearchParams, results: SearchResults) -> dict:
@@ -82,6 +82,8 @@ def is_safe_id(doc_id: str) -> bool:
 def query_highlights(q: str) -> tuple[str, ...]:
     """Return the folded strings to mark for query ``q`` (none if it cannot be parsed)."""
     try:
-        return compile_query(parse_query(q), segmenter=get_index().segmenter).highlights if q.strip() else ()
+        index = get_index()
+        return compile_query(parse_query(q), segmenter=index.segmenter, synonyms=index.synonyms).highlights \
+            if q.strip() else ()
     except QuerySyntaxError:
         return ()

@@ -44,6 +44,7 @@ class SearchParams:
     date_parse: bool = True  # read date words in the query (去年, 3月5日) as a date filter
     fold: bool = True  # one entry per story; fold=0 lists every copy
     as_typed: bool = False  # search exactly what was typed: no pinyin, typo or date-word reading
+    partial: bool = True  # partial matches after too few full ones; partial=0 lists only full matches
     default_per_page: int = 10
 
     @property
@@ -101,7 +102,7 @@ class SearchParams:
                 "from": p.date_from, "to": p.date_to, "date_parse": "" if p.date_parse else "0",
                 "sort": p.sort if p.sort != p.default_sort else "",
                 "per_page": p.per_page if p.per_page != p.default_per_page else "",
-                "fold": "" if p.fold else 0, "as_typed": 1 if p.as_typed else "",
+                "fold": "" if p.fold else 0, "as_typed": 1 if p.as_typed else "", "partial": "" if p.partial else 0,
                 "page": p.page if p.page != 1 else ""}
         return {k: v for k, v in args.items() if v not in ("", None)}
 
@@ -126,6 +127,7 @@ def parse_search_args(args, *, default_per_page: int, max_query_chars: int) -> S
         date_parse=_switch(args, "date_parse"),
         fold=_switch(args, "fold"),
         as_typed=_switch(args, "as_typed", default="0"),
+        partial=_switch(args, "partial"),
         default_per_page=default_per_page,
     )
     sort = (args.get("sort") or "").strip() or params.default_sort

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..indexer import BuildReport, OptimizeReport, ProgressCallback
 from ..permalinks import PostUrls
+from ..synonyms import Synonyms
 from .cluster import ClusterConfigError, ClusterMap, load_map
 from .connection import ClusterUnavailableError, ClusterURL
 from .searcher import SphinxIndex
@@ -52,9 +53,11 @@ class SphinxBackend:
         """Have searchd merge each shard's disk chunks (``OPTIMIZE INDEX``, which it runs in the background)."""
         return optimize_cluster(self.shard_map(), wait=wait)
 
-    def open(self, *, post_urls: PostUrls | None = None) -> SphinxIndex:
-        """Return the cluster's index, opened for searching (hits carry blog URLs with ``post_urls``)."""
-        return SphinxIndex.open(self.url, post_urls=post_urls)
+    def open(self, *, post_urls: PostUrls | None = None,
+             synonyms: Synonyms | Path | str | None = None) -> SphinxIndex:
+        """Return the cluster's index, opened for searching (hits carry blog URLs with ``post_urls``; queries
+        are expanded by ``synonyms``, see :class:`search.Index`)."""
+        return SphinxIndex.open(self.url, post_urls=post_urls, synonyms=synonyms)
 
     def exists(self) -> bool:
         """Always True: whether the cluster holds an index is known only when it is opened."""

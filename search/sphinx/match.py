@@ -43,7 +43,7 @@ def to_match(node: plan.Node) -> str:
         return "(" + " | ".join(map(to_match, node.children)) + ")"
     if isinstance(node, plan.Excluding):
         return f"({to_match(node.include)} -{to_match(node.exclude)})"
-    if isinstance(node, plan.Weighted | plan.Constant):
+    if isinstance(node, plan.Weighted | plan.Constant | plan.Feature):
         return to_match(node.child)
     if isinstance(node, plan.Maybe):
         return f"({to_match(node.required)} MAYBE {to_match(node.optional)})"

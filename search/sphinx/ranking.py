@@ -98,7 +98,7 @@ def _implied(node: plan.Node) -> plan.Node:
             node = node.required
         elif isinstance(node, plan.Excluding):
             node = node.include
-        elif isinstance(node, plan.Weighted | plan.Constant):
+        elif isinstance(node, plan.Weighted | plan.Constant | plan.Feature):
             node = node.child
         else:
             return node
@@ -126,6 +126,6 @@ def _bonus_phrases(node: plan.Node, optional: bool = False) -> list[tuple[str, s
         return [b for child in node.children for b in _bonus_phrases(child, optional)]
     if isinstance(node, plan.Excluding):
         return _bonus_phrases(node.include, optional)
-    if isinstance(node, plan.Weighted):
+    if isinstance(node, plan.Weighted | plan.Feature):
         return _bonus_phrases(node.child, optional)
     return []

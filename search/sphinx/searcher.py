@@ -17,11 +17,14 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Self
 
+import numpy as np
+
 from .. import plan
-from ..analysis import DEFAULT_SEGMENTER, Segmenter, word_counts
-from ..errors import IndexNotFoundError
+from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, word_counts
+from ..errors import IndexNotFoundError, SearchError
 from ..highlight import highlight_title, make_snippet
 from ..corpus import Problem
 from ..permalinks import PostUrls, find_unlinked
@@ -29,7 +32,10 @@ from ..query import Node, plan_query
 from ..readings import search_as_meant
 from ..results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
 from ..facets import DATED, FACET_LIMIT
+from ..fallback import PARTIAL_LIMIT, coverage, partial_scores, wants_partial
+from ..recall import fold_sections
 from ..searcher import COVERAGE_DAYS, FACETS, Filters, SearchRequest, read_request
+from ..synonyms import Synonyms, read_synonyms
 from ..vocabulary import SUGGESTIONS
 from .cluster import ClusterMap, map_from_dict, node_status
 from .connection import ClusterURL, QueryNodes, Result
@@ -50,6 +56,9 @@ RELATED_CANDIDATES = 500
 #: Most posts related-coverage ranks (the local index ranks every post with a key term).
 COVERAGE_CANDIDATES = 1000
 _POST = "id, doc_id, title, source, categories, date, dated, date_zoned, front_matter, image, story, lang"
+_COLUMNS = _POST.split(", ")
+#: Posts searchd ranks for the partial matches (the best :data:`search.fallback.PARTIAL_LIMIT` are listed).
+PARTIAL_CANDIDATES = 2 * PARTIAL_LIMIT
 #: A post's story: the canonical copy's id, or its own id when it has no copies.
 _STORY = "IF(story = 0, id, story)"
 _EARLIEST = int(datetime(1000, 1, 1, tzinfo=UTC).timestamp())  # as the local index's stats
@@ -62,9 +71,11 @@ class SphinxIndex:
     >>> ix.search("冬奥", sort="newest").total                                # doctest: +SKIP
     """
 
-    def __init__(self, url: ClusterURL, *, post_urls: PostUrls | None = None):
+    def __init__(self, url: ClusterURL, *, post_urls: PostUrls | None = None,
+                 synonyms: Synonyms | Path | str | None = None):
         self.url = url
         self.post_urls = post_urls
+        self.synonyms = read_synonyms(synonyms)
         #: The word segmenter the cluster's posts were cut with; queries are cut by it too.
         self.segmenter: Segmenter = DEFAULT_SEGMENTER
         self._nodes = QueryNodes(url.addresses)
@@ -76,13 +87,14 @@ class SphinxIndex:
         self._stats: IndexStats | None = None
 
     @classmethod
-    def open(cls, url: ClusterURL, *, post_urls: PostUrls | None = None) -> SphinxIndex:
+    def open(cls, url: ClusterURL, *, post_urls: PostUrls | None = None,
+             synonyms: Synonyms | Path | str | None = None) -> SphinxIndex:
         """Return the index on the cluster at ``url``, opened.
 
         :raises ClusterUnavailableError: if no query node answers.
         :raises IndexNotFoundError: if the cluster holds no index yet.
         """
-        index = cls(url, post_urls=post_urls)
+        index = cls(url, post_urls=post_urls, synonyms=synonyms)
         index.refresh()
         index.segmenter.warm_up()
         return index
@@ -132,24 +144,31 @@ class SphinxIndex:
     def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
                filters: Filters | dict | None = None, half_life_days: float | None = None,
                now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
-               facets: bool = True, fold: bool = True, as_typed: bool = False) -> SearchResults:
+               facets: bool = True, fold: bool = True, as_typed: bool = False, partial: bool = True,
+               explain: bool = False) -> SearchResults:
         """Return one page of results for ``text``, as :meth:`search.Index.search` does.
 
         Queries are read as for the local index, except that the cluster keeps
         no vocabulary: pinyin and typos are not read (``SearchResults.reading``
         is only ever the date words searched as text), and :meth:`suggest`
-        suggests nothing.
+        suggests nothing. Ranking follows the local index as far as searchd's
+        ranker reaches (see :mod:`.ranking`); scores cannot be explained
+        feature by feature here.
 
         :raises QuerySyntaxError: for a bad query, filter, page or sort.
         :raises ClusterUnavailableError: if the cluster cannot answer completely.
+        :raises SearchError: if ``explain`` is asked for.
         """
+        if explain:
+            raise SearchError("explaining scores needs the local index (searchd ranks with one expression); "
+                              "run the query without --backend, on an index built with news-search build")
         started = time.perf_counter()
         last = self.stats().last_date
         request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
                                half_life_days=half_life_days, now=now, date_parse=date_parse,
                                newest=last.date() if last else None)
         return search_as_meant(self, request, vocabulary=None, as_typed=as_typed, started=started, page=page,
-                               per_page=per_page, snippets=snippets, facets=facets, fold=fold)
+                               per_page=per_page, snippets=snippets, facets=facets, fold=fold, partial=partial)
 
     def suggest(self, prefix: str, *, limit: int = SUGGESTIONS) -> list[str]:
         """Return no completions: the cluster keeps no vocabulary (see :meth:`search`)."""
@@ -157,7 +176,7 @@ class SphinxIndex:
 
     def _matching(self, request: SearchRequest, node: Node | None) -> tuple[plan.Plan, plan.Node]:
         """Return the plan of ``node`` and the node to match with ``request``'s filters."""
-        planned = plan_query(node, segmenter=self.segmenter)
+        planned = plan_query(node, segmenter=self.segmenter, synonyms=self.synonyms)
         matched = planned.match
         if (filtered := request.filters.plan()) is not None:
             matched = plan.AllOf((matched, plan.Constant(filtered, 0.0)))
@@ -172,8 +191,9 @@ class SphinxIndex:
         return result.total_found
 
     def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
-                    per_page: int, snippets: bool, facets: bool, fold: bool) -> SearchResults:
-        """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort."""
+                    per_page: int, snippets: bool, facets: bool, fold: bool, partial: bool = True) -> SearchResults:
+        """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort (and,
+        with ``partial``, the partial matches that follow too few full ones)."""
         meta, collection = self._current()
         planned, node = self._matching(request, node)
         match, ranked = to_match(node), ranked_match(node)
@@ -208,25 +228,73 @@ class SphinxIndex:
             total = copied.stories(results[-1].total_found)
         if not per_page and len(rows) < total:  # posts were added since the last refresh
             rows = self._nodes.select([page_of(total)], [ranked])[0].rows
+        partly: list[tuple[tuple, tuple[str, ...]]] = []
+        if partial and planned.relaxed is not None and wants_partial(total):
+            partly = self._partial(planned, request.filters.plan(), collection, rank, order, folding, match)
+            start = max(0, first - total)
+            shown = partly[start:start + per_page - len(rows)] if per_page else partly
+            if not snippets:  # partial rows always carry the text (coverage is read from it): drop it
+                shown = [((*row[:len(_COLUMNS)], *row[len(_COLUMNS) + 1:]), missing) for row, missing in shown]
+            rows = [*rows, *(row for row, _ in shown)]
+        missing = {row[0]: lacks for row, lacks in partly}
         copies = self._copies([_Row(row) for row in rows]) if folding else {}
-        hits = tuple(self._hit(row, planned.highlights, planned.title_highlights, snippets, copies.get(row[0], ()))
+        hits = tuple(self._hit(row, planned.highlights, planned.title_highlights, snippets, copies.get(row[0], ()),
+                               missing.get(row[0]))
                      for row in rows)
         counted = {name: copied.facet(i, _counts(result))
                    for i, (name, result) in enumerate(zip(FACETS, results[1:1 + len(FACETS)] if facets else ()))}
+        posts = results[-1].total_found if folding else total
         return SearchResults(
-            query=request.text, total=total, page=page, per_page=per_page, sort=request.sort, hits=hits,
-            facets={name: _ordered(name, counts) for name, counts in counted.items()},
-            total_posts=results[-1].total_found if folding else total,
-            counts="stories" if folding else "posts", dates=dates)
+            query=request.text, total=total + len(partly), page=page, per_page=per_page, sort=request.sort,
+            hits=hits, facets={name: _ordered(name, counts) for name, counts in counted.items()},
+            total_posts=posts + len(partly), counts="stories" if folding else "posts", dates=dates,
+            partial=len(partly))
+
+    def _partial(self, planned: plan.Plan, filtered: plan.Node | None, collection: Collection, rank: str,
+                 order: str, folding: bool, match: str) -> list[tuple[tuple, tuple[str, ...]]]:
+        """Return the best partial matches (see :mod:`search.fallback`) as ``(row, units it lacks)``, best first.
+
+        As on the local index: posts (one per story when folded) holding some
+        of the plan's units and not a full match, each unit's rarity counted
+        over the cluster. What differs: the candidates are searchd's best
+        :data:`PARTIAL_CANDIDATES` by its ranker (the local index weighs them
+        all), and which units a post holds is read from its text here.
+        """
+        node = planned.relaxed if filtered is None else plan.AllOf((planned.relaxed, plan.Constant(filtered, 0.0)))
+        grouping = f"GROUP BY story_key WITHIN GROUP ORDER BY {order} " if folding else ""
+        statements = [
+            f"SELECT id, {_STORY} AS story_key FROM {self.url.index} WHERE MATCH(%s) "
+            f"LIMIT 0, {FACET_GROUPS} OPTION ranker=none, max_matches={FACET_GROUPS}",
+            f"SELECT {_POST}, content, {_STORY} AS story_key, {rank} AS score FROM {self.url.index} WHERE MATCH(%s) "
+            f"{grouping}ORDER BY {order}, id ASC LIMIT 0, {PARTIAL_CANDIDATES} "
+            f"OPTION {ranker_options(node, collection)}, max_matches={max(PARTIAL_CANDIDATES, 1000)}",
+            *(f"SELECT id FROM {self.url.index} WHERE MATCH(%s) LIMIT 1 OPTION ranker=none" for _ in planned.units)]
+        full, found, *units = self._nodes.select(
+            statements, [match, ranked_match(node), *(to_match(u.match) for u in planned.units)])
+        left_out = {int(key) for row in full.rows for key in row}  # the full matches' ids and stories
+        rows = [row for row in found.rows if int(row[0]) not in left_out and int(row[-2]) not in left_out]
+        if not rows:
+            return []
+        held = np.array([[any(t in folded for t in unit.texts) for unit in planned.units]
+                         for folded in map(_folded, rows)])
+        if order.startswith("score"):
+            covered = coverage(held, np.array([u.total_found for u in units]), self._docs)
+            weighted = partial_scores(covered, np.array([float(row[-1]) for row in rows]))
+            ranking = np.lexsort((np.array([int(row[0]) for row in rows]), -weighted))
+            rows = [(*rows[i][:-1], weighted[i]) for i in ranking]
+            held = held[ranking]
+        return [(row, plan.Unit.missing(planned.units, has.tolist()))
+                for row, has in zip(rows[:PARTIAL_LIMIT], held[:PARTIAL_LIMIT])]
 
     def _hit(self, row: tuple, highlights: tuple[str, ...], title_highlights: tuple[str, ...], snippets: bool,
-             copies: tuple[Copy, ...] = ()) -> Hit:
+             copies: tuple[Copy, ...] = (), missing: tuple[str, ...] | None = None) -> Hit:
         post = _Row(row)
-        text = unpack_row_content(row[len(_POST.split(", "))])[0] if snippets else ""
+        text = unpack_row_content(row[len(_COLUMNS)])[0] if snippets else ""
         return Hit(id=post.doc_id, title=post.title, title_html=highlight_title(post.title, title_highlights),
                    source=post.source, categories=post.categories, date=post.date, image=post.image,
                    score=float(row[-1]) / SCALE, snippet=make_snippet(text, highlights) if snippets else "",
-                   url=self._url(post), copies=copies, lang=post.lang)
+                   url=self._url(post), copies=copies, lang=post.lang, partial=missing is not None,
+                   missing=missing or ())
 
     def _url(self, post: _Row) -> str | None:
         if self.post_urls is None:
@@ -369,6 +437,14 @@ class SphinxIndex:
         where = "WHERE MATCH(%s) " if matching else ""
         return (f"SELECT {attribute}, COUNT(*) FROM {self.url.index} {where}GROUP BY {attribute} "
                 f"LIMIT 0, {FACET_GROUPS} OPTION ranker=none, max_matches={FACET_GROUPS}")
+
+
+def _folded(row: tuple) -> str:
+    """Return a post's searchable text as the recall field holds it: sections folded, compacted, apart."""
+    post = _Row(row)
+    text = unpack_row_content(row[len(_COLUMNS)])[0]
+    return SECTION_BREAK.join(fold_sections(SECTION_BREAK.join([post.title, post.source, " ".join(post.categories),
+                                                                 text])))
 
 
 class _Row:

@@ -173,7 +173,8 @@
     }
 
     function hitOption(hit, i, q) {
-      var meta = [hit.source, hit.date ? DATE.format(new Date(hit.date)) : ""].filter(Boolean).join(" · ");
+      var meta = [hit.partial ? "部分匹配" : "", hit.source, hit.date ? DATE.format(new Date(hit.date)) : ""]
+        .filter(Boolean).join(" · ");
       var option = element("li", { role: "option", id: "option-" + i, class: "hit", "aria-selected": "false" }, [
         element("span", { class: "title" }, [marked(hit.title_html)]),
         meta ? element("span", { class: "meta" }, [meta]) : null,
