@@ -42,7 +42,7 @@ from search.storage import current_generation
 from . import corpus, queries
 from .chart import write_panels
 from .latency import run_mix
-from .measure import code_commit, dir_bytes, median, percentile
+from .measure import bytes_by_kind, code_commit, dir_bytes, median, percentile
 from .run import QUERY_SAMPLE
 
 #: Targets of the living-archive issue.
@@ -194,6 +194,7 @@ class LivingRun:
             stats = ix.stats()
         return {"docs": stats.docs, "segments": stats.segments, "deleted": stats.deleted,
                 "bytes": dir_bytes(current_generation(index_dir)),
+                "bytes_by_kind": bytes_by_kind(current_generation(index_dir)),
                 "queries": run_mix(index_dir, self.mix_file, self.work, self.rounds)}
 
     def optimize(self, last: dict) -> dict:

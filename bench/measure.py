@@ -170,6 +170,17 @@ def dir_bytes(path: Path) -> int:
     return total
 
 
+def bytes_by_kind(path: Path) -> dict[str, int]:
+    """Return the bytes of the files under ``path`` by kind: the suffix after a segment's name
+    (``trm``, ``pst``, ``rcl``, ``_stored.col``...) or a sidecar's extension, largest first."""
+    kinds: dict[str, int] = {}
+    for file in path.rglob("*"):
+        if file.is_file():
+            kind = file.name.split(".", 1)[1] if file.name.startswith("MAIN_") and "." in file.name else file.suffix[1:]
+            kinds[kind] = kinds.get(kind, 0) + file.stat().st_size
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
+
+
 def code_commit() -> str:
     """Return the short commit of the code measured, with ``-dirty`` if search/ or web/ have local changes."""
     def git(*args: str) -> str:
