@@ -53,16 +53,47 @@ def time_mix(index_dir: Path, mix_file: Path, *, rounds: int) -> dict:
 def run_mix(index_dir: Path, mix_file: Path, work: Path, rounds: int) -> dict:
     """Time the mix against ``index_dir`` in a child process (``work`` holds its output); return latency
     summaries by kind, for the generated news kinds and overall, with the searcher's memory."""
+    latency, peak_pss = _time_in_child(index_dir, mix_file, work, rounds)
+    return _summary(latency, peak_pss)
+
+
+def compare_mix(index_dirs: list[Path], mix_file: Path, work: Path, rounds: int) -> list[dict]:
+    """Time the mix against each of ``index_dirs`` in turn, one round each, ``rounds`` times over; return
+    :func:`run_mix`'s summary for each.
+
+    Taking turns puts whatever else the machine does at the time on every index
+    alike, so their ratio holds on a busy machine where one index timed after
+    the other would not.
+    """
+    timed: list[dict | None] = [None] * len(index_dirs)
+    peaks = [0] * len(index_dirs)
+    for _ in range(rounds):
+        for i, index_dir in enumerate(index_dirs):
+            latency, peak = _time_in_child(index_dir, mix_file, work, 1)
+            peaks[i] = max(peaks[i], peak)
+            if timed[i] is None:
+                timed[i] = latency
+            else:
+                for kind, values in latency["ms"].items():
+                    timed[i]["ms"].setdefault(kind, []).extend(values)
+                timed[i]["errors"] += latency["errors"]
+    return [_summary(latency, peak) for latency, peak in zip(timed, peaks)]
+
+
+def _time_in_child(index_dir: Path, mix_file: Path, work: Path, rounds: int) -> tuple[dict, int]:
     out = work / "latency.json"
     child = run([sys.executable, "-m", "bench.latency", str(index_dir), str(mix_file), str(out),
                  "--rounds", str(rounds)], cwd=REPO)
-    latency = json.loads(out.read_text(encoding="utf-8"))
+    return json.loads(out.read_text(encoding="utf-8")), child.peak_pss
+
+
+def _summary(latency: dict, peak_pss: int) -> dict:
     by_kind = latency["ms"]
     return {"by_kind": {kind: summarise(values) for kind, values in by_kind.items()},
             "news": summarise([ms for kind in queries.NEWS_KINDS for ms in by_kind.get(kind, ())]),
             "overall": summarise([ms for kind in queries.MIX_KINDS for ms in by_kind.get(kind, ())]),
             "errors": latency["errors"], "open_s": latency["open_s"], "rss_bytes": latency["rss_bytes"],
-            "peak_pss_bytes": child.peak_pss}
+            "peak_pss_bytes": peak_pss}
 
 
 @click.command()

@@ -41,7 +41,7 @@ from search.storage import current_generation
 
 from . import corpus, queries
 from .chart import write_panels
-from .latency import run_mix
+from .latency import compare_mix
 from .measure import bytes_by_kind, code_commit, dir_bytes, median, percentile
 from .run import QUERY_SAMPLE
 
@@ -106,7 +106,7 @@ def main(corpus_spec: Path, base: int, updates: int, per_update: int, every: int
                                           per_kind=3 if smoke else 20, dev_limit=20 if smoke else None), mix_file)
         run = LivingRun(source, chosen, work, mix_file, base=base, per_update=per_update, rounds=rounds)
         checkpoints = run.go(updates, every, keep=lambda points: _keep_partial(points, out))
-        final = run.optimize(checkpoints[-1])
+        final = run.optimize()
     document = {
         "meta": {"started": run.started, "corpus": str(source), "base": base, "updates": updates,
                  "posts_per_update": per_update, "every": every, "query_rounds": rounds, "commit": code_commit(),
@@ -182,29 +182,33 @@ class LivingRun:
         started = time.perf_counter()
         build_index(self.corpus_dir, fresh_dir)
         fresh_build_s = time.perf_counter() - started
-        living, fresh = self._measure(self.index_dir), self._measure(fresh_dir)
+        living, fresh = self._measure(self.index_dir, fresh_dir)
         fresh["build_s"] = round(fresh_build_s, 2)
         window = self.update_s[since:n]
         return {"updates": n, "docs": living["docs"], "living": living, "fresh": fresh,
                 "window": {"update_s": _seconds(window), "max_segments": max(self.segments[since:n]),
                            "merged_docs": sum(self.merged_docs[since:n])}}
 
-    def _measure(self, index_dir: Path) -> dict:
-        with Index.open(index_dir) as ix:
-            stats = ix.stats()
-        return {"docs": stats.docs, "segments": stats.segments, "deleted": stats.deleted,
-                "bytes": dir_bytes(current_generation(index_dir)),
-                "bytes_by_kind": bytes_by_kind(current_generation(index_dir)),
-                "queries": run_mix(index_dir, self.mix_file, self.work, self.rounds)}
+    def _measure(self, *index_dirs: Path) -> list[dict]:
+        """Measure each index; their query mixes are timed taking turns (:func:`compare_mix`)."""
+        measured = []
+        for index_dir, timed in zip(index_dirs, compare_mix(list(index_dirs), self.mix_file, self.work,
+                                                            self.rounds)):
+            with Index.open(index_dir) as ix:
+                stats = ix.stats()
+            measured.append({"docs": stats.docs, "segments": stats.segments, "deleted": stats.deleted,
+                             "bytes": dir_bytes(current_generation(index_dir)),
+                             "bytes_by_kind": bytes_by_kind(current_generation(index_dir)), "queries": timed})
+        return measured
 
-    def optimize(self, last: dict) -> dict:
+    def optimize(self) -> dict:
         """Optimize the living index; compare it with the last fresh build (the same posts)."""
         _log("optimizing the living index")
         started = time.perf_counter()
         report = optimize_index(self.index_dir)
-        living = self._measure(self.index_dir)
-        return {"seconds": round(time.perf_counter() - started, 2), "merged_docs": report.merged_docs,
-                "living": living, "fresh": last["fresh"]}
+        seconds = time.perf_counter() - started
+        living, fresh = self._measure(self.index_dir, self.work / "fresh")
+        return {"seconds": round(seconds, 2), "merged_docs": report.merged_docs, "living": living, "fresh": fresh}
 
     def summary(self) -> dict:
         return {"update_s": _seconds(self.update_s), "max_segments": max(self.segments),
@@ -248,7 +252,7 @@ def render_table(document: dict) -> str:
              f"{meta['posts_per_update']} (every {EDIT_EVERY}th also changes {CHANGED} and deletes {DELETED})",
              "",
              f"commit {meta['commit']}, {meta['cpus']} cores, load {meta['load_before']} -> {meta['load_after']}; "
-             f"query mix: {meta['query_rounds']} timed rounds per index; updates through the library, "
+             f"query mix: {meta['query_rounds']} timed rounds per index, the two taking turns; updates through the library, "
              "segmenter loaded once",
              "",
              "| updates | posts | segments: now (most in window) / fresh | update s: median / p95 (window) "
