@@ -44,7 +44,7 @@ from .readings import search_as_meant
 from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults, Share
 from .stories import StoryMap
 from .vocabulary import SUGGESTIONS, Vocabulary, suggest
-from .whoosh_internals import is_storage_error
+from .whoosh_internals import index_whoosh_version, is_storage_error
 from .explain import QUERY_HELD, RECENCY
 from .explain import explain as explain_score
 from .fallback import FEW_RESULTS, PARTIAL_LIMIT, coverage, partial_scores, wants_partial
@@ -560,6 +560,7 @@ class Index:
             last_date=_aware(last[0]["date"]) if len(last) else None,
             sources=counts.get("source", ()), categories=counts.get("category", ()),
             segments=len(searcher.leaf_searchers()), deleted=searcher.doc_count_all() - searcher.doc_count(),
+            whoosh_version=index_whoosh_version(meta),
         )
 
 

@@ -22,8 +22,8 @@ written (a missing one is named in :class:`~search.errors.WhooshIncompatibleErro
 name of Whoosh's.
 """
 
-from .compat import (PINNED_WHOOSH, WHOOSH_VERSION, check_internals, check_written_by, is_storage_error,
-                     missing_internals, written_by)
+from .compat import (PINNED_WHOOSH, WHOOSH_VERSION, check_internals, check_written_by, index_whoosh_version,
+                     is_storage_error, missing_internals, written_by)
 from .matching import WithoutMatcher
 from .postings import (DamagedFileError, document_frequencies, field_terms, read_postings, terminfo_postings,
                        write_term)
@@ -33,6 +33,6 @@ from .writing import HookedSegmentWriter, commit_segments, index_segments
 __all__ = [
     "PINNED_WHOOSH", "WHOOSH_VERSION", "DamagedFileError", "HookedSegmentWriter", "WithoutMatcher",
     "check_internals", "check_written_by", "commit_segments", "document_frequencies", "field_b", "field_terms",
-    "has_numeric_column", "index_segments", "is_storage_error", "missing_internals", "read_field_lengths",
+    "has_numeric_column", "index_whoosh_version", "index_segments", "is_storage_error", "missing_internals", "read_field_lengths",
     "read_numeric_column", "read_postings", "reader_cache", "terminfo_postings", "write_term", "written_by",
 ]

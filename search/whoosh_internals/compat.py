@@ -4,12 +4,12 @@ version recorded in an index, and the errors that mean an index's files are dama
 
 from __future__ import annotations
 
+import dis
 import functools
 import importlib
 import inspect
 import json
 import pickle
-import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -75,8 +75,8 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(f"{_W3}.W3TermInfo", "_struct", "attribute"),
     *_internals(f"{_W3}.W3TermInfo", "method", "add_block", "set_inlined", "inlined_postings", "is_inlined",
                 "extent", "to_bytes"),
-    *_internals(f"{_W3}.W3TermsReader", "instance attribute", "_postfile", "_fieldmap", "_keycoder", "_tindex"),
-    Internal(f"{_W3}.W3TermsReader", "items_from", "method"),
+    *_internals(f"{_W3}.W3TermsReader", "instance attribute", "_postfile", "_fieldmap", "_tindex"),
+    *_internals(f"{_W3}.W3TermsReader", "method", "_keycoder", "items_from"),
     *_internals("whoosh.reading.SegmentReader", "instance attribute", "_terms", "_perdoc"),
     *_internals("whoosh.util.numeric", "name", "_length_byte_cache", "length_to_byte"),
     *_internals("whoosh.system", "name", "pack_ushort"),
@@ -113,15 +113,22 @@ def written_by() -> dict:
     return {META_KEY: WHOOSH_VERSION}
 
 
-def check_written_by(meta: dict, index_dir: Path | str) -> None:
-    """Check that the index whose meta.json is ``meta`` was written by the installed Whoosh.
+def index_whoosh_version(meta: dict) -> str:
+    """Return the version of the Whoosh that wrote the index whose meta.json is ``meta``.
 
     An index from before the version was recorded counts as written by
     :data:`PINNED_WHOOSH`: every news-search that wrote one pinned exactly that.
+    """
+    return meta.get(META_KEY, PINNED_WHOOSH)
+
+
+def check_written_by(meta: dict, index_dir: Path | str) -> None:
+    """Check that the index whose meta.json is ``meta`` was written by the installed Whoosh
+    (see :func:`index_whoosh_version`).
 
     :raises IndexVersionError: naming both versions and how to rebuild the index in ``index_dir``.
     """
-    version = meta.get(META_KEY, PINNED_WHOOSH)
+    version = index_whoosh_version(meta)
     if version != WHOOSH_VERSION:
         raise IndexVersionError(
             f"the index in {index_dir}/ was written by whoosh {version}, and whoosh {WHOOSH_VERSION} is installed; "
@@ -133,13 +140,30 @@ def check_written_by(meta: dict, index_dir: Path | str) -> None:
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (
     OSError, EOFError, struct.error, pickle.UnpicklingError, zlib.error, json.JSONDecodeError, UnicodeDecodeError,
     WhooshIndexError, DamagedFileError)
-#: How Whoosh's ``whoosh3`` codec reports a damaged posting block or file: a bare ``Exception``.
-_WHOOSH_DAMAGE = re.compile(r"Block tag error|No next block|Unknown file header")
+#: Whoosh's modules that decode index files. They report damage as whatever the bytes make of them: a
+#: bare ``Exception("Block tag error ...")``, a ``KeyError`` from a truncated table header, ...
+_WHOOSH_STORAGE_MODULES = ("whoosh.filedb", "whoosh.codec", "whoosh.columns", "whoosh.index", "whoosh.system",
+                           "whoosh.util.numeric", "whoosh.util.varints")
 
 
 def is_storage_error(exc: BaseException) -> bool:
-    """Return True if ``exc`` says an index file is damaged or unreadable (rebuilding fixes it)."""
-    return isinstance(exc, STORAGE_ERRORS) or (type(exc) is Exception and bool(_WHOOSH_DAMAGE.match(str(exc))))
+    """Return True if ``exc`` says an index file is damaged or unreadable (rebuilding fixes it).
+
+    That is one of :data:`STORAGE_ERRORS`, or any exception raised inside
+    Whoosh's file-decoding modules. Anything else (a ``TypeError`` in our own
+    code, say) is a bug, and must surface as one rather than as "rebuild the index".
+    """
+    if isinstance(exc, STORAGE_ERRORS):
+        return True
+    return isinstance(exc, Exception) and _raised_in(exc, _WHOOSH_STORAGE_MODULES)
+
+
+def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
+    """Return True if the innermost Python frame of ``exc``'s traceback is in one of ``modules`` (or below)."""
+    tb, name = exc.__traceback__, ""
+    while tb is not None:
+        name, tb = tb.tb_frame.f_globals.get("__name__", ""), tb.tb_next
+    return any(name == module or name.startswith(module + ".") for module in modules)
 
 
 def _present(internal: Internal) -> bool:
@@ -154,8 +178,8 @@ def _present(internal: Internal) -> bool:
     if internal.kind == "attribute":
         return hasattr(owner, internal.name)
     if internal.kind == "instance attribute":
-        return any(internal.name in code.co_names for klass in owner.__mro__ for value in vars(klass).values()
-                   for code in _code_objects(value))
+        return any(internal.name in code.co_names and _assigns(code, internal.name) for klass in owner.__mro__
+                   for value in vars(klass).values() for code in _code_objects(value))
     if internal.kind == "parameter":
         return internal.name in inspect.signature(owner.__init__).parameters
     if internal.kind == "source":
@@ -176,6 +200,11 @@ def _resolve(dotted: str):
             found = getattr(found, name)
         return found
     raise ImportError(dotted)
+
+
+def _assigns(code: CodeType, name: str) -> bool:
+    """Return True if ``code`` assigns attribute ``name`` of some object (``self.name = ...``)."""
+    return any(op.opname == "STORE_ATTR" and op.argval == name for op in dis.get_instructions(code))
 
 
 def _code_objects(value) -> Iterator[CodeType]:
