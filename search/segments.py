@@ -8,8 +8,9 @@ columns, lengths, deletions) but collects a document's postings a field at a
 time, grouped per term, packs them into compact runs every :data:`RUN_DOCS`
 documents (so a segment of tens of thousands of posts fits in a few hundred
 MB), then writes each posting list as whole blocks of typed arrays, and inlines
-short lists into the term table (:mod:`search.whoosh_internals.postings`). The files are ordinary Whoosh segments, read by
-Whoosh's own readers, plus the segment's recall index (:mod:`search.recall`).
+short lists into the term table (:mod:`search.whoosh_internals.postings`). The
+files are ordinary Whoosh segments, read by Whoosh's own readers, plus the
+segment's recall index (:mod:`search.recall`).
 
 :func:`merge_segments` writes one segment from the live documents of others
 (Whoosh's own merge would drop the recall index, and re-quantise field lengths):

@@ -18,8 +18,7 @@ from whoosh import scoring
 from whoosh.writing import SegmentWriter
 
 import search.searcher
-from search import (Index, IndexCorruptError, IndexVersionError, WhooshIncompatibleError, build_index,
-                    update_index)
+from search import Index, IndexCorruptError, IndexVersionError, WhooshIncompatibleError, update_index
 from search.cli import cli
 from search.whoosh_internals import HookedSegmentWriter, check_internals, compat
 from web import create_app

@@ -33,6 +33,7 @@ from .writing import HookedSegmentWriter, commit_segments, index_segments
 __all__ = [
     "PINNED_WHOOSH", "WHOOSH_VERSION", "DamagedFileError", "HookedSegmentWriter", "WithoutMatcher",
     "check_internals", "check_written_by", "commit_segments", "document_frequencies", "field_b", "field_terms",
-    "has_numeric_column", "index_whoosh_version", "index_segments", "is_storage_error", "missing_internals", "read_field_lengths",
-    "read_numeric_column", "read_postings", "reader_cache", "terminfo_postings", "write_term", "written_by",
+    "has_numeric_column", "index_segments", "index_whoosh_version", "is_storage_error", "missing_internals",
+    "read_field_lengths", "read_numeric_column", "read_postings", "reader_cache", "terminfo_postings", "write_term",
+    "written_by",
 ]
