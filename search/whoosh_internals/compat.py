@@ -85,7 +85,11 @@ INTERNALS: tuple[Internal, ...] = (
                 "_default", "_typecode"),
     Internal("whoosh.columns.EmptyColumnReader", "_default", "instance attribute"),
     Internal("whoosh.scoring.BM25F", "_field_B", "instance attribute"),
+    # search.evaluate repeats these computations in the same float-operation order, for the same scores
     Internal("whoosh.scoring", "bm25", "source", "idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))"),
+    Internal("whoosh.util", "make_weighted_tree", "source", "insort(ls, (a[0] + b[0], fn(a[1], b[1])))"),
+    Internal("whoosh.query.compound.Or", "_matcher", "source",
+             "len(subs) < self.TOO_MANY_CLAUSES and ( needs_current or self.scale or len(subs) == 2 or dc > 5000 )"),
     *_internals("whoosh.matching.AndNotMatcher", "method", "_find_first", "_find_next"),
 )
 
