@@ -24,7 +24,8 @@ import click
 from whoosh import index as whoosh_index
 from whoosh.codec import default_codec
 
-from search.segments import BulkSegmentWriter, index_segments, terminfo_postings, write_term
+from search.segments import BulkSegmentWriter
+from search.whoosh_internals import field_terms, index_segments, terminfo_postings, write_term
 from search.storage import current_generation
 
 
@@ -65,8 +66,7 @@ def _read_lists(ix) -> list[tuple[str, list]]:
     reader = SegmentReader(ix.storage, ix.schema, segment)
     lists = []
     for fieldname in sorted(name for name, field in ix.schema.items() if field.indexed):
-        terms = [(btext, *terminfo_postings(reader, info)) for (name, btext), info in
-                 reader._terms.items_from(fieldname, b"") if name == fieldname]
+        terms = [(btext, *terminfo_postings(reader, info)) for btext, info in field_terms(reader, fieldname)]
         terms = [t for t in terms if t[0]]
         lists.append((fieldname, [(b, ids.astype("uint32"), w.astype("float32")) for b, ids, w in terms
                                   if len(ids)]))
@@ -90,7 +90,7 @@ def _write_with_codec(ix, lists) -> None:
 
 
 def _write_in_bulk(ix, lists) -> None:
-    writer = BulkSegmentWriter(ix, _lk=False, compound=False)
+    writer = BulkSegmentWriter(ix, lock=False, compound=False)
     fields = writer.fieldwriter
     for fieldname, terms in lists:
         field = ix.schema[fieldname]

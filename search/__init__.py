@@ -13,8 +13,8 @@ Library use::
 
 from .analysis import normalise, word_analyzer
 from .corpus import Document, Problem, read_post
-from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError,
-                     QuerySyntaxError, SearchError, SynonymFileError)
+from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexVersionError,
+                     IndexWriteError, QuerySyntaxError, SearchError, SynonymFileError, WhooshIncompatibleError)
 from .indexer import DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, build_index, optimize_index, update_index
 from .permalinks import PostUrls
 from .query import parse_query
@@ -24,8 +24,9 @@ from .synonyms import NO_SYNONYMS, Synonyms, default_synonyms
 
 __all__ = [
     "BuildReport", "Copy", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
-    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexWriteError", "NO_SYNONYMS",
-    "OptimizeReport", "Post", "PostUrls", "Problem", "QueryDate", "QuerySyntaxError", "Reading", "Rewrite",
-    "SearchError", "SearchResults", "SynonymFileError", "Synonyms", "build_index", "default_synonyms", "normalise",
+    "IndexBusyError", "IndexCorruptError", "IndexNotFoundError", "IndexStats", "IndexVersionError", "IndexWriteError",
+    "NO_SYNONYMS", "OptimizeReport", "Post", "PostUrls", "Problem", "QueryDate", "QuerySyntaxError", "Reading",
+    "Rewrite", "SearchError", "SearchResults", "SynonymFileError", "Synonyms", "WhooshIncompatibleError",
+    "build_index", "default_synonyms", "normalise",
     "optimize_index", "parse_query", "read_post", "update_index", "word_analyzer",
 ]

@@ -305,6 +305,8 @@ def stats(index_dir, backend_url, as_json):
     click.echo(f"size        {s.size_bytes / 1e6:.1f} MB")
     click.echo(f"built       {s.built_at}")
     click.echo(f"corpus      {s.corpus}")
+    if s.whoosh_version:  # the installed Whoosh: the index would not have opened otherwise
+        click.echo(f"whoosh      {s.whoosh_version} (wrote this index; its internals news-search uses are present)")
     if s.first_date:
         click.echo(f"dates       {s.first_date:%Y-%m-%d} .. {s.last_date:%Y-%m-%d}")
     click.echo(f"sources     {len(s.sources)}")

@@ -39,3 +39,11 @@ class CorpusError(SearchError):
 
 class SynonymFileError(SearchError):
     """A synonym file that cannot be read or has a malformed line (the message names the file and the line)."""
+
+
+class IndexVersionError(SearchError):
+    """The index was written by another version of Whoosh than the one installed; rebuilding fixes it."""
+
+
+class WhooshIncompatibleError(SearchError):
+    """The installed Whoosh lacks an internal news-search relies on (the message names each one)."""

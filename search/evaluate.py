@@ -39,19 +39,16 @@ import numpy as np
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.reading import TermNotFound
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-from whoosh.util.numeric import _length_byte_cache
 
 from .query import Maybe, Without
 from .recall import RecallQuery, average_length, recall_scores
-from .segments import terminfo_postings
+from .whoosh_internals import (field_b, has_numeric_column, read_field_lengths, read_numeric_column, reader_cache,
+                               terminfo_postings)
 
 #: Whoosh builds an ``Or`` of more than two parts as a preloaded array union in segments this small.
 _PRELOAD_MAX_DOCS = 5000
 #: ... and never for this many parts or more.
 _TOO_MANY_CLAUSES = 1024
-#: Document length of each quantised length byte (``whoosh.util.numeric.byte_to_length``).
-_BYTE_LENGTHS = np.asarray(_length_byte_cache, dtype=np.float64)
 
 
 class Unsupported(Exception):
@@ -105,42 +102,24 @@ def preload(reader) -> None:
     for name, field in reader.schema.items():
         if field.scorable:
             field_lengths(reader, name)
-        if reader.has_column(name) and hasattr(field.column_type, "_typecode"):
+        if reader.has_column(name) and has_numeric_column(field):
             column_values(reader, name)
 
 
 def field_lengths(reader, fieldname: str) -> np.ndarray:
     """Return every document's length in ``fieldname`` as Whoosh scores it (quantised to a byte), as floats."""
-    cache = reader.__dict__.setdefault("_news_search_lengths", {})
+    cache = reader_cache(reader, "lengths")
     if fieldname not in cache:
-        if reader._perdoc.has_column(_lenfield(fieldname)):
-            column = reader._perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-            cache[fieldname] = _BYTE_LENGTHS[_fixed_column(column, np.uint8, reader.doc_count_all())]
-        else:  # Whoosh writes no lengths column for a field none of the segment's documents has
-            cache[fieldname] = np.zeros(reader.doc_count_all())
+        cache[fieldname] = read_field_lengths(reader, fieldname)
     return cache[fieldname]
 
 
 def column_values(reader, fieldname: str) -> np.ndarray:
     """Return a numeric column's raw (sortable) value for every document of a segment, as uint64."""
-    cache = reader.__dict__.setdefault("_news_search_columns", {})
+    cache = reader_cache(reader, "columns")
     if fieldname not in cache:
-        column = reader.column_reader(fieldname, translate=False)
-        if not hasattr(column, "_typecode"):  # no document has a value (an archive of undated posts)
-            cache[fieldname] = np.full(reader.doc_count_all(), column._default, dtype=np.uint64)
-        else:
-            cache[fieldname] = _fixed_column(column, np.dtype(">" + column._typecode), reader.doc_count_all())
+        cache[fieldname] = read_numeric_column(reader, fieldname)
     return cache[fieldname]
-
-
-def _fixed_column(column, dtype, doc_count: int) -> np.ndarray:
-    """Read a Whoosh fixed-width column's values at once (documents past its end get its default)."""
-    dtype = np.dtype(dtype)
-    count = min(column._count, doc_count)
-    raw = column._dbfile.get(column._basepos, count * dtype.itemsize) if count else b""
-    values = np.full(doc_count, column._default, dtype=dtype.newbyteorder("="))
-    values[:count] = np.frombuffer(raw, dtype=dtype)
-    return values
 
 
 @dataclass
@@ -258,7 +237,7 @@ class _Segment:
     def bm25(self, fieldname: str, btext: bytes, tf: np.ndarray, fl: np.ndarray) -> np.ndarray:
         """``whoosh.scoring.bm25`` over arrays, in the same order of operations (see BM25FScorer)."""
         weighting = self.top.weighting
-        B = weighting._field_B.get(fieldname, weighting.B)
+        B = field_b(weighting, fieldname)
         K1 = weighting.K1
         parent = self.leaf.get_parent()  # as BM25FScorer: global statistics
         idf = parent.idf(fieldname, btext)

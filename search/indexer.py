@@ -45,7 +45,8 @@ from .corpus import Document, Problem, find_posts, is_post_name, read_post
 from .duplicates import Fingerprint, FingerprintTable, fingerprint
 from .errors import CorpusError, IndexCorruptError, IndexWriteError
 from .merging import MergePolicy, MergeResult, merge_index, optimize_segments
-from .segments import BulkSegmentWriter, commit_segments, delete_documents
+from .segments import BulkSegmentWriter, delete_documents
+from .whoosh_internals import check_internals, check_written_by, commit_segments, written_by
 
 #: Default location of the index, relative to the working directory.
 DEFAULT_INDEX_DIR = Path("index")
@@ -466,16 +467,20 @@ def _fingerprints(generation: Path) -> FingerprintTable:
 
 
 def read_meta(generation: Path, index_dir: Path) -> dict:
-    """Return what built ``generation`` (its meta.json).
+    """Return what built ``generation`` (its meta.json), once the installed Whoosh is known to read it.
 
     :raises IndexCorruptError: if an incompatible version of news-search built it.
+    :raises IndexVersionError: if another version of Whoosh wrote it.
+    :raises WhooshIncompatibleError: if the installed Whoosh lacks an internal news-search relies on.
     """
+    check_internals()
     meta = storage.read_json(generation / storage.META)
     version = meta.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         raise IndexCorruptError(f"the index in {index_dir}/ was built by another version of news-search "
                                 f"(index format {version}, this version reads {SCHEMA_VERSION}); "
                                 f"rebuild it with: news-search build --corpus DIR --index {index_dir}")
+    check_written_by(meta, index_dir)
     return meta
 
 
@@ -727,7 +732,7 @@ def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]])
     try:
         for paths in batches:
             if writer is None:
-                writer = BulkSegmentWriter(ix, recall_fields=RECALL_FIELDS, _lk=False, compound=False)
+                writer = BulkSegmentWriter(ix, recall_fields=RECALL_FIELDS, lock=False, compound=False)
             entries, fingerprints = [], []
             for path in paths:
                 result = read_post(corpus_dir, path)
@@ -833,6 +838,7 @@ def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: 
     storage.write_json(generation / storage.MANIFEST, manifest)
     storage.write_json(generation / storage.META, {
         "schema_version": SCHEMA_VERSION,
+        **written_by(),
         **segmenter.to_meta(),
         "corpus": str(corpus_dir),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from whoosh import query as wq
-from whoosh.matching import AndMaybeMatcher, AndNotMatcher
+from whoosh.matching import AndMaybeMatcher
 from whoosh.matching.mcore import ReadTooFar
 
 from . import plan
@@ -45,6 +45,7 @@ from .indexer import filter_key
 from .recall import RecallQuery
 from .synonyms import NO_SYNONYMS, Synonyms
 from .terms import Unit, term_units, units  # noqa: F401 - units is part of this module's API
+from .whoosh_internals import WithoutMatcher
 
 #: Longest query accepted, in characters.
 MAX_QUERY_CHARS = 1000
@@ -370,13 +371,7 @@ class Without(wq.AndNot):
     """
 
     def matcher(self, searcher, context=None):
-        return _WithoutMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
-
-
-class _WithoutMatcher(AndNotMatcher):
-    def _find_first(self):
-        if self.a.is_active() and self.b.is_active():
-            self._find_next()  # skips b to a's document first, then steps a past every document b has
+        return WithoutMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
 
 
 class _MaybeMatcher(AndMaybeMatcher):

@@ -49,6 +49,7 @@ from whoosh import query as wq
 from whoosh.matching import ListMatcher, NullMatcher
 
 from .analysis import SECTION_BREAK, normalise
+from .whoosh_internals import DamagedFileError, reader_cache
 
 #: File name extension of a segment's recall index.
 EXTENSION = ".rcl"
@@ -341,16 +342,19 @@ class RecallReader:
         with open(path, "rb") as f:
             self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(f.fileno()).st_size else b""
         if self._map[:len(_MAGIC)] != _MAGIC:
-            raise ValueError(f"{path.name} is not a recall index")
+            raise DamagedFileError(f"{path.name} is not a recall index")
         size = int.from_bytes(self._map[len(_MAGIC):len(_MAGIC) + 4], "little")
         header = json.loads(self._map[len(_MAGIC) + 4:len(_MAGIC) + 4 + size])
         base = _padded(len(_MAGIC) + 4 + size)
         self.doc_count: int = header["docs"]
-        self._fields = {
-            name: {key: np.frombuffer(self._map, dtype=np.dtype(dtype), count=count, offset=base + offset)
-                   for key, (dtype, offset, count) in arrays.items()}
-            for name, arrays in header["fields"].items()
-        }
+        try:
+            self._fields = {
+                name: {key: np.frombuffer(self._map, dtype=np.dtype(dtype), count=count, offset=base + offset)
+                       for key, (dtype, offset, count) in arrays.items()}
+                for name, arrays in header["fields"].items()
+            }
+        except ValueError as exc:  # the file ends before an array its header lists
+            raise DamagedFileError(f"{path.name} is truncated: {exc}") from exc
         self._bases = {name: document_bases(arrays["lengths"]) for name, arrays in self._fields.items()}
         self._total_lengths = {name: int(arrays["lengths"].sum(dtype=np.uint64))
                                for name, arrays in self._fields.items()}
@@ -614,7 +618,7 @@ def average_length(searcher, field: str) -> float:
     does, so that a post's score does not depend on which segment holds it
     (a build's workers fill their segments in whatever order they go).
     """
-    cache = searcher.reader().__dict__.setdefault("_news_search_recall_averages", {})  # a reader never changes
+    cache = reader_cache(searcher.reader(), "recall_averages")
     if field not in cache:
         recalls = [recall_index(leaf.reader()) for leaf, _ in searcher.leaf_searchers()]
         docs = sum(len(recall.lengths(field)) for recall in recalls)
@@ -627,9 +631,8 @@ def recall_index(reader) -> RecallReader:
 
     :raises OSError: if the segment has none (an index built before recall files existed).
     """
-    recall = getattr(reader, "_news_search_recall", None)
-    if recall is None:
+    cache = reader_cache(reader, "recall")
+    if "index" not in cache:
         segment, storage = reader.segment(), reader.storage()
-        recall = RecallReader(Path(storage.folder) / segment.make_filename(EXTENSION))
-        reader._news_search_recall = recall
-    return recall
+        cache["index"] = RecallReader(Path(storage.folder) / segment.make_filename(EXTENSION))
+    return cache["index"]

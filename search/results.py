@@ -266,11 +266,13 @@ class IndexStats:
     categories: tuple[FacetCount, ...]
     segments: int | None = None  # of a local index: each query visits every one (merges keep them few)
     deleted: int = 0  # deleted posts its segments still hold, until a merge purges them
+    whoosh_version: str | None = None  # of a local index: the Whoosh that wrote it (the installed one reads it)
 
     def to_dict(self) -> dict:
         return {"docs": self.docs, "segments": self.segments, "deleted": self.deleted,
                 "size_bytes": self.size_bytes, "built_at": self.built_at,
                 "corpus": self.corpus, "generation": self.generation, "segmenter": self.segmenter,
+                "whoosh_version": self.whoosh_version,
                 "first_date": _iso(self.first_date), "last_date": _iso(self.last_date),
                 "sources": {f.value: f.count for f in self.sources},
                 "categories": {f.value: f.count for f in self.categories}}

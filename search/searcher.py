@@ -31,7 +31,7 @@ from whoosh.searching import Searcher
 from . import plan, storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
 from .dates import RECENT_HALF_LIFE_DAYS, read_dates
-from .errors import IndexCorruptError, QuerySyntaxError, SearchError
+from .errors import IndexCorruptError, IndexVersionError, QuerySyntaxError, SearchError
 from .evaluate import Unsupported, column_values, evaluate, preload
 from .facets import FacetTable
 from .highlight import highlight_title, make_snippet
@@ -44,6 +44,7 @@ from .readings import search_as_meant
 from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults, Share
 from .stories import StoryMap
 from .vocabulary import SUGGESTIONS, Vocabulary, suggest
+from .whoosh_internals import index_whoosh_version, is_storage_error
 from .explain import QUERY_HELD, RECENCY
 from .explain import explain as explain_score
 from .fallback import FEW_RESULTS, PARTIAL_LIMIT, coverage, partial_scores, wants_partial
@@ -218,7 +219,7 @@ class Index:
             generation = storage.current_generation(self.index_dir)
             try:
                 searcher, facets = _open_searcher(generation, self.index_dir)
-            except IndexCorruptError:
+            except (IndexCorruptError, IndexVersionError):
                 self._failed_key = key
                 if self._searcher is not None:
                     return False
@@ -250,16 +251,16 @@ class Index:
     def _reading(self) -> Iterator[Searcher]:
         """Hold the lock and yield the current searcher.
 
-        :raises IndexCorruptError: if Whoosh fails while reading the index files
-            (it raises bare ``Exception`` on damaged posting blocks).
+        :raises IndexCorruptError: if reading the index files fails for damage
+            (:func:`search.whoosh_internals.is_storage_error`); any other exception is a bug, raised as it is.
         """
         with self._lock:
             searcher = self._current()
             try:
                 yield searcher
-            except SearchError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - see above
+            except Exception as exc:
+                if isinstance(exc, SearchError) or not is_storage_error(exc):
+                    raise
                 raise IndexCorruptError(
                     f"the index in {self.index_dir}/ ({self._key}) could not be read: {exc}; "
                     f"rebuild it with: news-search build --corpus DIR --index {self.index_dir}"
@@ -559,6 +560,7 @@ class Index:
             last_date=_aware(last[0]["date"]) if len(last) else None,
             sources=counts.get("source", ()), categories=counts.get("category", ()),
             segments=len(searcher.leaf_searchers()), deleted=searcher.doc_count_all() - searcher.doc_count(),
+            whoosh_version=index_whoosh_version(meta),
         )
 
 
@@ -590,7 +592,9 @@ def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTa
         warnings.simplefilter("ignore", ResourceWarning)
         try:
             searcher = whoosh_index.open_dir(generation).searcher(weighting=_weighting())
-        except Exception as exc:  # noqa: BLE001 - Whoosh raises many types on damaged files
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
             reason = f"{exc}" or type(exc).__name__
         else:
             try:
@@ -598,8 +602,10 @@ def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTa
                     recall_index(leaf.reader())
                     preload(leaf.reader())
                 return searcher, FacetTable(searcher.reader(), FACETS)
-            except Exception as exc:  # noqa: BLE001 - as above, for the recall files and columns
+            except Exception as exc:
                 searcher.close()
+                if not is_storage_error(exc):
+                    raise
                 reason = str(exc)
         gc.collect()
     raise IndexCorruptError(f"the index in {index_dir}/ ({generation.name}) cannot be read: {reason}; "

@@ -8,8 +8,9 @@ columns, lengths, deletions) but collects a document's postings a field at a
 time, grouped per term, packs them into compact runs every :data:`RUN_DOCS`
 documents (so a segment of tens of thousands of posts fits in a few hundred
 MB), then writes each posting list as whole blocks of typed arrays, and inlines
-short lists into the term table. The files are ordinary Whoosh segments, read by
-Whoosh's own readers, plus the segment's recall index (:mod:`search.recall`).
+short lists into the term table (:mod:`search.whoosh_internals.postings`). The
+files are ordinary Whoosh segments, read by Whoosh's own readers, plus the
+segment's recall index (:mod:`search.recall`).
 
 :func:`merge_segments` writes one segment from the live documents of others
 (Whoosh's own merge would drop the recall index, and re-quantise field lengths):
@@ -23,26 +24,15 @@ import heapq
 import itertools
 import operator
 import os
-import pickle
-import zlib
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
-from whoosh.index import TOC, clean_files
 from whoosh.reading import SegmentReader
-from whoosh.util.numeric import length_to_byte
-from whoosh.writing import SegmentWriter
 
 from .recall import EXTENSION, RecallReader, RecallWriter, merge_recall
-
-#: Posting lists this short are stored inside the term table (no block, no header).
-INLINE_LIMIT = 6
-#: Postings per block of a longer list. Whoosh writes 128, for its matchers to skip blocks;
-#: :mod:`search.evaluate` reads whole lists, and a block costs a pickle load and a zlib call.
-BLOCK_LIMIT = 1024
+from .whoosh_internals import HookedSegmentWriter, field_terms, terminfo_postings, write_term
 #: File name extension of a segment's document ids (its documents' ids in document-number order, NUL-separated
 #: UTF-8): which post each document number is, without walking the id term table of every segment.
 IDS_EXTENSION = ".ids"
@@ -138,7 +128,7 @@ class TermGroupingPool:
         self.runs.clear()
 
 
-class BulkSegmentWriter(SegmentWriter):
+class BulkSegmentWriter(HookedSegmentWriter):
     """A ``SegmentWriter`` whose postings are grouped in memory and written list by list.
 
     Values of ``recall_fields`` are not Whoosh fields: they go to the segment's
@@ -164,11 +154,10 @@ class BulkSegmentWriter(SegmentWriter):
         Whoosh sends every posting to its pool as a tuple, one call each; here a
         field's postings go to the pool together, which is about 10% of a build.
         """
-        self._check_state()
         recall = {name: fields.pop(name) for name in self.recall.fields if name in fields}
         schema, perdoc, docnum = self.schema, self.perdocwriter, self.docnum
         names = sorted(name for name in fields if not name.startswith("_"))
-        self._check_fields(schema, names)
+        self.check_document(names)
         perdoc.start_doc(docnum)
         try:
             for name in names:
@@ -184,14 +173,14 @@ class BulkSegmentWriter(SegmentWriter):
             perdoc.cancel_doc()
             raise
         perdoc.finish_doc()
-        self._added = True
+        self.mark_added()
         self.docnum += 1
         self.ids.append(fields.get("id", ""))
         self.recall.add(docnum, recall)
         if self.docnum % RUN_DOCS == 0:
             self.pool.pack()
 
-    def _flush_segment(self):
+    def flush_postings(self):
         self.perdocwriter.close()
         writer = self.fieldwriter
         for fieldname in self.pool.fieldnames():
@@ -205,37 +194,19 @@ class BulkSegmentWriter(SegmentWriter):
         self.recall.write(Path(self.storage.folder) / self.newsegment.make_filename(EXTENSION))
         write_ids(Path(self.storage.folder) / self.newsegment.make_filename(IDS_EXTENSION), self.ids)
 
-    def segment(self):
-        """Finish this writer's segment and return it, without writing a TOC (the caller does).
-
-        Writers working side by side share the index's temporary directory, so
-        it is left in place; :func:`remove_temporary_files` clears it afterwards.
-        """
-        self._check_state()
-        segment = self._finalize_segment()
-        self.is_closed = True
-        return segment
-
-
-    def discard(self) -> None:
-        """Abandon this writer's segment (its files are removed by :func:`commit_segments`)."""
-        if not self.is_closed:
-            self._close_segment()
-            self.is_closed = True
-
 
 def merge_segments(ix, sources: list[tuple[object, np.ndarray]]) -> object:
     """Write one new segment of ``ix`` holding the kept documents of ``sources``, in order; return it.
 
     ``sources`` pairs each Whoosh segment with a boolean mask of the documents
     to keep (its live ones, for a merge that purges deletions). The new
-    segment is not in the TOC yet (see :func:`commit_segments`). Field lengths
+    segment is not in the TOC yet (see :func:`search.whoosh_internals.commit_segments`). Field lengths
     are summed from the postings, so the segment's length totals, and with
     them BM25's average lengths, are exactly a fresh build's.
     """
     readers = [SegmentReader(ix.storage, ix.schema, segment) for segment, _ in sources]
     recalls = [RecallReader(Path(ix.storage.folder) / segment.make_filename(EXTENSION)) for segment, _ in sources]
-    writer = BulkSegmentWriter(ix, recall_fields=(), _lk=False, compound=False)
+    writer = BulkSegmentWriter(ix, recall_fields=(), lock=False, compound=False)
     try:
         numbers, total = [], 0
         for _, keep in sources:
@@ -327,14 +298,8 @@ def _renumbered_postings(readers: list, numbers: list[np.ndarray], parts: list) 
 
 
 def _tagged_terms(reader, fieldname: str, tag: int) -> Iterator[tuple[bytes, int, object]]:
-    """Yield ``(term, tag, term info)`` for every term of ``fieldname`` in a segment, in order.
-
-    The codec's term table is read directly: Whoosh's ``iter_field`` converts
-    its prefix argument with the field, which fails for dates.
-    """
-    for (name, btext), info in reader._terms.items_from(fieldname, b""):
-        if name != fieldname:
-            return
+    """Yield ``(term, tag, term info)`` for every term of ``fieldname`` in a segment, in order."""
+    for btext, info in field_terms(reader, fieldname):
         yield btext, tag, info
 
 
@@ -377,17 +342,15 @@ def segment_ids(reader) -> list[str]:
         return raw.decode("utf-8").split("\0") if segment.doc_count_all() else []
     except FileNotFoundError:
         ids = [""] * segment.doc_count_all()
-        for (name, btext), info in reader._terms.items_from("id", b""):
-            if name != "id":
-                break
+        for btext, info in field_terms(reader, "id"):
             ids[info.min_id()] = btext.decode("utf-8")
         return ids
 
 
 def delete_documents(ix, ids: Iterable[str]) -> list:
     """Return the segments of ``ix`` with the documents of these ids marked deleted (not committed:
-    give them to :func:`commit_segments`)."""
-    writer = SegmentWriter(ix, _lk=False, compound=False)
+    give them to :func:`search.whoosh_internals.commit_segments`)."""
+    writer = HookedSegmentWriter(ix, lock=False, compound=False)
     try:
         for doc_id in ids:
             writer.delete_by_term("id", doc_id)
@@ -396,176 +359,9 @@ def delete_documents(ix, ids: Iterable[str]) -> list:
         writer.cancel()
 
 
-def index_segments(ix) -> list:
-    """Return the segments of ``ix`` in document order (as its TOC lists them)."""
-    return list(ix._segments())
-
-
 def live_mask(segment) -> np.ndarray:
     """Return which documents of ``segment`` are not deleted."""
     keep = np.ones(segment.doc_count_all(), dtype=bool)
     if segment.has_deletions():
         keep[np.fromiter(segment.deleted_docs(), np.int64)] = False
     return keep
-
-
-def commit_segments(ix, segments: list) -> None:
-    """Make ``segments`` (and only them) the content of ``ix``: write the TOC, remove every other file."""
-    generation = ix.latest_generation() + 1
-    TOC(ix.schema, segments, generation).write(ix.storage, ix.indexname)
-    clean_files(ix.storage, ix.indexname, generation, segments)
-    ix.storage.temp_storage(f"{ix.indexname}.tmp").destroy()
-
-
-def read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Return a term's whole posting list in a Whoosh segment: ``(document numbers, weights)``.
-
-    Deleted documents are included (Whoosh filters them out above this level).
-    This reads the ``whoosh3`` codec's private format, as its ``W3LeafMatcher``
-    does, but a block at a time: a short list is inlined in the term info,
-    a longer one is a header followed by blocks of ``[length][pickled block
-    info][pickled, maybe zlib-compressed (delta-coded ids, weights, values)]``
-    (tuples as Whoosh writes them, typed arrays as :mod:`search.segments` does);
-    a negative length marks the last block.
-    """
-    return terminfo_postings(reader, reader.term_info(fieldname, btext))
-
-
-def terminfo_postings(reader, terminfo) -> tuple[np.ndarray, np.ndarray]:
-    """Return the posting list ``terminfo`` describes in a Whoosh segment (see :func:`read_postings`)."""
-    if terminfo.is_inlined():
-        ids, weights, _ = terminfo.inlined_postings()
-        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
-    postfile = reader._terms._postfile
-    offset, _ = terminfo.extent()
-    if postfile.get(offset, 4) != WHOOSH3_HEADER_MAGIC:
-        raise ValueError(f"no posting list at offset {offset} of the postings file")
-    position, ids, weights = offset + 4, [], []
-    while True:
-        postfile.seek(position)
-        length = postfile.read_int()
-        count, _, _, compression, _, _ = postfile.read_pickle()
-        start = postfile.tell()
-        end = position + 4 + abs(length)
-        data = postfile.get(start, end - start)
-        block_ids, block_weights, _ = pickle.loads(zlib.decompress(data) if compression else data)
-        ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)))
-        if block_weights is None or isinstance(block_weights, float):
-            weights.append(np.full(count, 1.0 if block_weights is None else block_weights))
-        else:
-            weights.append(np.asarray(block_weights, dtype=np.float64))
-        if length < 0:
-            return np.concatenate(ids), np.concatenate(weights)
-        position = end
-
-
-def write_term(writer, format_, btext: bytes, ids: Sequence[int], weights: Sequence[float]) -> None:
-    """Write one term's posting list (no values): inlined when short, else as full blocks."""
-    writer._btext = btext
-    if len(ids) <= INLINE_LIMIT:
-        writer._tindex.add(_key(writer, btext), _inlined_terminfo(ids, weights))
-        return
-    if not isinstance(ids, array):  # a merge gives short lists that add up to a long one
-        ids, weights = array("I", ids), array("f", weights)
-    postings = writer._postwriter
-    postings.start_postings(format_, W3TermInfo())
-    limit = BLOCK_LIMIT
-    for start in range(0, len(ids), limit):
-        postings._ids = ids[start:start + limit]
-        postings._weights = weights[start:start + limit]
-        postings._maxweight = max(postings._weights)
-        postings._minlength, postings._maxlength = 1, 1
-        _write_block(postings, last=start + limit >= len(ids))
-    info = postings.finish_postings()  # the blocks are written: this records where they are
-    writer._tindex.add(_key(writer, btext), info.to_bytes())
-
-
-_TERMINFO = W3TermInfo._struct
-
-
-def _inlined_terminfo(ids: Sequence[int], weights: Sequence[float]) -> bytes:
-    """Return the bytes of ``W3TermInfo.to_bytes()`` for a posting list kept in the term table, made
-    directly (a term info object costs more than the rest of writing a term of one posting).
-
-    Values are None, as Whoosh reads a block of them, and whole weights pickle as small ints.
-
-    >>> info = W3TermInfo(weight=3.0, df=2, minlength=None, maxlength=0, maxweight=2.0, minid=4, maxid=9)
-    >>> info.set_inlined([4, 9], [1, 2], [None, None])
-    >>> _inlined_terminfo([4, 9], [1.0, 2.0]) == info.to_bytes()
-    True
-    """
-    whole = tuple(int(w) if float(w).is_integer() else w for w in weights)
-    return (_TERMINFO.pack(True, float(sum(weights)), len(ids), 0, 0, float(max(weights)), ids[0], ids[-1])
-            + pickle.dumps((tuple(ids), whole, (None,) * len(ids)), 2))
-
-
-def _write_block(postings, *, last: bool) -> None:
-    """Write the block buffered in Whoosh's postings writer, as its ``_write_block`` does, except for
-    the data: document-number deltas and weights as typed arrays (pickle protocol 5), not tuples.
-
-    Whoosh's matchers read either, but unpickling a tuple makes an object per
-    posting, which a query then turns into a numpy array: for a common word's
-    1,024-posting block, 44 µs instead of 3.
-    """
-    if not postings._blockcount:
-        postings._postfile.write(WHOOSH3_HEADER_MAGIC)
-    postings._terminfo.add_block(postings)
-    ids = postings._ids
-    data = pickle.dumps((_packed_deltas(ids), _packed_weights(postings._weights), None), 5)
-    if postings._compression:
-        data = zlib.compress(data, postings._compression)
-    info = pickle.dumps((len(ids), ids[-1], postings._maxweight, postings._compression,
-                         length_to_byte(postings._minlength), length_to_byte(postings._maxlength)), 2)
-    length = len(info) + len(data)
-    postings._postfile.write_int(-length if last else length)  # a negative length marks the last block
-    postings._postfile.write(info)
-    postings._postfile.write(data)
-    postings._blockcount += 1
-    postings._new_block()
-
-
-def _packed_deltas(ids: array) -> array:
-    """Document numbers as deltas (the first from 0), in the narrowest unsigned type that holds them."""
-    deltas = np.diff(np.frombuffer(ids, dtype=np.uint32), prepend=np.uint32(0))
-    return _narrowest(deltas)
-
-
-def _packed_weights(weights: array) -> array | float | None:
-    """Weights as Whoosh minifies them (None if all 1, one float if all equal), else an array: whole
-    frequencies in the narrowest unsigned type, anything else as 4-byte floats."""
-    values = np.frombuffer(weights, dtype=np.float32)
-    if (values == values[0]).all():
-        return None if values[0] == 1.0 else float(values[0])
-    if values.min() >= 0 and values.max() < 1 << 32 and (values == np.floor(values)).all():
-        return _narrowest(values.astype(np.uint32))
-    return weights
-
-
-def _narrowest(values: np.ndarray) -> array:
-    largest = int(values.max())
-    typecode = "B" if largest < 1 << 8 else "H" if largest < 1 << 16 else "I"
-    return array(typecode, values.astype(typecode).tobytes())
-
-
-def document_frequencies(segment, fieldname: str) -> Iterator[tuple[bytes, int]]:
-    """Yield ``(term, documents holding it)`` for every term of a field in one segment's term table.
-
-    Read from the table's raw entries (a 2-byte field number before each term;
-    the document frequency at bytes 5-9 of the ``whoosh3`` term info): Whoosh's
-    ``iter_field`` decodes each term info and unpickles every inlined posting
-    list, 10 µs a term, which is most of the vocabulary's cost on a large index.
-    """
-    terms = segment._terms
-    if fieldname not in terms._fieldmap:
-        return
-    prefix = terms._keycoder(fieldname, b"")
-    for key, value in terms._tindex.items_from(prefix):
-        if key[:2] != prefix:
-            return
-        yield key[2:], int.from_bytes(value[5:9], "big")
-
-
-def _key(writer, btext: bytes) -> bytes:
-    from whoosh.system import pack_ushort
-
-    return pack_ushort(writer._fieldid) + btext

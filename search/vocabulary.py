@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import compact, is_cjk, normalise
-from .segments import document_frequencies
+from .whoosh_internals import document_frequencies
 
 VOCABULARY = "vocabulary.npz"
 #: A word found only in bodies is kept when at least this many posts hold it.

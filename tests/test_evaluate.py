@@ -18,7 +18,7 @@ from search import Index, build_index, update_index
 from search import evaluate as evaluate_module
 from search import searcher as searcher_module
 from search.evaluate import Unsupported, evaluate
-from search.segments import read_postings
+from search.whoosh_internals import read_postings
 from search.query import compile_query, parse_query
 from tests.conftest import EVAL, require_shared, write_post
 

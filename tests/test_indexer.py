@@ -253,7 +253,7 @@ def test_an_error_in_a_worker_reaches_the_build_as_it_was_raised(tmp_path, monke
 def every_posting(index_dir: Path) -> dict:
     from whoosh import index as whoosh_index
 
-    from search.segments import read_postings
+    from search.whoosh_internals import read_postings
 
     live = next(p for p in index_dir.iterdir() if p.name.startswith("gen-"))
     with whoosh_index.open_dir(live).reader() as reader:
@@ -277,7 +277,7 @@ def test_postings_packed_in_runs_are_written_as_if_kept_whole(tmp_path, monkeypa
 def test_word_frequencies_live_in_posting_weights_without_a_stored_value(tmp_path):
     from whoosh import index as whoosh_index
 
-    from search.segments import read_postings
+    from search.whoosh_internals import read_postings
 
     corpus = tmp_path / "posts"
     for i in range(12):  # 论坛 is in 12 posts (a block of postings), 独有 in one (inlined)

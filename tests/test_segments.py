@@ -31,7 +31,7 @@ def test_fractional_or_large_weights_are_kept_as_floats():
 
 
 def test_block_weights_are_minified_as_whoosh_reads_them():
-    from search.segments import _packed_weights
+    from search.whoosh_internals.postings import _packed_weights
 
     assert _packed_weights(array("f", [1.0, 1.0])) is None
     assert _packed_weights(array("f", [2.0, 2.0])) == 2.0
@@ -41,7 +41,7 @@ def test_block_weights_are_minified_as_whoosh_reads_them():
 
 
 def test_block_document_numbers_are_deltas_in_the_narrowest_type():
-    from search.segments import _packed_deltas
+    from search.whoosh_internals.postings import _packed_deltas
 
     assert list(_packed_deltas(array("I", [5, 6, 200]))) == [5, 1, 194]
     assert _packed_deltas(array("I", [5, 6, 200])).typecode == "B"

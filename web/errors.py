@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from search import IndexCorruptError, IndexNotFoundError, QuerySyntaxError
+from search import IndexCorruptError, IndexNotFoundError, IndexVersionError, QuerySyntaxError, WhooshIncompatibleError
 
 from .params import ParamError, SearchParams
 
@@ -29,6 +29,10 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(QuerySyntaxError, _bad_query)
     app.register_error_handler(IndexNotFoundError, _index_unavailable)
     app.register_error_handler(IndexCorruptError, _index_unavailable)
+    # Written by another Whoosh, or a Whoosh lacking what we rely on: the log says which; a rebuild
+    # (or the pinned Whoosh) fixes it, as for a damaged index.
+    app.register_error_handler(IndexVersionError, _index_unavailable)
+    app.register_error_handler(WhooshIncompatibleError, _index_unavailable)
     # Index files that vanish or cannot be read under a running server (directory
     # deleted, disk failing): the reader gets a 503 and the site keeps answering.
     app.register_error_handler(OSError, _index_unavailable)

@@ -115,6 +115,9 @@ SCHEMAS = {
                       "deleted": {"type": "integer", "description": "Deleted posts the segments still hold "
                                   "until a merge purges them."},
                       "corpus": NULLABLE_STRING, "generation": STRING, "segmenter": NULLABLE_STRING,
+                      "whoosh_version": {"type": ["string", "null"], "description": "The Whoosh version that "
+                                         "wrote a local index (the installed one, or it would not open); "
+                                         "null on a cluster."},
                       "first_date": NULLABLE_DATE, "last_date": NULLABLE_DATE,
                       "sources": {"type": "object", "additionalProperties": INTEGER},
                       "categories": {"type": "object", "additionalProperties": INTEGER}}),
