@@ -76,7 +76,8 @@ def mutate_corpus(root: Path, round_: int, rng: random.Random, rewrite: int) -> 
 
 def snapshot(index_dir: Path) -> dict:
     with Index.open(index_dir) as ix:
-        return {"docs": ix.stats().docs, **{q: [h.id for h in ix.search(q, per_page=20).hits] for q in QUERIES}}
+        return {"docs": ix.stats().docs,
+                **{q: [h.id for h in ix.search(q, per_page=20, partial=False).hits] for q in QUERIES}}
 
 
 def generations(index_dir: Path) -> list[str]:

@@ -206,7 +206,7 @@ def client(port: int, deadline: float, load: Load, rng: random.Random, *, check_
     while time.monotonic() < deadline:
         marker = check_markers and rng.random() < 0.4
         q = MARKER if marker else " ".join(rng.sample(WORDS, rng.choice((1, 1, 2))))
-        args = {"q": q}
+        args = {"q": q, "partial": "0"} if marker else {"q": q}  # the marker is counted among full matches
         if not marker and rng.random() < 0.3:
             args["sort"] = rng.choice(("newest", "oldest"))
         if not marker and rng.random() < 0.2:
