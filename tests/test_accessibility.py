@@ -26,8 +26,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401  (browser, site and embedding are fixtures used here)
-    SCREENSHOTS, WIDGET, Page, _widget_search, browser, embedding, site)
+from tests.browsing import SCREENSHOTS, WIDGET, Page, widget_search
 from web.sanitize import clean_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -407,7 +406,7 @@ def test_links_with_nothing_to_click_are_dropped_from_articles():
 # --- the widget on another site ---------------------------------------------------------------------
 
 def _widget_open(tab: Page):
-    page = _widget_search(tab, "芯片")
+    page = widget_search(tab, "芯片")
     page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
     return page
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import search.blog
 from search.blog import BlogError, open_blog
 from search.cli import cli
-from tests.conftest import write_post
+from tests.helpers import write_post
 from web import create_app
 
 CONFIG = """\

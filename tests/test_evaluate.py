@@ -20,7 +20,7 @@ from search import searcher as searcher_module
 from search.evaluate import Unsupported, evaluate
 from search.whoosh_internals import read_postings
 from search.query import compile_query, parse_query
-from tests.conftest import EVAL, require_shared, write_post
+from tests.helpers import EVAL, require_shared, write_post
 
 NOW = datetime(2022, 10, 1)
 

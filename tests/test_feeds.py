@@ -9,7 +9,7 @@ import feedparser
 import pytest
 
 from search import build_index, update_index
-from tests.conftest import write_post
+from tests.helpers import write_post
 from web import SECURITY_HEADERS, create_app
 
 

@@ -17,7 +17,7 @@ from search import indexer
 from search.corpus import read_post
 from search.indexer import SCHEMA_VERSION
 from search.storage import writer_lock
-from tests.conftest import write_post
+from tests.helpers import write_post
 
 
 def generations(index_dir: Path) -> list[str]:

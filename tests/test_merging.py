@@ -14,7 +14,7 @@ from search import Index, build_index, optimize_index, update_index
 from search.cli import cli
 from search.corpus import find_posts
 from search.merging import MergePolicy, SegmentSize
-from tests.conftest import EVAL, RSSHUB, require_shared, write_post
+from tests.helpers import EVAL, RSSHUB, require_shared, write_post
 
 # --- the policy ------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 import search.permalinks
 from search import Index, PostUrls, Problem, build_index
 from search.permalinks import Link, find_unlinked, slugize
-from tests.conftest import write_post
+from tests.helpers import write_post
 
 SITE = "https://blog.example.com"
 

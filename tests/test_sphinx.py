@@ -28,7 +28,7 @@ from search.sphinx.documents import (FIELDS, bigrams, date_cover, date_tokens, d
 from search.sphinx.match import to_match
 from search.sphinx.ranking import Collection, ranked_match, ranker_options
 from search.sphinx.writer import sql_literal
-from tests.conftest import EVAL, require_shared
+from tests.helpers import EVAL, require_shared
 
 TEXT = "國際論壇在港舉行，ＧＤＰ增長５．２％。iPhone 15 發布\u200b會"
 

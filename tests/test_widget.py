@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import web.cors
 from search.cli import cli
-from tests.test_web import _check
+from tests.helpers import check_response
 from web import SECURITY_HEADERS, create_app
 
 BLOG = "https://blog.example.com"
@@ -162,9 +162,8 @@ def test_openapi_document_describes_blog_urls(blog_client):
     doc = blog_client.get("/api/openapi.json").get_json()
     components = doc["components"]["schemas"]
     results = blog_client.get("/api/search?q=冬奥会").get_json()
-    _check(components["SearchResults"], results, components)
-    _check(components["Post"], blog_client.get("/api/post/" + quote(results["hits"][0]["path"])).get_json(),
-           components)
+    check_response(doc, components["SearchResults"], results)
+    check_response(doc, components["Post"], blog_client.get("/api/post/" + quote(results["hits"][0]["path"])).get_json())
     assert "url" in components["Hit"]["required"] and "url" in components["Post"]["required"]
 
 
