@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
 from pathlib import Path
 
 import pytest
 
-import search.language
 from search import Index, build_index, optimize_index, update_index
 from search.corpus import read_post
 from search.language import detect_language, post_language
@@ -59,10 +57,6 @@ def test_text_without_letters_has_no_language():
                                                  ("default", "zh-Hans"), ("", "zh-Hans"), ("zh_CN!", "zh-Hans")])
 def test_a_post_declaring_its_language_in_front_matter_is_taken_at_its_word(declared, lang):
     assert post_language("标题", "正文是简体中文", declared) == lang
-
-
-def test_language_docstring_examples():
-    assert doctest.testmod(search.language).failed == 0
 
 
 def _read(rel: str):

@@ -5,7 +5,6 @@ Browser tests (a real Chromium against the real server) are in test_browser.py.
 
 from __future__ import annotations
 
-import doctest
 import re
 import subprocess
 import sys
@@ -20,7 +19,6 @@ import pytest
 import web
 import web.sanitize
 import web.templating
-import web.timeline
 from search import Index, build_index
 from tests.helpers import check_response, write_post
 from web import SECURITY_HEADERS, create_app
@@ -570,8 +568,3 @@ def test_flask_cli_finds_the_app(demo_index_dir):
     for rule in ("/search", "/post/<path:doc_id>", "/api/search", "/api/post/<path:doc_id>", "/api/stats",
                  "/api/openapi.json"):
         assert rule in result.stdout
-
-
-@pytest.mark.parametrize("module", [web.templating, web.timeline, web.sanitize])
-def test_web_docstring_examples(module):
-    assert doctest.testmod(module).failed == 0

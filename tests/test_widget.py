@@ -5,7 +5,6 @@ The widget itself runs in a real browser in test_browser.py.
 
 from __future__ import annotations
 
-import doctest
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -13,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-import web.cors
+import web
 from search.cli import cli
 from tests.helpers import check_response
 from web import SECURITY_HEADERS, create_app
@@ -106,10 +105,6 @@ def test_allowed_origins_come_from_the_environment(monkeypatch, demo_index_dir):
     client = create_app({"INDEX_DIR": str(demo_index_dir)}).test_client()
     for origin in ("https://a.example", "https://b.example:8443"):
         assert client.get("/api/stats", headers={"Origin": origin}).headers["Access-Control-Allow-Origin"] == origin
-
-
-def test_cors_docstring_examples():
-    assert doctest.testmod(web.cors).failed == 0
 
 
 # --- the widget's files ----------------------------------------------------------------------------
