@@ -29,6 +29,8 @@ import pytest
 from tests.browsing import SCREENSHOTS, WIDGET, Page, widget_search
 from web.sanitize import clean_html
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[1]
 AXE = Path(os.environ.get("NEWS_SEARCH_AXE") or ROOT / ".ci" / "node_modules" / "axe-core" / "axe.min.js")
 AXE_VERSION = json.loads((ROOT / ".ci" / "package.json").read_text(encoding="utf-8"))["dependencies"]["axe-core"]

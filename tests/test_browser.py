@@ -27,6 +27,8 @@ from tests.browsing import SCREENSHOTS, VIEWPORTS, WIDGET, Page, require_browser
 from tests.helpers import write_post
 from tests.servers import host_site, running_server
 
+pytestmark = pytest.mark.browser
+
 XSS = '<script>alert(1)</script><img src=x onerror=alert(1)>'
 
 

@@ -23,6 +23,8 @@ from search.sphinx.cluster import ClusterMap, start, status, stop, write_map
 from tests.helpers import EVAL, require_shared, start_cluster, write_post, write_story_corpus
 from web import create_app
 
+pytestmark = pytest.mark.cluster
+
 QUERIES = ["冬奥会", "国际论坛", '"國際 論壇"', "ＧＤＰ", "gdp 增长", "iphone 15", "国", "港 -冬奥", "冬 OR 港",
            "title:冬奥", "title:港", "source:新华社", "source:環球日報", "category:财经", "category:科技/环球日报",
            "date:2022", "date:>=2022-01-26", "date:<2022-02-04", "-date:2021 增长", "(高铁 OR 手机) 5g",

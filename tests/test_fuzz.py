@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from search import Index, QuerySyntaxError, build_index, read_post
 from web import create_app
 
+pytestmark = pytest.mark.slow
+
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # --- the corpus reader ---------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from search.blog import open_blog
 from tests.helpers import RSSHUB, require_shared, write_post
 from tests.hexo_site import Blog, generate, make_blog
 
+pytestmark = pytest.mark.slow
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "hexo-url-check"
 SITE = "http://blog.example.com/news"
 CONFIG = f"title: 测试\nurl: {SITE}\ntimezone: {{timezone}}\npermalink: {{permalink}}\ntheme: landscape\n"

@@ -29,6 +29,8 @@ from tests.hexo_site import THEMES, Blog, generate, hexo_modules, make_blog
 from tests.browsing import SCREENSHOTS, VIEWPORTS, WIDGET, Page, require_browser, stand_in_png
 from tests.servers import free_port, running_server, static_site
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 QUERY = "芯片"
 #: CDN folders the themes load from -> the same library's folder in node_modules.
 CDN = {

@@ -30,6 +30,8 @@ from tests.helpers import write_post
 from tests.servers import running_server, served
 from web import create_app
 
+pytestmark = pytest.mark.slow
+
 #: Queries whose results are compared before and after a fault.
 QUERIES = ("开幕", "国际论坛", "GDP", "iPhone", "冬奥会 -火星")
 #: Text long enough that a build of a few hundred posts takes seconds (so it can be killed mid-way).

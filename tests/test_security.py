@@ -321,6 +321,7 @@ def hostile_site(hostile_index):
         yield base
 
 
+@pytest.mark.browser
 def test_hostile_posts_run_nothing_in_chromium(browser, hostile_site):
     dialogs, errors = [], []
     page = browser.new_page()
