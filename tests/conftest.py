@@ -18,6 +18,13 @@ from tests.helpers import RSSHUB, require_shared, start_cluster, write_small_cor
 from tests.servers import host_site, running_server
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test of the real corpus's index is ``slow``: building it takes half a minute on two cores."""
+    for item in items:
+        if "rsshub_index_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     """A tiny corpus of four posts, Simplified, Traditional and full-width (the test's own, to change at will)."""

@@ -154,6 +154,7 @@ def test_busy_index_exits_1_with_message(runner, corpus_dir, index_dir):
     assert "is being written by pid" in result.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_cli(index_dir):
     out = subprocess.run([sys.executable, "-m", "search", "stats", "--index", str(index_dir), "--json"],
                          capture_output=True, text=True, check=True).stdout
@@ -178,6 +179,7 @@ def test_damaged_index_is_named_with_rebuild_advice(runner, index_dir, damage):
     assert "rebuild it with: news-search build" in result.output
 
 
+@pytest.mark.slow
 def test_serve_applies_its_flags(demo_index_dir):
     import urllib.request
 
@@ -192,6 +194,7 @@ def test_serve_applies_its_flags(demo_index_dir):
     assert last_month["dates"][0]["date"] == "2022-02-01..2022-02-28"  # 上个月
 
 
+@pytest.mark.slow
 def test_serve_without_an_index_builds_the_demo_first(tmp_path):
     import urllib.request
 

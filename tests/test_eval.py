@@ -19,6 +19,8 @@ from click.testing import CliRunner
 from search.cli import cli
 from tests.helpers import EVAL, require_shared
 
+pytestmark = pytest.mark.slow
+
 RECALL_TYPES = ("word", "bigram", "cross", "phrase", "fold_trad", "fold_width", "fold_case")
 RELEVANCE = EVAL / "relevance"
 #: The day the query-understanding set was made: its relative date words name periods without posts.

@@ -82,6 +82,7 @@ def _assert_same(ix: Index, text: str, options: dict, monkeypatch):
     assert (fast.total, fast.total_posts, fast.facets) == (slow.total, slow.total_posts, slow.facets), text
 
 
+@pytest.mark.slow
 def test_every_dev_query_ranks_as_whoosh_ranks_it(rsshub, monkeypatch):
     queries = _dev_queries()
     require_shared(EVAL / "dev-queries.jsonl")

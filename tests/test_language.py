@@ -80,6 +80,7 @@ def test_real_posts_are_marked_with_the_language_they_are_written_in(folder, lan
     assert {p.name: _read(str(p.relative_to(root))).lang for p in posts} == {p.name: lang for p in posts}
 
 
+@pytest.mark.slow
 def test_no_english_post_of_the_real_corpus_is_marked_chinese():
     root = require_shared(RSSHUB)
     marked = [read_post(root, p).document for p in sorted(root.rglob("*.md"))]

@@ -15,7 +15,8 @@ import pytest
 from tests.helpers import wait_for
 from tests.servers import served
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find workers")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find workers")]
 
 
 def workers_of(pid: int) -> list[int]:

@@ -282,6 +282,7 @@ def test_cluster_status_of_a_stopped_cluster_fails(tmp_path):
     assert result.exit_code == 1 and "DOWN" in result.output
 
 
+@pytest.mark.slow
 def test_query_on_an_unreachable_cluster_is_a_one_line_error():
     result = CliRunner().invoke(cli, ["query", "国际", "--backend", "sphinx://127.0.0.1:9"])
     assert result.exit_code == 1

@@ -18,6 +18,8 @@ from search.watching import Watcher, WatchSettings
 from tests import helpers
 from tests.helpers import write_post
 
+pytestmark = pytest.mark.slow
+
 FAST = WatchSettings(debounce=0.2, settle=0.5, rescan=300, retry=0.5, poll_interval=0.2)
 
 
