@@ -218,8 +218,8 @@ def test_thumbnail_recognises_picture_urls(url, expected):
     assert (web.templating.thumbnail(url) is not None) is expected
 
 
-def test_dates_are_shown_in_beijing_time(index_dir):
-    client = create_app({"INDEX_DIR": str(index_dir)}).test_client()
+def test_dates_are_shown_in_beijing_time(small_index_dir):
+    client = create_app({"INDEX_DIR": str(small_index_dir)}).test_client()
     html = text(client.get("/search?q=ＧＤＰ"))  # dated Tue, 25 Jan 2022 17:07:56 GMT
     assert ">2022年1月26日</time>" in html
 
