@@ -43,6 +43,7 @@ def test_broken_files_are_listed_and_good_ones_indexed(corpus_dir, tmp_path):
     assert report.total_docs == 5
 
 
+@pytest.mark.slow
 def test_parallel_build_indexes_the_same_documents(tmp_path):
     for i in range(450):
         write_post(tmp_path / "c", f"a/b/c/{i}.md", title=f"新闻{i}", body=f"<p>第{i}条消息，关于芯片和冬奥会。</p>")
