@@ -314,54 +314,54 @@ def test_screenshots(browser, site, viewport):
 
 # --- the widget on another site ----------------------------------------------------------------------
 
-def test_widget_shows_highlighted_results_and_follows_one_with_the_keyboard(browser, embedding):
+@pytest.fixture
+def blog_tab(browser, embedding):
+    """A tab on the blog allowed to call our server."""
     tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = widget_search(tab, "芯片")
-        page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
-        expected = tab.context.request.get(embedding.api + "/api/search?q=芯片&per_page=6").json()
-        titles = page.locator(f"{WIDGET} .hit .title")
-        assert titles.all_inner_texts() == [hit["title"] for hit in expected["hits"]]
-        assert page.locator(f"{WIDGET} .title mark").first.inner_text() == "芯片"
-        assert page.locator(f"{WIDGET} .more").inner_text() == f"查看全部 {expected['total']:,} 条结果"
-        combobox = page.get_by_role("combobox", name="搜索本站文章")
-        for key, selected in (("ArrowDown", "option-0"), ("ArrowDown", "option-1"), ("ArrowUp", "option-0"),
-                              ("ArrowDown", "option-1")):
-            page.keyboard.press(key)
-            assert combobox.get_attribute("aria-activedescendant") == selected
-            assert page.locator(f"{WIDGET} [aria-selected=true]").get_attribute("id") == selected
-        target = expected["hits"][1]["url"]
-        assert target.startswith(embedding.blog.origin + "/2022/")  # the post's own page on the blog
-        page.keyboard.press("Enter")
-        page.wait_for_url(lambda url: unquote(url) == unquote(target))
-        assert unquote(embedding.blog.visited[-1]) == unquote(target.removeprefix(embedding.blog.origin))
-        assert tab.errors == [] and tab.dialogs == []
-    finally:
-        tab.close()
+    yield tab
+    tab.close()
 
 
-def test_widget_says_how_it_read_pinyin_and_searches_a_chosen_suggestion(browser, embedding):
-    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = widget_search(tab, "qianglie")
-        note = page.locator(f"{WIDGET} .note")
-        note.wait_for()
-        assert note.inner_text() == "拼音：强烈"
-        suggestion = page.locator(f"{WIDGET} .suggestion").first
-        assert suggestion.inner_text().replace("\n", "") == "搜索强烈推荐"
-        hits = page.locator(f"{WIDGET} .hit").count()
-        for _ in range(hits + 1):
-            page.keyboard.press("ArrowDown")
-        assert suggestion.get_attribute("aria-selected") == "true"
-        page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelector('news-search-widget').shadowRoot"
-                               ".querySelector('input').value === '强烈推荐'")
-        page.wait_for_selector(f"{WIDGET} .hit .title mark")
-        assert page.locator(f"{WIDGET} .hit .title mark").first.inner_text() == "强烈推荐"
-        assert page.locator(f"{WIDGET} .note").is_hidden()
-        assert tab.errors == [] and tab.dialogs == []
-    finally:
-        tab.close()
+def test_widget_shows_highlighted_results_and_follows_one_with_the_keyboard(blog_tab, embedding):
+    page = widget_search(blog_tab, "芯片")
+    page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
+    expected = blog_tab.context.request.get(embedding.api + "/api/search?q=芯片&per_page=6").json()
+    titles = page.locator(f"{WIDGET} .hit .title")
+    assert titles.all_inner_texts() == [hit["title"] for hit in expected["hits"]]
+    assert page.locator(f"{WIDGET} .title mark").first.inner_text() == "芯片"
+    assert page.locator(f"{WIDGET} .more").inner_text() == f"查看全部 {expected['total']:,} 条结果"
+    combobox = page.get_by_role("combobox", name="搜索本站文章")
+    for key, selected in (("ArrowDown", "option-0"), ("ArrowDown", "option-1"), ("ArrowUp", "option-0"),
+                          ("ArrowDown", "option-1")):
+        page.keyboard.press(key)
+        assert combobox.get_attribute("aria-activedescendant") == selected
+        assert page.locator(f"{WIDGET} [aria-selected=true]").get_attribute("id") == selected
+    target = expected["hits"][1]["url"]
+    assert target.startswith(embedding.blog.origin + "/2022/")  # the post's own page on the blog
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: unquote(url) == unquote(target))
+    assert unquote(embedding.blog.visited[-1]) == unquote(target.removeprefix(embedding.blog.origin))
+    assert blog_tab.errors == [] and blog_tab.dialogs == []
+
+
+def test_widget_says_how_it_read_pinyin_and_searches_a_chosen_suggestion(blog_tab, embedding):
+    page = widget_search(blog_tab, "qianglie")
+    note = page.locator(f"{WIDGET} .note")
+    note.wait_for()
+    assert note.inner_text() == "拼音：强烈"
+    suggestion = page.locator(f"{WIDGET} .suggestion").first
+    assert suggestion.inner_text().replace("\n", "") == "搜索强烈推荐"
+    hits = page.locator(f"{WIDGET} .hit").count()
+    for _ in range(hits + 1):
+        page.keyboard.press("ArrowDown")
+    assert suggestion.get_attribute("aria-selected") == "true"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('news-search-widget').shadowRoot"
+                           ".querySelector('input').value === '强烈推荐'")
+    page.wait_for_selector(f"{WIDGET} .hit .title mark")
+    assert page.locator(f"{WIDGET} .hit .title mark").first.inner_text() == "强烈推荐"
+    assert page.locator(f"{WIDGET} .note").is_hidden()
+    assert blog_tab.errors == [] and blog_tab.dialogs == []
 
 
 def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embedding):
@@ -384,31 +384,27 @@ def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embed
         tab.close()
 
 
-def test_widget_is_accessible_and_untouched_by_the_page_styles(browser, embedding):
-    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = widget_search(tab, "手机")
-        page.wait_for_selector(f"{WIDGET} [role=option]")
-        assert page.get_by_role("search").count() == 1
-        combobox = page.get_by_role("combobox", name="搜索本站文章")
-        assert combobox.get_attribute("aria-expanded") == "true"
-        listbox = page.get_by_role("listbox", name="搜索结果")
-        completions = tab.context.request.get(embedding.api + "/api/suggest?q=手机").json()["suggestions"]
-        suggested = len([c for c in completions if c != "手机"])
-        assert suggested > 0  # six hits, the completions of 手机 (but 手机 itself), and "more results"
-        assert listbox.get_by_role("option").count() == 6 + suggested + 1
-        assert page.locator(f"{WIDGET} [role=status]").inner_text().startswith("找到 ")
-        style = page.locator(f"{WIDGET} input").evaluate(
-            "e => [getComputedStyle(e).borderTopLeftRadius, getComputedStyle(e).fontFamily]")
-        assert style[0] == "999px" and "monospace" not in style[1]  # the page sets 0 and monospace for inputs
-        assert page.locator(f"{WIDGET} mark").first.evaluate("e => getComputedStyle(e).backgroundColor") \
-            == "rgb(255, 229, 143)"  # the page's own marks are green
-        assert page.locator(f"{WIDGET} li").first.evaluate("e => getComputedStyle(e).listStyleType") == "none"
-        page.keyboard.press("Escape")
-        assert combobox.get_attribute("aria-expanded") == "false" and not listbox.is_visible()
-        assert tab.errors == []
-    finally:
-        tab.close()
+def test_widget_is_accessible_and_untouched_by_the_page_styles(blog_tab, embedding):
+    page = widget_search(blog_tab, "手机")
+    page.wait_for_selector(f"{WIDGET} [role=option]")
+    assert page.get_by_role("search").count() == 1
+    combobox = page.get_by_role("combobox", name="搜索本站文章")
+    assert combobox.get_attribute("aria-expanded") == "true"
+    listbox = page.get_by_role("listbox", name="搜索结果")
+    completions = blog_tab.context.request.get(embedding.api + "/api/suggest?q=手机").json()["suggestions"]
+    suggested = len([c for c in completions if c != "手机"])
+    assert suggested > 0  # six hits, the completions of 手机 (but 手机 itself), and "more results"
+    assert listbox.get_by_role("option").count() == 6 + suggested + 1
+    assert page.locator(f"{WIDGET} [role=status]").inner_text().startswith("找到 ")
+    style = page.locator(f"{WIDGET} input").evaluate(
+        "e => [getComputedStyle(e).borderTopLeftRadius, getComputedStyle(e).fontFamily]")
+    assert style[0] == "999px" and "monospace" not in style[1]  # the page sets 0 and monospace for inputs
+    assert page.locator(f"{WIDGET} mark").first.evaluate("e => getComputedStyle(e).backgroundColor") \
+        == "rgb(255, 229, 143)"  # the page's own marks are green
+    assert page.locator(f"{WIDGET} li").first.evaluate("e => getComputedStyle(e).listStyleType") == "none"
+    page.keyboard.press("Escape")
+    assert combobox.get_attribute("aria-expanded") == "false" and not listbox.is_visible()
+    assert blog_tab.errors == []
 
 
 def test_widget_follows_the_readers_dark_mode_unless_told(browser, embedding):
@@ -482,14 +478,6 @@ def test_widget_screenshots(browser, embedding, viewport):
         assert tab.errors == []
     finally:
         tab.close()
-
-
-@pytest.fixture
-def blog_tab(browser, embedding):
-    """A tab on the blog allowed to call our server."""
-    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    yield tab
-    tab.close()
 
 
 def test_widget_results_are_plain_options_that_open_on_click(blog_tab):
