@@ -252,8 +252,8 @@ def render_table(document: dict) -> str:
              f"{meta['posts_per_update']} (every {EDIT_EVERY}th also changes {CHANGED} and deletes {DELETED})",
              "",
              f"commit {meta['commit']}, {meta['cpus']} cores, load {meta['load_before']} -> {meta['load_after']}; "
-             f"query mix: {meta['query_rounds']} timed rounds per index, the two taking turns; updates through the library, "
-             "segmenter loaded once",
+             f"query mix: {meta['query_rounds']} timed rounds per index, the two taking turns; "
+             "updates through the library, segmenter loaded once",
              "",
              "| updates | posts | segments: now (most in window) / fresh | update s: median / p95 (window) "
              "| query ms: median / p95, living | fresh | p95 ratio | size MB: living / fresh (ratio) |",

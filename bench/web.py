@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
-from urllib.error import URLError
+
+from tests.servers import served
 
 from .measure import process_memory
 
@@ -46,35 +43,22 @@ def load_test(index_dir: Path, paths: list[str], *, seconds: int = 15, connectio
 
     :raises RuntimeError: if the server does not come up or wrk fails.
     """
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(log or "/dev/null", "wb") as server_log:
-        server = subprocess.Popen([sys.executable, "-m", "search", "serve", "--index", str(index_dir),
-                                   "--port", str(port), "--workers", str(workers)],
-                                  stdout=server_log, stderr=subprocess.STDOUT)
-        try:
-            startup_s = _wait_until_serving(base + paths[0], server)
-            with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-                script.write(_LUA % ", ".join(f'"{p}"' for p in paths))
-                script.flush()
-                result = subprocess.run([WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-                                         "-s", script.name, base], capture_output=True, text=True, check=False,
-                                        timeout=seconds + 60)
-            if result.returncode:
-                raise RuntimeError(f"wrk failed: {result.stderr.strip()}")
-            report = parse_wrk(result.stdout)
-            memory = process_memory(server.pid)
-            report.update(startup_s=round(startup_s, 2), connections=connections, seconds=seconds, workers=workers,
-                          server_rss_bytes=memory["rss"], server_pss_bytes=memory["pss"],
-                          worker_rss_bytes=memory["largest_rss"], server_peak_rss_bytes=memory["peak_rss"])
-            return report
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with served(index_dir, "--workers", str(workers), log=log, ready=paths[0],
+                timeout=STARTUP_TIMEOUT) as server:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+            script.write(_LUA % ", ".join(f'"{p}"' for p in paths))
+            script.flush()
+            result = subprocess.run([WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+                                     "-s", script.name, server.base], capture_output=True, text=True, check=False,
+                                    timeout=seconds + 60)
+        if result.returncode:
+            raise RuntimeError(f"wrk failed: {result.stderr.strip()}")
+        report = parse_wrk(result.stdout)
+        memory = process_memory(server.process.pid)
+        report.update(startup_s=round(server.startup_s, 2), connections=connections, seconds=seconds,
+                      workers=workers, server_rss_bytes=memory["rss"], server_pss_bytes=memory["pss"],
+                      worker_rss_bytes=memory["largest_rss"], server_peak_rss_bytes=memory["peak_rss"])
+        return report
 
 
 def parse_wrk(output: str) -> dict:
@@ -94,24 +78,3 @@ def parse_wrk(output: str) -> dict:
     return {"requests_per_s": float(rate.group(1)), "requests": int(total.group(1)), "latency_ms": latency,
             "errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_until_serving(url: str, server: subprocess.Popen) -> float:
-    """Return the seconds until ``url`` answers 200 (the index is open and warm)."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < STARTUP_TIMEOUT:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode} before answering")
-        try:
-            with urllib.request.urlopen(url, timeout=STARTUP_TIMEOUT) as response:
-                if response.status == 200:
-                    return time.perf_counter() - started
-        except (URLError, ConnectionError):
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer {url} within {STARTUP_TIMEOUT} s")

@@ -65,7 +65,6 @@ MAX_BUCKET = 50
 NO_DAY = np.iinfo(np.int32).min
 
 _NOT_WORD = re.compile(r"[\W_]+")
-_MASK64 = (1 << 64) - 1
 
 
 def _constants(label: str) -> np.ndarray:

@@ -44,7 +44,7 @@ from .errors import QuerySyntaxError
 from .indexer import filter_key
 from .recall import RecallQuery
 from .synonyms import NO_SYNONYMS, Synonyms
-from .terms import Unit, term_units, units  # noqa: F401 - units is part of this module's API
+from .terms import Unit, term_units
 from .whoosh_internals import WithoutMatcher
 
 #: Longest query accepted, in characters.
@@ -352,11 +352,6 @@ def parse_date_range(text: str) -> DateFilter:
                                    zh=f"日期范围“{text}”的结束早于开始")
         return DateFilter(start, end)
     return DateFilter(*parse_date_bound(text))
-
-
-def date_query(node: DateFilter) -> wq.Query:
-    """Return the Whoosh range query of a date filter (``end`` exclusive)."""
-    return to_whoosh(plan.Dates(node.start, node.end))
 
 
 # --- compilation -----------------------------------------------------------------------------

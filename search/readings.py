@@ -40,8 +40,9 @@ from importlib import resources
 from typing import Protocol
 
 from .analysis import Segmenter, compact, normalise
-from .query import And, Node, Not, Or, Term, parse_query, units
+from .query import And, Node, Not, Or, Term, parse_query
 from .results import QueryDate, Reading, Rewrite, SearchResults
+from .terms import units
 from .vocabulary import Vocabulary, Word, char_syllables, is_han, is_latin, log_weight
 
 #: A query finding at most this many posts (words read as contiguous strings) finds "very little".

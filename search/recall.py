@@ -578,10 +578,8 @@ class RecallQuery(wq.Query):
     def __repr__(self):
         return f"{type(self).__name__}({self.fieldname!r}, {self.text!r}, boost={self.boost})"
 
-    def __unicode__(self):
+    def __str__(self):
         return f"{self.fieldname}:*{self.text}*"
-
-    __str__ = __unicode__
 
     def estimate_size(self, ixreader) -> int:
         return ixreader.doc_count_all()

@@ -127,10 +127,6 @@ class StoryMap:
     def has_copies(self) -> bool:
         return bool(self._members)
 
-    @property
-    def stories_with_copies(self) -> int:
-        return len(self._members)
-
     def members(self, docnum: int) -> list[int]:
         """Return every document of ``docnum``'s story in date order (earliest, the canonical copy, first)."""
         return self._members.get(int(self.canonical[docnum]), [docnum])

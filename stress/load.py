@@ -20,7 +20,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from tests.servers import Server
+
 MARKER = "压测轮次标记"
 WORDS = ("中国", "北京", "经济", "国际", "手机", "芯片", "游戏", "科技", "冬奥", "上海", "美国", "苹果",
          "人工智能", "新能源", "教育", "医疗", "足球", "电影", "汽车", "疫情")
@@ -37,51 +38,20 @@ HIT_FIELDS = {"path", "score", "title", "title_html", "source", "categories", "d
 RESULT_FIELDS = {"query", "total", "page", "per_page", "pages", "sort", "ms", "hits", "facets"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_server(index_dir: Path, log_path: Path, threads: int = 8) -> Server:
+    """Start ``news-search serve`` on ``index_dir`` (its output to ``log_path``); return it once it answers."""
+    return Server(index_dir, "--threads", str(threads), log=log_path, timeout=90)
 
 
-class Server:
-    """``news-search serve`` in a child process."""
-
-    def __init__(self, index_dir: Path, log_path: Path, threads: int = 8):
-        self.port = free_port()
-        self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "search", "serve", "--index", str(index_dir),
-                                      "--port", str(self.port), "--threads", str(threads)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {log_path}")
-            try:
-                status, _ = request(self.port, "/api/stats")
-                if status == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def rss_kib(self) -> dict[str, int]:
-        """Return the server's resident memory in KiB: total, anonymous (heap) and file-backed (mmap)."""
-        fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file"}
-        out = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            name = line.split(":")[0]
-            if name in fields:
-                out[fields[name]] = int(line.split()[1])
-        return out
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+def rss_kib(pid: int) -> dict[str, int]:
+    """Return a process's resident memory in KiB: total, anonymous (heap) and file-backed (mmap)."""
+    fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file"}
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name = line.split(":")[0]
+        if name in fields:
+            out[fields[name]] = int(line.split()[1])
+    return out
 
 
 def request(port: int, path: str, conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:

@@ -116,7 +116,7 @@ def main(kill_count, kill_posts, load_seconds, soak_minutes, soak_update_every, 
 
 
 def run_load_part(root: Path, pool: list[Path], out: Path, *, seconds: float, threads: int, seed: int) -> dict:
-    server = load.Server(root / "index", out / "server-load.log")
+    server = load.start_server(root / "index", out / "server-load.log")
     updates, stop = load.Updates(), threading.Event()
     updater = threading.Thread(target=load.update_loop, args=(root, root / "index", pool, stop, updates,
                                                                random.Random(seed)))
@@ -128,10 +128,10 @@ def run_load_part(root: Path, pool: list[Path], out: Path, *, seconds: float, th
         elapsed = time.monotonic() - started
         stop.set()
         updater.join()
-        alive = server.proc.poll() is None
+        alive = server.process.poll() is None
     finally:
         stop.set()
-        server.stop()
+        server.stop(timeout=15)
     return {**result.summary(elapsed), "updates": updates.runs, "updates_failed": updates.failed,
             "update_mean_s": round(sum(updates.seconds) / len(updates.seconds), 2) if updates.seconds else None,
             "posts_added": updates.added, "posts_deleted": updates.deleted, "server_alive": alive,
@@ -141,7 +141,7 @@ def run_load_part(root: Path, pool: list[Path], out: Path, *, seconds: float, th
 def run_soak_part(root: Path, pool: list[Path], out: Path, *, minutes: float, threads: int, seed: int,
                   update_every: float) -> dict:
     """Steady queries for ``minutes`` (an update every ``update_every`` s); the server's RSS sampled every 10 s."""
-    server = load.Server(root / "index", out / "server-soak.log")
+    server = load.start_server(root / "index", out / "server-soak.log")
     updates, stop = load.Updates(), threading.Event()
     updater = threading.Thread(target=load.update_loop, args=(root, root / "index", pool, stop, updates,
                                                                random.Random(seed + 1)), kwargs={"pause": update_every})
@@ -151,20 +151,20 @@ def run_soak_part(root: Path, pool: list[Path], out: Path, *, minutes: float, th
         log(f"soak: {minutes:g} min of steady queries from {max(1, threads // 2)} clients ...")
         load.run_load(server.port, 5, threads=2, seed=seed, check_markers=False)  # warm up, then measure
         started = time.monotonic()
-        samples.append((0.0, server.rss_kib()))
+        samples.append((0.0, load.rss_kib(server.process.pid)))
         updater.start()
         client = threading.Thread(target=lambda: results.append(load.run_load(
             server.port, minutes * 60, threads=max(1, threads // 2), seed=seed + 100)))
         client.start()
         while client.is_alive():
             client.join(10)
-            samples.append((round(time.monotonic() - started, 1), server.rss_kib()))
+            samples.append((round(time.monotonic() - started, 1), load.rss_kib(server.process.pid)))
         stop.set()
         updater.join()
-        alive = server.proc.poll() is None
+        alive = server.process.poll() is None
     finally:
         stop.set()
-        server.stop()
+        server.stop(timeout=15)
     rss = [kib["rss"] for _, kib in samples]
     return {**results[0].summary(time.monotonic() - started), "rss_start_mib": round(rss[0] / 1024, 1),
             "rss_end_mib": round(rss[-1] / 1024, 1), "rss_max_mib": round(max(rss) / 1024, 1),

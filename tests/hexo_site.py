@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.helpers import missing
 
 HERE = Path(__file__).resolve().parent
 LOCK = HERE / "hexo" / "package-lock.json"
@@ -40,21 +40,15 @@ const Hexo = require(path.join(process.cwd(), 'node_modules', 'hexo'));
 """
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def hexo_modules() -> Path:
     """Return the node_modules folder holding the pinned Hexo (skip, or fail in CI, without it)."""
-    _require(shutil.which("node") is not None, "node not found: the Hexo tests need Node.js and npm")
+    if shutil.which("node") is None:
+        missing("node not found: the Hexo tests need Node.js and npm")
     key = hashlib.sha1(LOCK.read_bytes()).hexdigest()[:12]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = Path(os.environ.get("NEWS_SEARCH_HEXO_DIR") or cache / "news-search" / f"hexo-{key}") / "node_modules"
-    _require((folder / ".installed").exists(),
-             f"Hexo is not installed in {folder}: run tests/hexo/install.sh (bash .ci/run does)")
+    if not (folder / ".installed").exists():
+        missing(f"Hexo is not installed in {folder}: run tests/hexo/install.sh (bash .ci/run does)")
     return folder
 
 

@@ -26,9 +26,11 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401  (browser, site and embedding are fixtures used here)
-    SCREENSHOTS, WIDGET, Page, _widget_search, browser, embedding, site)
+from tests.browsing import SCREENSHOTS, WIDGET, Page, widget_search
+from tests.helpers import missing
 from web.sanitize import clean_html
+
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 AXE = Path(os.environ.get("NEWS_SEARCH_AXE") or ROOT / ".ci" / "node_modules" / "axe-core" / "axe.min.js")
@@ -75,9 +77,7 @@ def require_axe() -> str:
         message = f"axe-core {version} is installed, {AXE_VERSION} is pinned: npm install --prefix .ci"
     else:
         return AXE.read_text(encoding="utf-8")
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(message)
 
 
 RUN_AXE = """async ({tags, exemptions, scope}) => {
@@ -407,7 +407,7 @@ def test_links_with_nothing_to_click_are_dropped_from_articles():
 # --- the widget on another site ---------------------------------------------------------------------
 
 def _widget_open(tab: Page):
-    page = _widget_search(tab, "芯片")
+    page = widget_search(tab, "芯片")
     page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
     return page
 

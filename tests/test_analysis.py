@@ -56,6 +56,7 @@ def test_compact_drops_whitespace_and_keeps_offsets():
     assert compact("ab c\nd", [0, 1, 2, 3, 4, 5]) == ("abcd", [0, 1, 3, 5])
 
 
+@pytest.mark.slow
 def test_tokenizer_positions_are_word_ordinals():
     tokens = [(t.text, t.pos) for t in JiebaTokenizer()("我来到北京清华大学", positions=True)]
     assert tokens == [("我", 0), ("来到", 1), ("北京", 2), ("清华大学", 3)]

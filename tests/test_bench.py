@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from bench import living
 from bench.queries import KINDS
 from bench.run import main
+
+pytestmark = pytest.mark.slow
 
 
 def test_smoke_benchmark_writes_results_table_and_chart(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from pathlib import Path
 from urllib.parse import quote
@@ -10,10 +9,9 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-import search.blog
 from search.blog import BlogError, open_blog
 from search.cli import cli
-from tests.conftest import write_post
+from tests.helpers import write_post
 from web import create_app
 
 CONFIG = """\
@@ -87,10 +85,6 @@ def test_a_folder_that_is_not_a_readable_blog_is_refused(tmp_path, config, messa
         (tmp_path / "_config.yml").write_text(config, encoding="utf-8")
     with pytest.raises(BlogError, match=message):
         open_blog(tmp_path)
-
-
-def test_blog_docstring_examples():
-    assert doctest.testmod(search.blog).failed == 0
 
 
 # --- build --blog ----------------------------------------------------------------------------------

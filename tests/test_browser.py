@@ -16,76 +16,26 @@ ports (other origins, as a Hexo blog is): one allowed to call our API, one not.
 
 from __future__ import annotations
 
-import os
 import re
-import struct
-import zlib
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
 from search import build_index
-from tests.conftest import write_post
-from tests.servers import HostSite, host_site, running_server
+from tests.browsing import SCREENSHOTS, VIEWPORTS, WIDGET, Page, require_browser, widget_search
+from tests.helpers import write_post
+from tests.servers import host_site, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(os.environ.get("NEWS_SEARCH_SCREENSHOTS")
-                   or Path(__file__).resolve().parents[1] / "artifacts" / "screenshots")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-TODAY = "2022-10-01"
+pytestmark = pytest.mark.browser
+
 XSS = '<script>alert(1)</script><img src=x onerror=alert(1)>'
-
-
-def _require_browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    missing = "playwright is not installed" if sync_playwright is None else (
-        f"{CHROMIUM} is missing (apt-get install chromium)" if not CHROMIUM.exists() else None)
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return sync_playwright
-
-
-def _stand_in_png(width: int = 240, height: int = 180) -> bytes:
-    """A soft two-colour gradient PNG, made here (no network)."""
-    rows = b"".join(b"\x00" + bytes(
-        v for x in range(width) for v in (200 - y * 60 // height, 210 - x * 40 // width, 228)) for y in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_playwright = _require_browser()
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def site(rsshub_index_dir):
-    _require_browser()
-    with running_server(rsshub_index_dir, "--today", TODAY) as base:
-        yield base
 
 
 @pytest.fixture(scope="module")
 def xss_index_dir(tmp_path_factory):
     """An index of one post whose title, source and body hold markup and scripts."""
-    _require_browser()
+    require_browser()
     root = tmp_path_factory.mktemp("xss")
     write_post(root / "posts", "evil/post.md", title=f"恶意标题{XSS}", author=f"恶意来源{XSS}",
                body=(f'<p>恶意正文{XSS}<a href="javascript:alert(1)">点我</a>'
@@ -98,56 +48,6 @@ def xss_index_dir(tmp_path_factory):
 def xss_site(xss_index_dir):
     with running_server(xss_index_dir) as base:
         yield base
-
-
-class Page:
-    """A browser tab that records console errors, page errors and dialogs (alert() would be one)."""
-
-    def __init__(self, browser, base: str, *, viewport: str | dict = "desktop", pictures: str = "stand-in",
-                 javascript: bool = True, also: tuple[str, ...] = (), color_scheme: str = "light", **options):
-        self.base = base
-        self.reachable = (base, *also)  # origins the tab may load from (the widget's page calls our server)
-        self.context = browser.new_context(viewport=VIEWPORTS[viewport] if isinstance(viewport, str) else viewport,
-                                           locale="zh-CN", java_script_enabled=javascript, color_scheme=color_scheme,
-                                           **options)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        self.page.on("dialog", self._dialog)
-        self.page.route("**/*", self._route if pictures == "stand-in" else self._offline)
-        self.picture = _stand_in_png()
-
-    def _console(self, message) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text} at {message.location.get('url')}")
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _route(self, route) -> None:
-        request = route.request
-        if request.url.startswith(self.reachable):
-            route.continue_()
-        elif request.resource_type == "image":
-            route.fulfill(status=200, content_type="image/png", body=self.picture)
-        else:
-            route.abort()
-
-    def _offline(self, route) -> None:
-        if route.request.url.startswith(self.reachable):
-            route.continue_()
-        else:
-            route.fulfill(status=404, body="")  # a picture that has gone away
-
-    def goto(self, path: str):
-        self.page.goto(self.base + path)
-        return self.page
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture
@@ -414,89 +314,60 @@ def test_screenshots(browser, site, viewport):
 
 # --- the widget on another site ----------------------------------------------------------------------
 
-WIDGET_PAGE = Path(__file__).with_name("widget_host.html").read_text(encoding="utf-8")
-WIDGET = "news-search-widget"  # Playwright's CSS selectors reach into its (open) shadow root
-
-
-class Embedding(NamedTuple):
-    """Our server, a blog allowed to call it (and where posts live), and a site that is not allowed."""
-
-    api: str
-    blog: HostSite
-    stranger: HostSite
-
-
-@pytest.fixture(scope="module")
-def embedding(rsshub_index_dir):
-    _require_browser()
-    with host_site() as blog, host_site() as stranger:
-        with running_server(rsshub_index_dir, "--allow-origin", blog.origin, "--blog-url", blog.origin,
-                            "--blog-timezone", "Asia/Shanghai") as api:
-            blog.page = stranger.page = WIDGET_PAGE.replace("{endpoint}", api)
-            yield Embedding(api, blog, stranger)
-
-
-def _widget_search(tab: Page, query: str):
-    page = tab.goto("/")
-    page.locator(f"{WIDGET} input").click()
-    page.keyboard.type(query, delay=40)
-    return page
-
-
-def test_widget_shows_highlighted_results_and_follows_one_with_the_keyboard(browser, embedding):
+@pytest.fixture
+def blog_tab(browser, embedding):
+    """A tab on the blog allowed to call our server."""
     tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = _widget_search(tab, "芯片")
-        page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
-        expected = tab.context.request.get(embedding.api + "/api/search?q=芯片&per_page=6").json()
-        titles = page.locator(f"{WIDGET} .hit .title")
-        assert titles.all_inner_texts() == [hit["title"] for hit in expected["hits"]]
-        assert page.locator(f"{WIDGET} .title mark").first.inner_text() == "芯片"
-        assert page.locator(f"{WIDGET} .more").inner_text() == f"查看全部 {expected['total']:,} 条结果"
-        combobox = page.get_by_role("combobox", name="搜索本站文章")
-        for key, selected in (("ArrowDown", "option-0"), ("ArrowDown", "option-1"), ("ArrowUp", "option-0"),
-                              ("ArrowDown", "option-1")):
-            page.keyboard.press(key)
-            assert combobox.get_attribute("aria-activedescendant") == selected
-            assert page.locator(f"{WIDGET} [aria-selected=true]").get_attribute("id") == selected
-        target = expected["hits"][1]["url"]
-        assert target.startswith(embedding.blog.origin + "/2022/")  # the post's own page on the blog
-        page.keyboard.press("Enter")
-        page.wait_for_url(lambda url: unquote(url) == unquote(target))
-        assert unquote(embedding.blog.visited[-1]) == unquote(target.removeprefix(embedding.blog.origin))
-        assert tab.errors == [] and tab.dialogs == []
-    finally:
-        tab.close()
+    yield tab
+    tab.close()
 
 
-def test_widget_says_how_it_read_pinyin_and_searches_a_chosen_suggestion(browser, embedding):
-    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = _widget_search(tab, "qianglie")
-        note = page.locator(f"{WIDGET} .note")
-        note.wait_for()
-        assert note.inner_text() == "拼音：强烈"
-        suggestion = page.locator(f"{WIDGET} .suggestion").first
-        assert suggestion.inner_text().replace("\n", "") == "搜索强烈推荐"
-        hits = page.locator(f"{WIDGET} .hit").count()
-        for _ in range(hits + 1):
-            page.keyboard.press("ArrowDown")
-        assert suggestion.get_attribute("aria-selected") == "true"
-        page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelector('news-search-widget').shadowRoot"
-                               ".querySelector('input').value === '强烈推荐'")
-        page.wait_for_selector(f"{WIDGET} .hit .title mark")
-        assert page.locator(f"{WIDGET} .hit .title mark").first.inner_text() == "强烈推荐"
-        assert page.locator(f"{WIDGET} .note").is_hidden()
-        assert tab.errors == [] and tab.dialogs == []
-    finally:
-        tab.close()
+def test_widget_shows_highlighted_results_and_follows_one_with_the_keyboard(blog_tab, embedding):
+    page = widget_search(blog_tab, "芯片")
+    page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
+    expected = blog_tab.context.request.get(embedding.api + "/api/search?q=芯片&per_page=6").json()
+    titles = page.locator(f"{WIDGET} .hit .title")
+    assert titles.all_inner_texts() == [hit["title"] for hit in expected["hits"]]
+    assert page.locator(f"{WIDGET} .title mark").first.inner_text() == "芯片"
+    assert page.locator(f"{WIDGET} .more").inner_text() == f"查看全部 {expected['total']:,} 条结果"
+    combobox = page.get_by_role("combobox", name="搜索本站文章")
+    for key, selected in (("ArrowDown", "option-0"), ("ArrowDown", "option-1"), ("ArrowUp", "option-0"),
+                          ("ArrowDown", "option-1")):
+        page.keyboard.press(key)
+        assert combobox.get_attribute("aria-activedescendant") == selected
+        assert page.locator(f"{WIDGET} [aria-selected=true]").get_attribute("id") == selected
+    target = expected["hits"][1]["url"]
+    assert target.startswith(embedding.blog.origin + "/2022/")  # the post's own page on the blog
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: unquote(url) == unquote(target))
+    assert unquote(embedding.blog.visited[-1]) == unquote(target.removeprefix(embedding.blog.origin))
+    assert blog_tab.errors == [] and blog_tab.dialogs == []
+
+
+def test_widget_says_how_it_read_pinyin_and_searches_a_chosen_suggestion(blog_tab, embedding):
+    page = widget_search(blog_tab, "qianglie")
+    note = page.locator(f"{WIDGET} .note")
+    note.wait_for()
+    assert note.inner_text() == "拼音：强烈"
+    suggestion = page.locator(f"{WIDGET} .suggestion").first
+    assert suggestion.inner_text().replace("\n", "") == "搜索强烈推荐"
+    hits = page.locator(f"{WIDGET} .hit").count()
+    for _ in range(hits + 1):
+        page.keyboard.press("ArrowDown")
+    assert suggestion.get_attribute("aria-selected") == "true"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('news-search-widget').shadowRoot"
+                           ".querySelector('input').value === '强烈推荐'")
+    page.wait_for_selector(f"{WIDGET} .hit .title mark")
+    assert page.locator(f"{WIDGET} .hit .title mark").first.inner_text() == "强烈推荐"
+    assert page.locator(f"{WIDGET} .note").is_hidden()
+    assert blog_tab.errors == [] and blog_tab.dialogs == []
 
 
 def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embedding):
     tab = Page(browser, embedding.stranger.origin, also=(embedding.api,))
     try:
-        page = _widget_search(tab, "芯片")
+        page = widget_search(tab, "芯片")
         message = page.locator(f"{WIDGET} .message.error")
         message.wait_for()
         assert message.inner_text() == "搜索服务暂时无法访问，请稍后再试。"
@@ -513,37 +384,33 @@ def test_widget_on_a_site_that_is_not_allowed_gets_a_cors_failure(browser, embed
         tab.close()
 
 
-def test_widget_is_accessible_and_untouched_by_the_page_styles(browser, embedding):
-    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    try:
-        page = _widget_search(tab, "手机")
-        page.wait_for_selector(f"{WIDGET} [role=option]")
-        assert page.get_by_role("search").count() == 1
-        combobox = page.get_by_role("combobox", name="搜索本站文章")
-        assert combobox.get_attribute("aria-expanded") == "true"
-        listbox = page.get_by_role("listbox", name="搜索结果")
-        completions = tab.context.request.get(embedding.api + "/api/suggest?q=手机").json()["suggestions"]
-        suggested = len([c for c in completions if c != "手机"])
-        assert suggested > 0  # six hits, the completions of 手机 (but 手机 itself), and "more results"
-        assert listbox.get_by_role("option").count() == 6 + suggested + 1
-        assert page.locator(f"{WIDGET} [role=status]").inner_text().startswith("找到 ")
-        style = page.locator(f"{WIDGET} input").evaluate(
-            "e => [getComputedStyle(e).borderTopLeftRadius, getComputedStyle(e).fontFamily]")
-        assert style[0] == "999px" and "monospace" not in style[1]  # the page sets 0 and monospace for inputs
-        assert page.locator(f"{WIDGET} mark").first.evaluate("e => getComputedStyle(e).backgroundColor") \
-            == "rgb(255, 229, 143)"  # the page's own marks are green
-        assert page.locator(f"{WIDGET} li").first.evaluate("e => getComputedStyle(e).listStyleType") == "none"
-        page.keyboard.press("Escape")
-        assert combobox.get_attribute("aria-expanded") == "false" and not listbox.is_visible()
-        assert tab.errors == []
-    finally:
-        tab.close()
+def test_widget_is_accessible_and_untouched_by_the_page_styles(blog_tab, embedding):
+    page = widget_search(blog_tab, "手机")
+    page.wait_for_selector(f"{WIDGET} [role=option]")
+    assert page.get_by_role("search").count() == 1
+    combobox = page.get_by_role("combobox", name="搜索本站文章")
+    assert combobox.get_attribute("aria-expanded") == "true"
+    listbox = page.get_by_role("listbox", name="搜索结果")
+    completions = blog_tab.context.request.get(embedding.api + "/api/suggest?q=手机").json()["suggestions"]
+    suggested = len([c for c in completions if c != "手机"])
+    assert suggested > 0  # six hits, the completions of 手机 (but 手机 itself), and "more results"
+    assert listbox.get_by_role("option").count() == 6 + suggested + 1
+    assert page.locator(f"{WIDGET} [role=status]").inner_text().startswith("找到 ")
+    style = page.locator(f"{WIDGET} input").evaluate(
+        "e => [getComputedStyle(e).borderTopLeftRadius, getComputedStyle(e).fontFamily]")
+    assert style[0] == "999px" and "monospace" not in style[1]  # the page sets 0 and monospace for inputs
+    assert page.locator(f"{WIDGET} mark").first.evaluate("e => getComputedStyle(e).backgroundColor") \
+        == "rgb(255, 229, 143)"  # the page's own marks are green
+    assert page.locator(f"{WIDGET} li").first.evaluate("e => getComputedStyle(e).listStyleType") == "none"
+    page.keyboard.press("Escape")
+    assert combobox.get_attribute("aria-expanded") == "false" and not listbox.is_visible()
+    assert blog_tab.errors == []
 
 
 def test_widget_follows_the_readers_dark_mode_unless_told(browser, embedding):
     tab = Page(browser, embedding.blog.origin, also=(embedding.api,), color_scheme="dark")
     try:
-        page = _widget_search(tab, "手机")
+        page = widget_search(tab, "手机")
         panel = page.locator(f"{WIDGET} .panel")
         panel.wait_for()
         background = "e => getComputedStyle(e).backgroundColor"
@@ -561,7 +428,7 @@ def test_widget_shows_markup_in_a_post_as_text(browser, xss_index_dir):
                      f'data-target="#search"></script><div id="search"></div>')
         tab = Page(browser, blog.origin, also=(api,))
         try:
-            page = _widget_search(tab, "恶意")
+            page = widget_search(tab, "恶意")
             page.wait_for_selector(f"#search > {WIDGET} [role=option] .title")
             assert XSS in page.locator(f"{WIDGET} .title").first.inner_text()
             assert XSS in page.locator(f"{WIDGET} .meta").first.inner_text()
@@ -583,7 +450,7 @@ def test_widget_inserts_only_text_and_marks_whatever_the_server_sends(browser, e
     try:
         tab.page.route(embedding.api + "/api/search?*", lambda route: route.fulfill(
             json=hostile, headers={"Access-Control-Allow-Origin": embedding.blog.origin}))
-        page = _widget_search(tab, "恶意")
+        page = widget_search(tab, "恶意")
         page.wait_for_selector(f"{WIDGET} [role=option] .title")
         assert page.locator(f"{WIDGET} .title").inner_text() == "恶意<img src=x onerror=alert(1)><b>&"
         assert page.locator(f"{WIDGET} .title mark").inner_text() == "恶意"
@@ -604,7 +471,7 @@ def test_widget_screenshots(browser, embedding, viewport):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tab = Page(browser, embedding.blog.origin, also=(embedding.api,), viewport=viewport)
     try:
-        page = _widget_search(tab, "芯片")
+        page = widget_search(tab, "芯片")
         page.wait_for_selector(f"{WIDGET} [role=option] .title mark")
         page.keyboard.press("ArrowDown")
         page.screenshot(path=SCREENSHOTS / f"widget-{viewport}.png")
@@ -613,16 +480,8 @@ def test_widget_screenshots(browser, embedding, viewport):
         tab.close()
 
 
-@pytest.fixture
-def blog_tab(browser, embedding):
-    """A tab on the blog allowed to call our server."""
-    tab = Page(browser, embedding.blog.origin, also=(embedding.api,))
-    yield tab
-    tab.close()
-
-
 def test_widget_results_are_plain_options_that_open_on_click(blog_tab):
-    page = _widget_search(blog_tab, "芯片")
+    page = widget_search(blog_tab, "芯片")
     page.wait_for_selector(f"{WIDGET} [role=option] .title")
     # nothing interactive inside an option, and the scrolling panel is no stop of its own
     assert page.locator(f"{WIDGET} [role=option] :is(a, button, input, [tabindex])").count() == 0
@@ -636,7 +495,7 @@ def test_widget_results_are_plain_options_that_open_on_click(blog_tab):
 
 
 def test_widget_tab_moves_on_to_the_page_and_closes_the_list(blog_tab):
-    page = _widget_search(blog_tab, "芯片")
+    page = widget_search(blog_tab, "芯片")
     page.wait_for_selector(f"{WIDGET} [role=option]")
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Tab")
@@ -676,7 +535,7 @@ CONTRAST = """root => {
 def test_widget_text_has_a_contrast_of_at_least_4_5(browser, embedding, scheme):
     tab = Page(browser, embedding.blog.origin, also=(embedding.api,), color_scheme=scheme)
     try:
-        page = _widget_search(tab, "芯片")
+        page = widget_search(tab, "芯片")
         page.wait_for_selector(f"{WIDGET} [role=option] mark")
         for selected in (False, True):
             if selected:

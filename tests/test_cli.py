@@ -65,8 +65,8 @@ def test_update_defaults_to_the_recorded_corpus(runner, index_dir, corpus_dir):
     assert json.loads(result.stdout)["deleted"] == 1
 
 
-def test_query_json_has_the_batch_line_shape(runner, index_dir):
-    out = json.loads(run(runner, "query", "--index", index_dir, "--json", "國際論壇").output)
+def test_query_json_has_the_batch_line_shape(runner, small_index_dir):
+    out = json.loads(run(runner, "query", "--index", small_index_dir, "--json", "國際論壇").output)
     assert (out["query"], out["total"]) == ("國際論壇", 1)
     assert isinstance(out["ms"], float)
     hit = out["hits"][0]
@@ -75,16 +75,16 @@ def test_query_json_has_the_batch_line_shape(runner, index_dir):
     assert "<mark>" in hit["snippet"] and hit["title"] == "國際論壇在港舉行"
 
 
-def test_query_prints_readable_results(runner, index_dir):
-    result = run(runner, "query", "--index", index_dir, "冬奥会")
+def test_query_prints_readable_results(runner, small_index_dir):
+    result = run(runner, "query", "--index", small_index_dir, "冬奥会")
     assert result.exit_code == 0
     assert "1 results" in result.output
     assert "北京冬奥会开幕式举行" in result.output
     assert "体育/新华/要闻/冬奥会开幕.md" in result.output
 
 
-def test_query_says_which_words_it_read_as_dates(runner, index_dir):
-    result = run(runner, "query", "--index", index_dir, "--today", "2023-06-15", "去年")
+def test_query_says_which_words_it_read_as_dates(runner, small_index_dir):
+    result = run(runner, "query", "--index", small_index_dir, "--today", "2023-06-15", "去年")
     assert "2 results" in result.output
     assert "read '去年' as date:2022-01-01..2022-12-31 (--no-date-parse searches it as text)" in result.output
 
@@ -94,33 +94,33 @@ def test_query_says_which_words_it_read_as_dates(runner, index_dir):
               "end": "2023-01-01T00:00:00+00:00", "date": "2022-01-01..2022-12-31", "also_text": False}]),
     (("--no-date-parse",), 0, []),
 ])
-def test_query_json_lists_the_dates_read(runner, index_dir, flags, total, dates):
-    out = json.loads(run(runner, "query", "--index", index_dir, "--json", *flags, "2022年").output)
+def test_query_json_lists_the_dates_read(runner, small_index_dir, flags, total, dates):
+    out = json.loads(run(runner, "query", "--index", small_index_dir, "--json", *flags, "2022年").output)
     assert (out["total"], out["dates"]) == (total, dates)
 
 
-def test_today_for_relative_dates_comes_from_the_environment(runner, index_dir):
-    result = runner.invoke(cli, ["query", "--index", str(index_dir), "--json", "今年"],
+def test_today_for_relative_dates_comes_from_the_environment(runner, small_index_dir):
+    result = runner.invoke(cli, ["query", "--index", str(small_index_dir), "--json", "今年"],
                            env={"NEWS_SEARCH_TODAY": "2023-06-15"})
     assert [h["path"] for h in json.loads(result.stdout)["hits"]] == ["科技/环球/科技/iPhone.md"]
 
 
-def test_bad_today_exits_2(runner, index_dir):
-    result = runner.invoke(cli, ["query", "--index", str(index_dir), "--today", "2023-02-30", "今年"])
+def test_bad_today_exits_2(runner, small_index_dir):
+    result = runner.invoke(cli, ["query", "--index", str(small_index_dir), "--today", "2023-02-30", "今年"])
     assert result.exit_code == 2
     assert "--today" in result.output
 
 
-def test_batch_prints_one_line_per_query_in_order(runner, index_dir):
+def test_batch_prints_one_line_per_query_in_order(runner, small_index_dir):
     queries = "冬奥会\n不存在的词语\n\n(冬奥会 OR 论坛)\n"
-    result = run(runner, "query", "--index", index_dir, "--batch", "-", "--limit", "0", "--json", input=queries)
+    result = run(runner, "query", "--index", small_index_dir, "--batch", "-", "--limit", "0", "--json", input=queries)
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [(x["query"], x["total"], len(x["hits"])) for x in lines] == [
         ("冬奥会", 1, 1), ("不存在的词语", 0, 0), ("", 4, 4), ("(冬奥会 OR 论坛)", 2, 2)]
 
 
-def test_batch_reports_bad_queries_inline_and_exits_1(runner, index_dir):
-    result = runner.invoke(cli, ["query", "--index", str(index_dir), "--batch", "-", "--json"],
+def test_batch_reports_bad_queries_inline_and_exits_1(runner, small_index_dir):
+    result = runner.invoke(cli, ["query", "--index", str(small_index_dir), "--batch", "-", "--json"],
                            input="date:2022-13\n冬奥会\n")
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert "not a valid date" in lines[0]["error"] or "not a date" in lines[0]["error"]
@@ -134,14 +134,14 @@ def test_query_without_index_exits_1_with_advice(runner, tmp_path):
     assert "news-search build" in result.output
 
 
-def test_bad_query_exits_1_with_message(runner, index_dir):
-    result = runner.invoke(cli, ["query", "--index", str(index_dir), "date:yesterday"])
+def test_bad_query_exits_1_with_message(runner, small_index_dir):
+    result = runner.invoke(cli, ["query", "--index", str(small_index_dir), "date:yesterday"])
     assert result.exit_code == 1
     assert "not a date" in result.output
 
 
-def test_bad_option_exits_2(runner, index_dir):
-    result = runner.invoke(cli, ["query", "--index", str(index_dir), "--sort", "random", "x"])
+def test_bad_option_exits_2(runner, small_index_dir):
+    result = runner.invoke(cli, ["query", "--index", str(small_index_dir), "--sort", "random", "x"])
     assert result.exit_code == 2
 
 
@@ -154,6 +154,7 @@ def test_busy_index_exits_1_with_message(runner, corpus_dir, index_dir):
     assert "is being written by pid" in result.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_cli(index_dir):
     out = subprocess.run([sys.executable, "-m", "search", "stats", "--index", str(index_dir), "--json"],
                          capture_output=True, text=True, check=True).stdout
@@ -178,6 +179,7 @@ def test_damaged_index_is_named_with_rebuild_advice(runner, index_dir, damage):
     assert "rebuild it with: news-search build" in result.output
 
 
+@pytest.mark.slow
 def test_serve_applies_its_flags(demo_index_dir):
     import urllib.request
 
@@ -192,6 +194,7 @@ def test_serve_applies_its_flags(demo_index_dir):
     assert last_month["dates"][0]["date"] == "2022-02-01..2022-02-28"  # 上个月
 
 
+@pytest.mark.slow
 def test_serve_without_an_index_builds_the_demo_first(tmp_path):
     import urllib.request
 

@@ -20,9 +20,10 @@ from search.backend import LocalBackend
 from search.cli import cli
 from search.sphinx import ClusterConfigError, SphinxBackend
 from search.sphinx.cluster import ClusterMap, start, status, stop, write_map
-from tests.conftest import EVAL, require_shared, start_cluster, write_post
-from tests.test_stories import posts  # noqa: F401 - the stories corpus, a fixture
+from tests.helpers import EVAL, require_shared, start_cluster, write_post, write_story_corpus
 from web import create_app
+
+pytestmark = pytest.mark.cluster
 
 QUERIES = ["冬奥会", "国际论坛", '"國際 論壇"', "ＧＤＰ", "gdp 增长", "iphone 15", "国", "港 -冬奥", "冬 OR 港",
            "title:冬奥", "title:港", "source:新华社", "source:環球日報", "category:财经", "category:科技/环球日报",
@@ -153,8 +154,9 @@ def test_stats_describe_the_cluster(cluster_index, index, corpus_dir):
 # --- stories ---------------------------------------------------------------------------------
 
 @pytest.fixture
-def story_indexes(small_cluster, posts, tmp_path):  # noqa: F811 - posts is the imported fixture
+def story_indexes(small_cluster, tmp_path):
     """The stories corpus, in a local index and in the small cluster."""
+    posts = write_story_corpus(tmp_path / "posts")
     backend = SphinxBackend.from_url(small_cluster.url, small_cluster.path)
     assert backend.build(posts, procs=1).stories == 1
     with Index.open(LocalBackend(tmp_path / "index").build(posts, procs=1) and tmp_path / "index") as local, \

@@ -10,7 +10,7 @@ from search import Index, build_index
 from search.dates import read_date, read_dates
 from search.query import And, DateFilter, Not, Or, Term, compile_query, parse_query
 from search.results import QueryDate
-from tests.conftest import write_post
+from tests.helpers import write_post
 
 TODAY = date(2023, 6, 15)  # a Thursday
 

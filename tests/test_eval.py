@@ -17,7 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from search.cli import cli
-from tests.conftest import EVAL, require_shared
+from tests.helpers import EVAL, require_shared
+
+pytestmark = pytest.mark.slow
 
 RECALL_TYPES = ("word", "bigram", "cross", "phrase", "fold_trad", "fold_width", "fold_case")
 RELEVANCE = EVAL / "relevance"

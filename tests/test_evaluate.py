@@ -20,7 +20,7 @@ from search import searcher as searcher_module
 from search.evaluate import Unsupported, evaluate
 from search.whoosh_internals import read_postings
 from search.query import compile_query, parse_query
-from tests.conftest import EVAL, require_shared, write_post
+from tests.helpers import EVAL, require_shared, write_post
 
 NOW = datetime(2022, 10, 1)
 
@@ -82,6 +82,7 @@ def _assert_same(ix: Index, text: str, options: dict, monkeypatch):
     assert (fast.total, fast.total_posts, fast.facets) == (slow.total, slow.total_posts, slow.facets), text
 
 
+@pytest.mark.slow
 def test_every_dev_query_ranks_as_whoosh_ranks_it(rsshub, monkeypatch):
     queries = _dev_queries()
     require_shared(EVAL / "dev-queries.jsonl")

@@ -9,13 +9,13 @@ import feedparser
 import pytest
 
 from search import build_index, update_index
-from tests.conftest import write_post
+from tests.helpers import write_post
 from web import SECURITY_HEADERS, create_app
 
 
 @pytest.fixture
-def client(index_dir):
-    return create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+def client(small_index_dir):
+    return create_app({"TESTING": True, "INDEX_DIR": str(small_index_dir)}).test_client()
 
 
 @pytest.fixture
@@ -85,7 +85,8 @@ def test_an_unchanged_feed_answers_304_since_its_last_modified(client):
     assert client.get("/search.atom?q=冬奥会", headers={"If-Modified-Since": earlier}).status_code == 200
 
 
-def test_a_new_matching_post_changes_the_feed(client, corpus_dir, index_dir):
+def test_a_new_matching_post_changes_the_feed(corpus_dir, index_dir):
+    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
     first = client.get("/search.atom?q=冬奥会")
     write_post(corpus_dir, "体育/新华/要闻/冬奥会闭幕.md", title="北京冬奥会闭幕", date="2022-02-20")
     update_index(index_dir)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -20,7 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search import Index, QuerySyntaxError, build_index, read_post
+from tests.helpers import missing
 from web import create_app
+
+pytestmark = pytest.mark.slow
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -189,9 +191,7 @@ def _schemathesis():
     try:
         import schemathesis
     except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("schemathesis is not installed (it is in the test extra)")
-        pytest.skip("schemathesis is not installed: pip install schemathesis")
+        missing("schemathesis is not installed: pip install -e '.[test]' (it is in the test extra)")
     return schemathesis
 
 

@@ -25,8 +25,10 @@ import pytest
 
 from search import Index, build_index
 from search.blog import open_blog
-from tests.conftest import RSSHUB, require_shared, write_post
+from tests.helpers import RSSHUB, require_shared, write_post
 from tests.hexo_site import Blog, generate, make_blog
+
+pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "hexo-url-check"
 SITE = "http://blog.example.com/news"

@@ -16,26 +16,21 @@ that Hexo wrote, Esc closes), and no console errors. Screenshots: artifacts/scre
 
 from __future__ import annotations
 
-import functools
-import http.server
-import mimetypes
 import shutil
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from search import build_index
-from tests.conftest import RSSHUB, require_shared
+from tests.helpers import RSSHUB, require_shared
 from tests.hexo_site import THEMES, Blog, generate, hexo_modules, make_blog
-from tests.servers import free_port, running_server
-from tests.test_browser import SCREENSHOTS, VIEWPORTS, Page, _require_browser, _stand_in_png
-from tests.test_browser import browser  # noqa: F401 (the module's Chromium, a fixture)
+from tests.browsing import SCREENSHOTS, VIEWPORTS, WIDGET, Page, require_browser, stand_in_png
+from tests.servers import free_port, running_server, static_site
 
-WIDGET = "news-search-widget"
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 QUERY = "芯片"
 #: CDN folders the themes load from -> the same library's folder in node_modules.
 CDN = {
@@ -86,29 +81,10 @@ class BlogTab(Page):
         return path
 
 
-@contextmanager
-def static_site(folder: Path, port: int) -> Iterator[str]:
-    """Serve ``folder`` (a generated blog) on ``port`` as a static host would."""
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    mimetypes.add_type("text/javascript", ".js")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 @pytest.fixture(scope="module")
 def posts(tmp_path_factory) -> Path:
     """Sixty posts of the real corpus, and their index."""
-    _require_browser()
+    require_browser()
     hexo_modules()
     corpus = require_shared(RSSHUB)
     root = tmp_path_factory.mktemp("posts")
@@ -140,7 +116,7 @@ def themed(request, posts, tmp_path_factory) -> Iterator[Themed]:
     shutil.copytree(posts / "posts", blog.posts, dirs_exist_ok=True)
     for favicon in ("favicon.png", "img/favicon.png"):  # themes link one there; blogs have one
         (blog.path / "source" / favicon).parent.mkdir(parents=True, exist_ok=True)
-        (blog.path / "source" / favicon).write_bytes(_stand_in_png(32, 32))
+        (blog.path / "source" / favicon).write_bytes(stand_in_png(32, 32))
     with running_server(posts / "index", "--blog", str(blog.path), "--build-timezone", "UTC",
                         "--allow-origin", origin, "--workers", "1") as api:
         (blog.path / "_config.yml").write_text(

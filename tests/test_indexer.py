@@ -17,7 +17,7 @@ from search import indexer
 from search.corpus import read_post
 from search.indexer import SCHEMA_VERSION
 from search.storage import writer_lock
-from tests.conftest import write_post
+from tests.helpers import write_post
 
 
 def generations(index_dir: Path) -> list[str]:
@@ -43,6 +43,7 @@ def test_broken_files_are_listed_and_good_ones_indexed(corpus_dir, tmp_path):
     assert report.total_docs == 5
 
 
+@pytest.mark.slow
 def test_parallel_build_indexes_the_same_documents(tmp_path):
     for i in range(450):
         write_post(tmp_path / "c", f"a/b/c/{i}.md", title=f"新闻{i}", body=f"<p>第{i}条消息，关于芯片和冬奥会。</p>")
@@ -87,6 +88,7 @@ def test_second_writer_fails_with_a_clear_message(corpus_dir, index_dir):
             build_index(corpus_dir, index_dir, procs=1)
 
 
+@pytest.mark.slow
 def test_lock_of_a_killed_writer_is_released(corpus_dir, index_dir):
     with subprocess.Popen([sys.executable, "-c", (
             "import sys, time; from search.storage import writer_lock\n"
@@ -115,6 +117,7 @@ def slow_corpus(root: Path, n: int = 500) -> Path:
 
 
 @pytest.mark.parametrize("command", ["build", "update"])
+@pytest.mark.slow
 def test_killed_writer_leaves_the_live_index_answering(tmp_path, corpus_dir, index_dir, command):
     with Index.open(index_dir) as ix:
         before = [h.id for h in ix.search("开幕").hits]
@@ -163,6 +166,7 @@ def write_numbered_posts(corpus: Path, count: int) -> None:
         write_post(corpus, f"p{i}.md", title=f"标题{i}", body=f"<p>正文第{i}篇 国际论坛</p>")
 
 
+@pytest.mark.slow
 def test_a_parallel_build_writes_one_segment_per_worker(tmp_path):
     write_numbered_posts(tmp_path / "posts", 450)
     build_index(tmp_path / "posts", tmp_path / "index", procs=2)
@@ -177,6 +181,7 @@ def documents_in_order(index_dir: Path) -> list[str]:
         return [fields["id"] for _, fields in reader.iter_docs()]
 
 
+@pytest.mark.slow
 def test_the_same_posts_make_the_same_segments_in_the_same_order(tmp_path, monkeypatch):
     monkeypatch.setattr(indexer, "BATCH_POSTS", 30)
     write_numbered_posts(tmp_path / "posts", 450)
@@ -185,6 +190,7 @@ def test_the_same_posts_make_the_same_segments_in_the_same_order(tmp_path, monke
     assert documents_in_order(tmp_path / "second") == documents_in_order(tmp_path / "first")
 
 
+@pytest.mark.slow
 def test_segments_stop_growing_at_the_segment_size(tmp_path, monkeypatch):
     monkeypatch.setattr(indexer, "SEGMENT_DOCS", 100)
     monkeypatch.setattr(indexer, "BATCH_POSTS", 40)
@@ -195,6 +201,7 @@ def test_segments_stop_growing_at_the_segment_size(tmp_path, monkeypatch):
     assert max(sizes) < 100 + 40  # a segment is closed after the batch that fills it
 
 
+@pytest.mark.slow
 def test_each_segment_has_its_recall_index(tmp_path, monkeypatch):
     monkeypatch.setattr(indexer, "SEGMENT_DOCS", 100)
     write_numbered_posts(tmp_path / "posts", 450)
@@ -220,6 +227,7 @@ def test_scores_do_not_depend_on_how_the_build_split_posts_into_segments(tmp_pat
                 [(h.id, round(h.score, 9)) for h in one.search(query, fold=False).hits]
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_fails_the_build_and_the_live_index_stays(tmp_path, monkeypatch):
     write_numbered_posts(tmp_path / "posts", 450)
     build_index(tmp_path / "posts", tmp_path / "index", procs=2)
@@ -379,6 +387,7 @@ def test_an_update_with_a_limit_leaves_the_rest_for_the_next(corpus_dir, index_d
     assert (second.added, second.deferred, len(_titles(index_dir, "新闻"))) == (2, 0, 5)
 
 
+@pytest.mark.slow
 def test_a_large_update_is_indexed_in_parallel_as_a_build_would(corpus_dir, index_dir, tmp_path):
     for i in range(450):
         write_post(corpus_dir, f"快讯/{i}.md", title=f"快讯{i}", body=f"<p>突发新闻第{i}条</p>")

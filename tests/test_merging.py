@@ -14,7 +14,7 @@ from search import Index, build_index, optimize_index, update_index
 from search.cli import cli
 from search.corpus import find_posts
 from search.merging import MergePolicy, SegmentSize
-from tests.conftest import EVAL, RSSHUB, require_shared, write_post
+from tests.helpers import EVAL, RSSHUB, require_shared, write_post
 
 # --- the policy ------------------------------------------------------------------------------------
 
@@ -109,6 +109,7 @@ def _grown_index(tmp_path: Path, posts: list[Path], *, deletions: bool) -> tuple
     return corpus, index_dir
 
 
+@pytest.mark.slow
 def test_updates_with_merges_rank_as_a_fresh_build_of_the_same_posts(tmp_path, rsshub_posts, dev_queries):
     corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=False)
     with Index.open(grown) as ix:
@@ -117,6 +118,7 @@ def test_updates_with_merges_rank_as_a_fresh_build_of_the_same_posts(tmp_path, r
     assert _scores(grown, dev_queries) == _scores(tmp_path / "fresh", dev_queries)
 
 
+@pytest.mark.slow
 def test_optimize_after_updates_and_deletions_ranks_as_a_fresh_build(tmp_path, rsshub_posts, dev_queries):
     corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=True)
     optimize_index(grown, procs=2)
@@ -124,6 +126,7 @@ def test_optimize_after_updates_and_deletions_ranks_as_a_fresh_build(tmp_path, r
     assert _scores(grown, dev_queries) == _scores(tmp_path / "fresh", dev_queries)
 
 
+@pytest.mark.slow
 def test_merged_segments_carry_stored_fields_columns_and_stories(tmp_path, rsshub_posts):
     corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=True)
     optimize_index(grown, procs=2)
@@ -139,6 +142,7 @@ def test_merged_segments_carry_stored_fields_columns_and_stories(tmp_path, rsshu
             fresh.stats().to_dict() | {"generation": None, "built_at": None, "size_bytes": None}
 
 
+@pytest.mark.slow
 def test_optimize_purges_deleted_posts_into_the_segments_a_fresh_build_makes(tmp_path, rsshub_posts):
     corpus, grown = _grown_index(tmp_path, rsshub_posts, deletions=True)
     with Index.open(grown) as ix:

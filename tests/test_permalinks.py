@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import doctest
 from datetime import datetime, timezone
 
 import pytest
 
-import search.permalinks
 from search import Index, PostUrls, Problem, build_index
 from search.permalinks import Link, find_unlinked, slugize
-from tests.conftest import write_post
+from tests.helpers import write_post
 
 SITE = "https://blog.example.com"
 
@@ -216,10 +214,6 @@ def test_bad_settings_are_refused(settings, message):
 ])
 def test_slugize_matches_hexo(text, slug):
     assert slugize(text) == slug
-
-
-def test_permalinks_docstring_examples():
-    assert doctest.testmod(search.permalinks).failed == 0
 
 
 # --- through the index -----------------------------------------------------------------------------

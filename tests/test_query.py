@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search.errors import QuerySyntaxError
-from search.query import (MAX_QUERY_CHARS, And, DateFilter, FieldFilter, Not, Or, Term, compile_query,
-                          parse_query, units)
+from search.query import MAX_QUERY_CHARS, And, DateFilter, FieldFilter, Not, Or, Term, compile_query, parse_query
+from search.terms import units
 
 
 def test_plain_words_are_anded():

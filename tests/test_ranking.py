@@ -14,7 +14,7 @@ from search import Index, SynonymFileError, Synonyms, build_index
 from search.cli import cli
 from search.fallback import FEW_RESULTS, PARTIAL_LIMIT
 from search.synonyms import DEFAULT_FILE, NO_SYNONYMS, default_synonyms
-from tests.conftest import EVAL, require_shared, write_post
+from tests.helpers import EVAL, require_shared, write_post
 
 QUANTUM = "科技/新知/快讯/量子计算机.md"
 DIGEST = "科技/新知/早报/科技早报.md"

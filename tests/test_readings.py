@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search import Index, QuerySyntaxError, Reading, Rewrite, build_index
-from tests.conftest import write_post
+from tests.helpers import write_post
 from web import create_app
 
 NOW = date(2026, 12, 5)  # the archive below ends in September 2022

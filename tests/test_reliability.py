@@ -26,9 +26,11 @@ import pytest
 
 from search import Index, build_index, update_index
 from search.storage import current_generation
-from tests.conftest import write_post
-from tests.servers import free_port, running_server
+from tests.helpers import write_post
+from tests.servers import running_server, served
 from web import create_app
+
+pytestmark = pytest.mark.slow
 
 #: Queries whose results are compared before and after a fault.
 QUERIES = ("开幕", "国际论坛", "GDP", "iPhone", "冬奥会 -火星")
@@ -370,42 +372,23 @@ def damage(generation: Path, how: str) -> None:
         next(generation.glob("*.toc")).write_bytes(b"garbage")
 
 
-def _start_server(index_dir: Path) -> tuple[subprocess.Popen, str]:
-    """Start ``news-search serve``; return it and its base URL once it answers anything (503 included)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "search", "serve", "--index", str(index_dir), "--port",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            get(base, "/api/openapi.json")
-            return proc, base
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read()
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not answer")
-
-
 @pytest.mark.parametrize("how", ["truncated segment"])  # test_cli.py checks both kinds of damage
 def test_server_on_a_damaged_index_answers_503_without_dying_and_recovers_after_rebuild(
         corpus_dir, index_dir, how):
     damage(index_dir / "gen-000001", how)
-    proc, base = _start_server(index_dir)
-    try:
+    with served(index_dir, ready="/api/openapi.json", accept=(200, 503)) as server:  # up, though unavailable
+        base = server.base
         for path in ("/api/search?q=" + quote("开幕"), "/api/stats", "/", "/search?q=" + quote("开幕")):
             for _ in range(3):
                 status, body = get(base, path)
                 assert status == 503, (path, body)
         assert get(base, "/api/stats")[1] == {"error": {"status": 503, "message": (
             "搜索索引暂时无法打开（可能还没有建立，或正在重建）。请稍后再试。")}}
-        assert proc.poll() is None
+        assert server.process.poll() is None
         assert news_search("build", "--corpus", corpus_dir, "--index", index_dir, "-q").returncode == 0
         assert search_ids(base, "冬奥会") == ["体育/新华/要闻/冬奥会开幕.md"]
-    finally:
-        proc.terminate()
-        _, log = proc.communicate(timeout=10)
+        server.stop()
+        log = server.output()
     assert f"index {index_dir} unavailable: the index in {index_dir}/ (gen-000001) cannot be read" in log
     assert "rebuild it with: news-search build" in log and "Traceback" not in log
 

@@ -6,7 +6,7 @@ import pytest
 
 from search import Index, QuerySyntaxError, build_index
 from search.highlight import make_snippet
-from tests.conftest import write_post
+from tests.helpers import write_post
 
 GAMES = "体育/新华/要闻/冬奥会开幕.md"
 FORUM = "国际/香港/要聞/論壇.md"

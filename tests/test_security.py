@@ -12,7 +12,8 @@ from urllib.parse import quote
 import pytest
 
 from search import build_index
-from tests.conftest import write_post
+from tests.browsing import require_browser
+from tests.helpers import write_post
 from tests.servers import running_server
 from web import SECURITY_HEADERS, create_app
 from web.sanitize import clean_html
@@ -315,21 +316,16 @@ def test_waitress_own_errors_are_plain_text_and_reflect_nothing(server):
 
 @pytest.fixture(scope="module")
 def hostile_site(hostile_index):
-    from tests.test_browser import _require_browser
-
-    _require_browser()
+    require_browser()
     with running_server(hostile_index) as base:
         yield base
 
 
-def test_hostile_posts_run_nothing_in_chromium(hostile_site):
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser
-
-    sync_playwright = _require_browser()
+@pytest.mark.browser
+def test_hostile_posts_run_nothing_in_chromium(browser, hostile_site):
     dialogs, errors = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page()
+    page = browser.new_page()
+    try:
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(hostile_site)
@@ -353,5 +349,6 @@ def test_hostile_posts_run_nothing_in_chromium(hostile_site):
             })""")
             assert found == {"xss": False, "scripts": ["/static/app.js"], "frames": 0, "handlers": 0, "styled": 0,
                              "jsLinks": 0}, path
-        browser.close()
+    finally:
+        page.close()
     assert dialogs == [] and errors == []

@@ -6,16 +6,17 @@ import json
 import os
 import signal
 import socket
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.servers import server_process
+from tests.helpers import wait_for
+from tests.servers import served
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find workers")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find workers")]
 
 
 def workers_of(pid: int) -> list[int]:
@@ -30,15 +31,6 @@ def alive(pid: int) -> bool:
         return False
     # a zombie is dead too
     return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-
-
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def get_json(url: str) -> dict:
@@ -56,7 +48,8 @@ def port_is_closed(base: str) -> bool:
 
 
 def test_workers_share_the_port_and_answer_concurrent_searches(demo_index_dir):
-    with server_process(demo_index_dir, "--workers", "2") as (process, base):
+    with served(demo_index_dir, "--workers", "2") as server:
+        process, base = server.process, server.base
         assert wait_for(lambda: len(workers_of(process.pid)) == 2)
         urls = [f"{base}/api/search?q=%E5%9B%BD%E9%99%85&page={1 + i % 3}" for i in range(40)]
         with ThreadPoolExecutor(8) as pool:
@@ -65,7 +58,8 @@ def test_workers_share_the_port_and_answer_concurrent_searches(demo_index_dir):
 
 
 def test_a_worker_that_dies_is_replaced(demo_index_dir):
-    with server_process(demo_index_dir, "--workers", "2") as (process, base):
+    with served(demo_index_dir, "--workers", "2") as server:
+        process, base = server.process, server.base
         assert wait_for(lambda: len(workers_of(process.pid)) == 2)
         victim = workers_of(process.pid)[0]
         os.kill(victim, signal.SIGKILL)
@@ -74,7 +68,8 @@ def test_a_worker_that_dies_is_replaced(demo_index_dir):
 
 
 def test_workers_die_with_a_killed_server(demo_index_dir):
-    with server_process(demo_index_dir, "--workers", "2") as (process, base):
+    with served(demo_index_dir, "--workers", "2") as server:
+        process, base = server.process, server.base
         assert wait_for(lambda: len(workers_of(process.pid)) == 2)
         workers = workers_of(process.pid)
         process.kill()
@@ -84,7 +79,8 @@ def test_workers_die_with_a_killed_server(demo_index_dir):
 
 
 def test_sigterm_stops_the_server_and_its_workers(demo_index_dir):
-    with server_process(demo_index_dir, "--workers", "2") as (process, base):
+    with served(demo_index_dir, "--workers", "2") as server:
+        process, base = server.process, server.base
         assert wait_for(lambda: len(workers_of(process.pid)) == 2)
         workers = workers_of(process.pid)
         process.terminate()
@@ -94,6 +90,7 @@ def test_sigterm_stops_the_server_and_its_workers(demo_index_dir):
 
 
 def test_one_worker_serves_in_the_server_process_itself(demo_index_dir):
-    with server_process(demo_index_dir, "--workers", "1") as (process, base):
+    with served(demo_index_dir, "--workers", "1") as server:
+        process, base = server.process, server.base
         assert get_json(f"{base}/api/stats")["docs"] == 32
         assert workers_of(process.pid) == []

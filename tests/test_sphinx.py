@@ -28,7 +28,7 @@ from search.sphinx.documents import (FIELDS, bigrams, date_cover, date_tokens, d
 from search.sphinx.match import to_match
 from search.sphinx.ranking import Collection, ranked_match, ranker_options
 from search.sphinx.writer import sql_literal
-from tests.conftest import EVAL, require_shared
+from tests.helpers import EVAL, require_shared
 
 TEXT = "國際論壇在港舉行，ＧＤＰ增長５．２％。iPhone 15 發布\u200b會"
 
@@ -282,6 +282,7 @@ def test_cluster_status_of_a_stopped_cluster_fails(tmp_path):
     assert result.exit_code == 1 and "DOWN" in result.output
 
 
+@pytest.mark.slow
 def test_query_on_an_unreachable_cluster_is_a_one_line_error():
     result = CliRunner().invoke(cli, ["query", "国际", "--backend", "sphinx://127.0.0.1:9"])
     assert result.exit_code == 1

@@ -9,33 +9,12 @@ from click.testing import CliRunner
 
 from search import Index, PostUrls, build_index, update_index
 from search.cli import cli
-from tests.conftest import write_post
+from tests.helpers import STORY, write_post, write_story_corpus
 from web import create_app
-
-STORY = ("<p>台风“山竹”今天下午在广东台山海宴镇登陆，登陆时中心附近最大风力十四级。</p>"
-         "<p>受其影响，广东、广西多地停课停工，深圳、珠海等地的机场取消了大部分航班，铁路部门也暂停了部分列车。</p>"
-         "<p>气象部门提醒，台风过境后仍有强降雨，市民应远离海边和低洼地带，注意防范山洪和地质灾害。</p>")
-AFTERMATH = ("<p>台风山竹过境后，深圳全市清理倒伏树木超过两万棵，主干道路已经基本恢复通行。</p>"
-             "<p>环卫工人连夜作业，地铁和公交线路陆续恢复运营，学校将在周三复课。</p>")
-WARNING = ("<p>中央气象台今晨发布台风红色预警，台风山竹预计将于明天在广东沿海登陆。</p>"
-           "<p>沿海渔船已全部回港避风，广东、广西启动防台风一级应急响应。</p>")
-
 
 @pytest.fixture
 def posts(tmp_path: Path) -> Path:
-    """Three copies of one typhoon story (a re-post and an edit), coverage around it, and an older post."""
-    root = tmp_path / "posts"
-    write_post(root, "新华社/landfall.md", title="台风山竹登陆广东", body=STORY, date="2018-09-16", author="新华社")
-    write_post(root, "星岛/landfall.md", title="颱風山竹登陸廣東", author="星島日報", date="2018-09-16 18:00:00",
-               body=STORY.replace("，", " ").replace("广东", "廣東") + "<p>本文來源：星島日報</p>")
-    write_post(root, "羊城晚报/landfall.md", title="山竹登陆 广东多地停课停工", author="羊城晚报", date="2018-09-17",
-               body=STORY + "<p>截至晚上八时，全省已转移群众超过一百万人。</p>")
-    write_post(root, "新华社/aftermath.md", title="台风过后深圳清理倒伏树木", body=AFTERMATH, date="2018-09-18",
-               author="新华社")
-    write_post(root, "新华社/warning.md", title="台风山竹红色预警", body=WARNING, date="2018-09-15", author="新华社")
-    write_post(root, "新华社/last-year.md", title="台风天鸽登陆珠海", date="2017-08-23", author="新华社",
-               body="<p>台风天鸽在广东珠海登陆，珠海、澳门等地学校停课，深圳机场取消航班。</p>")
-    return root
+    return write_story_corpus(tmp_path / "posts")
 
 
 @pytest.fixture

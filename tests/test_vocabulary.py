@@ -6,7 +6,7 @@ import pytest
 
 from search import build_index, storage, update_index
 from search.vocabulary import VOCABULARY, Vocabulary, char_syllables, spell
-from tests.conftest import write_post
+from tests.helpers import write_post
 
 
 @pytest.fixture

@@ -15,7 +15,10 @@ import pytest
 
 from search import Index, build_index, storage
 from search.watching import Watcher, WatchSettings
-from tests.conftest import write_post
+from tests import helpers
+from tests.helpers import write_post
+
+pytestmark = pytest.mark.slow
 
 FAST = WatchSettings(debounce=0.2, settle=0.5, rescan=300, retry=0.5, poll_interval=0.2)
 
@@ -42,11 +45,7 @@ def watching(corpus_dir, index_dir, caplog):
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
+    assert helpers.wait_for(condition, timeout, interval=0.05), "timed out"
 
 
 def titles(index_dir: Path, query: str) -> list[str]:

@@ -5,7 +5,6 @@ The widget itself runs in a real browser in test_browser.py.
 
 from __future__ import annotations
 
-import doctest
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -13,9 +12,9 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-import web.cors
+import web
 from search.cli import cli
-from tests.test_web import _check
+from tests.helpers import check_response
 from web import SECURITY_HEADERS, create_app
 
 BLOG = "https://blog.example.com"
@@ -108,10 +107,6 @@ def test_allowed_origins_come_from_the_environment(monkeypatch, demo_index_dir):
         assert client.get("/api/stats", headers={"Origin": origin}).headers["Access-Control-Allow-Origin"] == origin
 
 
-def test_cors_docstring_examples():
-    assert doctest.testmod(web.cors).failed == 0
-
-
 # --- the widget's files ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("path", "kind"), [("/widget.js", "text/javascript"), ("/widget.css", "text/css")])
@@ -162,9 +157,8 @@ def test_openapi_document_describes_blog_urls(blog_client):
     doc = blog_client.get("/api/openapi.json").get_json()
     components = doc["components"]["schemas"]
     results = blog_client.get("/api/search?q=冬奥会").get_json()
-    _check(components["SearchResults"], results, components)
-    _check(components["Post"], blog_client.get("/api/post/" + quote(results["hits"][0]["path"])).get_json(),
-           components)
+    check_response(doc, components["SearchResults"], results)
+    check_response(doc, components["Post"], blog_client.get("/api/post/" + quote(results["hits"][0]["path"])).get_json())
     assert "url" in components["Hit"]["required"] and "url" in components["Post"]["required"]
 
 

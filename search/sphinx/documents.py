@@ -44,8 +44,8 @@ FIELDS = ("title_words", "body_words", "grams", "title_grams", "chars", "title_c
 ATTRIBUTES = {
     "doc_id": "string", "title": "string", "source": "string", "category": "string", "categories": "string",
     "month": "string", "date": "bigint", "dated": "uint", "date_zoned": "uint", "image": "string",
-    "front_matter": "string", "lang": "string", "content": "string", "story": "bigint", "story_rank": "bigint", "file_size": "bigint",
-    "file_mtime": "bigint", "file_sha1": "string",
+    "front_matter": "string", "lang": "string", "content": "string", "story": "bigint", "story_rank": "bigint",
+    "file_size": "bigint", "file_mtime": "bigint", "file_sha1": "string",
 }
 #: Matches every post (a query made only of exclusions needs something to exclude from).
 ANY = "any"
