@@ -76,7 +76,7 @@ def compare_mix(index_dirs: list[Path], mix_file: Path, work: Path, rounds: int)
             else:
                 for kind, values in latency["ms"].items():
                     timed[i]["ms"].setdefault(kind, []).extend(values)
-                timed[i]["errors"] += latency["errors"]
+                timed[i]["errors"].update(latency["errors"])
     return [_summary(latency, peak) for latency, peak in zip(timed, peaks)]
 
 

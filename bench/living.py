@@ -90,7 +90,7 @@ def main(corpus_spec: Path, base: int, updates: int, per_update: int, every: int
         python -m bench.living --base 2000 --updates 100 --every 25 --out /tmp/living
     """
     if smoke:
-        corpus_spec, base, updates, per_update, every, rounds = demo_corpus(), 12, 10, 2, 5, 1
+        corpus_spec, base, updates, per_update, every, rounds = demo_corpus(), 12, 10, 2, 5, 2
     source = corpus.locate_corpus(corpus_spec)
     posts = corpus.post_paths(source)
     arriving = base + updates * per_update
