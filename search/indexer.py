@@ -359,7 +359,8 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             manifest, fingerprints = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress,
                                                        procs=procs)
             if policy is not None:
-                report.merge = merge_index(str(generation), policy, procs=procs or os.cpu_count() or 1)
+                report.merge = merge_index(str(generation), policy, procs=procs or os.cpu_count() or 1,
+                                           postpone=report.deferred > 0)
             # posts of an index built before fingerprints existed stay unfolded until the next build
             table = _fingerprints(live).replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)],
                                                  fingerprints)

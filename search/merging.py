@@ -123,12 +123,18 @@ class MergeResult:
     deleted_purged: int = 0
 
 
-def merge_index(folder: str, policy: MergePolicy, *, procs: int = 1) -> MergeResult:
-    """Merge the segments of the Whoosh index in ``folder`` that ``policy`` selects (one TOC commit)."""
+def merge_index(folder: str, policy: MergePolicy, *, procs: int = 1, postpone: bool = False) -> MergeResult:
+    """Merge the segments of the Whoosh index in ``folder`` that ``policy`` selects (one TOC commit).
+
+    ``postpone`` (a burst published in parts, more parts to come) merges
+    nothing while the segments stay within the policy's bound: the burst's
+    last part merges them all at once, and until then each part is searchable
+    without waiting for merges its successors would redo.
+    """
     ix = whoosh_index.open_dir(folder)
     segments = index_segments(ix)
     groups = policy.select([SegmentSize(s.doc_count_all(), s.deleted_count()) for s in segments])
-    if not groups:
+    if not groups or postpone and len(segments) <= policy.max_segments():
         return MergeResult(len(segments), len(segments))
     sources = [[(segments[i], live_mask(segments[i])) for i in group] for group in groups]
     return _replace(ix, segments, groups, sources, procs)

@@ -60,7 +60,7 @@ class WatchSettings:
 
     debounce: float = 1.0  # most time changes are gathered for before a batch starts
     settle: float = 0.5  # a post modified more recently waits for the next batch
-    batch_posts: int = 250  # most posts a batch indexes: a burst is published in parts
+    batch_posts: int = 500  # most posts a batch indexes: a burst is published in parts (on every core)
     rescan: float = 300.0  # a batch without events, for events the system dropped
     regroup_idle: float = 2.0  # quiet time after fast batches before the stories are worked out again
     regroup_every: float = 60.0  # ... and at the latest this long after the first fast batch

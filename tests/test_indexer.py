@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from search.merging import MergePolicy
 from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchError,
                     build_index, update_index)
 from search import indexer
@@ -385,6 +386,17 @@ def test_an_update_with_a_limit_leaves_the_rest_for_the_next(corpus_dir, index_d
     assert (first.added, first.deferred, len(_titles(index_dir, "新闻"))) == (3, 2, 3)
     second = update_index(index_dir, limit=3)
     assert (second.added, second.deferred, len(_titles(index_dir, "新闻"))) == (2, 0, 5)
+
+
+def test_a_burst_published_in_parts_merges_after_its_last_part(corpus_dir, index_dir):
+    policy = MergePolicy(factor=2, floor=1)  # any two segments of a size would merge
+    parts = []
+    for i in range(4):
+        write_post(corpus_dir, f"新/{i}.md", title=f"新闻{i}")
+    while not parts or parts[-1].deferred:
+        parts.append(update_index(index_dir, limit=1, policy=policy))
+    assert [p.merge.merges for p in parts] == [0, 0, 0, parts[-1].merge.merges] and parts[-1].merge.merges
+    assert len(_titles(index_dir, "新闻")) == 4
 
 
 @pytest.mark.slow
