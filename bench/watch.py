@@ -130,7 +130,7 @@ class _Finder(threading.Thread):
                 if current == key:
                     continue
                 key = current
-                hits = ix.search(PROBE, per_page=0, snippets=False, facets=False, fold=False).hits
+                hits = ix.search(PROBE, per_page=0, snippets=False, facets=False, fold=False, partial=False).hits
                 for hit in hits:
                     self.seen.setdefault(Path(hit.id).stem, now)
 
