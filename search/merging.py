@@ -12,14 +12,18 @@ does), except that any segment whose deleted posts pass ``deleted_share`` is
 rewritten to purge them.
 
 The bound: at most ``factor - 1`` segments per level, and levels run from
-``floor`` to ``SEGMENT_DOCS / 2`` posts, so with the defaults (3, 30, 30,000:
-levels below 90, 270, 810, 2,430 and 7,290 posts, and up to 15,000) an index holds at
-most ``2 × 6 = 12`` segments below 15,000 posts, plus one segment per 15,000
+``floor`` to ``SEGMENT_DOCS / 2`` posts, so with the defaults (3, 300, 30,000:
+levels below 900, 2,700 and 8,100 posts, and up to 15,000) an index holds at
+most ``2 × 4 = 8`` segments below 15,000 posts, plus one segment per 15,000
 to 30,000 posts (two for a fresh build of 30,000-60,000 posts on two cores).
-A post is merged about ``log₃(15,000 / 30) ≈ 6`` times over its life; a merge
-copies postings instead of analysing posts again, so that costs less than
-indexing the post did, and most updates merge only small segments: merges
-that rewrite thousands of posts are rare.
+As in Lucene's policies, segments below the floor count as if they were of
+its size, so the posts of the last few hundred updates gather in one small
+segment, rewritten every other update (a few hundred posts: tenths of a
+second) instead of a dozen tiny segments that each cost every query a visit
+and the index a term dictionary. Above the floor a post is merged about
+``log₃(15,000 / 300) ≈ 4`` times over its life; a merge copies postings
+instead of analysing posts again, and merges that rewrite thousands of posts
+are rare.
 
 :func:`optimize_segments` merges an index down to the segments a fresh build
 of the same posts would make.
@@ -57,15 +61,15 @@ class MergePolicy:
     """Which segments to merge after an update (see the module docstring)."""
 
     factor: int = 3
-    floor: int = 30
+    floor: int = 300
     max_docs: int = 30000
     deleted_share: float = 0.2
 
     def level(self, live: int) -> int:
         """Return the size level of a segment of ``live`` posts.
 
-        >>> [MergePolicy().level(n) for n in (1, 89, 90, 269, 270, 14999)]
-        [0, 0, 1, 1, 2, 5]
+        >>> [MergePolicy().level(n) for n in (1, 899, 900, 2699, 2700, 14999)]
+        [0, 0, 1, 1, 2, 3]
         """
         return int(math.log(max(live, self.floor) / self.floor, self.factor) + 1e-9)
 
