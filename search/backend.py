@@ -10,19 +10,16 @@ LocalBackend(index_dir=PosixPath('index'))
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import storage
 from .analysis import Segmenter
 from .errors import SearchError
-from .indexer import (DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, ProgressCallback, build_index, optimize_index,
-                      update_index)
 from .permalinks import PostUrls
 from .results import Hit, IndexStats, Post, SearchResults
-from .searcher import Index
+from .storage import DEFAULT_INDEX_DIR
 from .synonyms import Synonyms
+from .writing import BuildReport, OptimizeReport, ProgressCallback
 
 #: How ``--backend`` URLs look (the local index needs no URL).
 BACKEND_URLS = "sphinx://HOST:PORT[,HOST:PORT…][/INDEX]"
@@ -59,34 +56,6 @@ class Backend(Protocol):
     def exists(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class LocalBackend:
-    """The Whoosh index in a directory of generations (see :mod:`search.storage`)."""
-
-    index_dir: Path
-
-    def __str__(self) -> str:
-        return f"{self.index_dir}/"
-
-    def build(self, corpus_dir: Path, *, userdict: str | None = None, segmenter: str = "jieba",
-              procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
-        return build_index(corpus_dir, self.index_dir, userdict=userdict, segmenter=segmenter, procs=procs, wait=wait,
-                           progress=progress)
-
-    def update(self, corpus_dir: Path | None = None, *, procs: int | None = None, wait: bool = False,
-               progress: ProgressCallback | None = None) -> BuildReport:
-        return update_index(self.index_dir, corpus_dir, procs=procs, wait=wait, progress=progress)
-
-    def optimize(self, *, procs: int | None = None, wait: bool = False) -> OptimizeReport:
-        return optimize_index(self.index_dir, procs=procs, wait=wait)
-
-    def open(self, *, post_urls: PostUrls | None = None, synonyms: Synonyms | Path | str | None = None) -> Index:
-        return Index.open(self.index_dir, post_urls=post_urls, synonyms=synonyms)
-
-    def exists(self) -> bool:
-        return (self.index_dir / storage.CURRENT).exists()
-
-
 def open_backend(url: str | None = None, *, index_dir: Path | str = DEFAULT_INDEX_DIR,
                  cluster_file: Path | str | None = None) -> Backend:
     """Return the backend a ``--backend`` URL names; without one, the local index in ``index_dir``.
@@ -94,6 +63,8 @@ def open_backend(url: str | None = None, *, index_dir: Path | str = DEFAULT_INDE
     :raises SearchError: for a URL of no known backend.
     """
     if not url:
+        from .local import LocalBackend
+
         return LocalBackend(Path(index_dir))
     if url.startswith("sphinx://"):
         from .sphinx import SphinxBackend

@@ -25,10 +25,13 @@ from .backend import BACKEND_URLS, Backend, SearchIndex, open_backend
 from .blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
 from .corpus import Problem
 from .errors import SearchError
-from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index
+from .indexer import build_index
 from .permalinks import PostUrls
 from .results import SearchResults
-from .searcher import MAX_PER_PAGE, SORTS, warm_up_segmenter
+from .request import MAX_PER_PAGE, SORTS
+from .searcher import warm_up_segmenter
+from .storage import DEFAULT_INDEX_DIR
+from .writing import BuildReport
 from .sphinx.commands import cluster, cluster_option
 
 EXIT_SKIPPED = 3

@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -30,108 +30,29 @@ from whoosh.searching import Searcher
 
 from . import plan, storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
-from .dates import RECENT_HALF_LIFE_DAYS, read_dates
-from .errors import IndexCorruptError, IndexVersionError, QuerySyntaxError, SearchError
-from .evaluate import Unsupported, column_values, evaluate, preload
-from .facets import FacetTable
-from .highlight import highlight_title, make_snippet
-from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content, unpack_text
 from .corpus import Problem
-from .permalinks import PostUrls, find_unlinked
-from .recall import recall_index
-from .query import Node, has_words, parse_date_range, parse_query, plan_query, to_whoosh
-from .readings import search_as_meant
-from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults, Share
-from .stories import StoryMap
-from .vocabulary import SUGGESTIONS, Vocabulary, suggest
-from .whoosh_internals import index_whoosh_version, is_storage_error
+from .errors import IndexCorruptError, IndexVersionError, SearchError
+from .evaluate import Unsupported, column_values, evaluate, preload
 from .explain import QUERY_HELD, RECENCY
 from .explain import explain as explain_score
+from .facets import FacetTable
 from .fallback import FEW_RESULTS, PARTIAL_LIMIT, coverage, partial_scores, wants_partial
+from .fields import unpack_content, unpack_text
+from .highlight import highlight_title, make_snippet
+from .indexer import read_meta
+from .permalinks import PostUrls, find_unlinked
+from .query import Node, plan_query
+from .ranking import BM25_B, BM25_K1
+from .readings import search_as_meant
+from .recall import recall_index
+from .request import COVERAGE_DAYS, FACETS, Filters, SearchRequest, read_request
+from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults, Share
+from .storage import DEFAULT_INDEX_DIR
+from .stories import StoryMap
 from .synonyms import Synonyms, read_synonyms
-
-SORTS = ("relevance", "newest", "oldest")
-FACETS = ("source", "category", "month")
-#: Most results one page may hold (``per_page=0`` asks for every match; only the CLI's batch mode uses it).
-MAX_PER_PAGE = 100
-#: Related coverage looks this many days either side of the article's date.
-COVERAGE_DAYS = 30
-#: BM25 parameters. News articles repeat their key words: a high K1 lets term
-#: frequency keep counting, and a mild B does not punish long articles much.
-BM25_B = 0.5
-BM25_K1 = 3.5
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Structured filters, the API/CLI equivalent of ``source:``, ``category:`` and ``date:`` in a query."""
-
-    source: str | None = None
-    category: str | None = None
-    date: str | None = None  # same forms as the query's date: value, e.g. "2022-01..2022-03"
-
-    @classmethod
-    def from_mapping(cls, values: dict | None) -> Filters:
-        values = {k: v for k, v in (values or {}).items() if v not in (None, "")}
-        unknown = set(values) - {"source", "category", "date", "author"}
-        if unknown:
-            raise QuerySyntaxError(f"unknown filter {sorted(unknown)[0]!r}; use source, category or date")
-        return cls(source=values.get("source") or values.get("author"), category=values.get("category"),
-                   date=values.get("date"))
-
-    def plan(self) -> plan.Node | None:
-        """Return the backend-neutral plan of these filters (None when there are none)."""
-        parts: list[plan.Node] = []
-        if self.source:
-            parts.append(plan.Key("source", filter_key(self.source)))
-        if self.category:
-            parts.append(plan.Key("category", filter_key(self.category)))
-        if self.date:
-            dates = parse_date_range(self.date)
-            parts.append(plan.Dates(dates.start, dates.end))
-        return plan.AllOf(tuple(parts)) if parts else None
-
-    def query(self) -> wq.Query | None:
-        planned = self.plan()
-        return to_whoosh(planned) if planned is not None else None
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """A search's arguments, checked, and its query read: what every backend starts from."""
-
-    text: str
-    node: Node | None
-    dates: tuple[QueryDate, ...]
-    filters: Filters
-    sort: str
-    half_life_days: float | None
-    now: datetime
-
-
-def read_request(text: str, *, page: int, per_page: int, sort: str, filters: Filters | dict | None,
-                 half_life_days: float | None, now: datetime | date | None, date_parse: bool,
-                 newest: date | None = None) -> SearchRequest:
-    """Return the :class:`SearchRequest` of :meth:`Index.search`'s arguments.
-
-    Date words become filters (a "recent" one blends in recency; a month or
-    day without a year is its latest by ``newest``, the archive's newest
-    post), and a query with nothing to rank by is listed newest first.
-
-    :raises QuerySyntaxError: for a bad query, filter, page or sort.
-    """
-    _check_paging(page, per_page, sort, half_life_days)
-    if not isinstance(filters, Filters):
-        filters = Filters.from_mapping(filters)
-    now = _moment(now)
-    node, dates = parse_query(text), ()
-    if date_parse:
-        node, dates = read_dates(node, now.date(), newest)
-        if not half_life_days and any(d.recent for d in dates):
-            half_life_days = RECENT_HALF_LIFE_DAYS
-    if sort == "relevance" and not has_words(node):
-        sort = "newest"
-    return SearchRequest(text, node, dates, filters, sort, half_life_days, now)
+from .vocabulary import SUGGESTIONS, Vocabulary, suggest
+from .whoosh_internals import index_whoosh_version, is_storage_error
+from .whoosh_query import to_whoosh
 
 
 class RecencyWeighting(scoring.BM25F):
@@ -335,7 +256,7 @@ class Index:
         filters, sort, half_life_days, now = request.filters, request.sort, request.half_life_days, request.now
         planned = plan_query(node, segmenter=self.segmenter, synonyms=self.synonyms)
         with self._reading() as searcher:
-            extra = filters.query()
+            extra = _filter_query(filters)
             q = _filtered(to_whoosh(planned.match), extra)
             if half_life_days:
                 weighting = RecencyWeighting(half_life_days, now, B=BM25_B, K1=BM25_K1)
@@ -372,9 +293,7 @@ class Index:
     def count_tree(self, request: SearchRequest, node: Node | None) -> int:
         """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
         q = to_whoosh(plan.matching(plan_query(node, segmenter=self.segmenter, synonyms=self.synonyms).match))
-        extra = request.filters.query()
-        if extra is not None:
-            q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
+        q = _filtered(q, _filter_query(request.filters))
         with self._reading() as searcher:
             try:
                 return len(evaluate(searcher, q).docnums)
@@ -690,6 +609,12 @@ def _matches(searcher: Searcher, q: wq.Query, memo: dict | None = None) -> tuple
     return found.docnums, found.scores
 
 
+def _filter_query(filters: Filters) -> wq.Query | None:
+    """The Whoosh query of the structured filters (None when there are none)."""
+    planned = filters.plan()
+    return to_whoosh(planned) if planned is not None else None
+
+
 def _filtered(q: wq.Query, extra: wq.Query | None) -> wq.Query:
     """``q`` restricted to the structured filters' matches (which score nothing)."""
     return q if extra is None else wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
@@ -749,26 +674,6 @@ class _MatchRecorder(collectors.WrappingCollector):
     def collect(self, sub_docnum):
         self.docnums.append(self.offset + sub_docnum)
         return self.child.collect(sub_docnum)
-
-
-def _check_paging(page: int, per_page: int, sort: str, half_life_days: float | None) -> None:
-    if not isinstance(page, int) or page < 1:
-        raise QuerySyntaxError(f"page must be a whole number from 1 up, not {page!r}")
-    if not isinstance(per_page, int) or per_page < 0:
-        raise QuerySyntaxError(f"per_page must be a whole number from 0 up, not {per_page!r}")
-    if sort not in SORTS:
-        raise QuerySyntaxError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    if half_life_days is not None and not (half_life_days > 0):
-        raise QuerySyntaxError(f"half_life_days must be a positive number of days, not {half_life_days!r}")
-
-
-def _moment(now: datetime | date | None) -> datetime:
-    """Return ``now`` as an aware UTC datetime (a date: its start; None: the current time)."""
-    if now is None:
-        return datetime.now(UTC)
-    if not isinstance(now, datetime):
-        return datetime(now.year, now.month, now.day, tzinfo=UTC)
-    return now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
 
 
 def _link_fields(stored: dict) -> dict:

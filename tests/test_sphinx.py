@@ -15,10 +15,11 @@ from click.testing import CliRunner
 
 from search import SearchError, plan
 from search.analysis import SECTION_BREAK, word_counts
-from search.backend import LocalBackend, open_backend
+from search.backend import open_backend
+from search.local import LocalBackend
 from search.cli import cli
 from search.query import parse_query, plan_query
-from search.searcher import BM25_B, BM25_K1
+from search.ranking import BM25_B, BM25_K1
 from search.sphinx import ClusterURL, SphinxBackend
 from search.sphinx.cluster import (MAP_FILE, ClusterConfigError, load_map, map_from_dict, plan_cluster, searchd_config,
                                    write_map)

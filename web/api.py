@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
-from search.searcher import COVERAGE_DAYS
+from search.request import COVERAGE_DAYS
 
 from .index import get_index
 from .openapi import MAX_COVERAGE_DAYS, openapi_document

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search.searcher import COVERAGE_DAYS
+from search.request import COVERAGE_DAYS
 
 from .params import MAX_FILTER_CHARS, MAX_PAGE, MAX_PER_PAGE, SORTS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from search import QuerySyntaxError, SearchResults
-from search.searcher import COVERAGE_DAYS
+from search.request import COVERAGE_DAYS
 from search.highlight import highlight_title
 from search.query import compile_query, parse_query
 

@@ -23,7 +23,7 @@ from typing import Self
 import numpy as np
 
 from .. import plan
-from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, word_counts
+from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, fold_sections, word_counts
 from ..errors import IndexNotFoundError, SearchError
 from ..highlight import highlight_title, make_snippet
 from ..corpus import Problem
@@ -33,8 +33,7 @@ from ..readings import search_as_meant
 from ..results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
 from ..facets import DATED, FACET_LIMIT
 from ..fallback import PARTIAL_LIMIT, coverage, partial_scores, wants_partial
-from ..recall import fold_sections
-from ..searcher import COVERAGE_DAYS, FACETS, Filters, SearchRequest, read_request
+from ..request import COVERAGE_DAYS, FACETS, Filters, SearchRequest, read_request
 from ..synonyms import Synonyms, read_synonyms
 from ..vocabulary import SUGGESTIONS
 from .cluster import ClusterMap, map_from_dict, node_status

@@ -38,8 +38,8 @@ from ..analysis import Segmenter
 from ..corpus import read_post
 from ..duplicates import NO_DAY, Fingerprint, FingerprintTable, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
-from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, _diff,
-                       _manifest_entry, _scan, storage_id)
+from ..writing import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, diff_corpus,
+                       manifest_entry, scan_corpus, storage_id)
 from .cluster import ClusterConfigError, ClusterMap
 from .connection import connect, fetch_all
 from .documents import FileStamp, doc_key, document_row
@@ -62,7 +62,7 @@ def build_cluster(corpus_dir: Path, cluster: ClusterMap, *, userdict: str | None
     started = time.perf_counter()
     corpus_dir = Path(corpus_dir).resolve()
     words = Segmenter(segmenter, userdict)
-    paths, problems = _scan(corpus_dir)
+    paths, problems = scan_corpus(corpus_dir)
     report = BuildReport(problems=problems)
     with storage.writer_lock(_state_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
         writer.truncate()
@@ -92,11 +92,11 @@ def update_cluster(cluster: ClusterMap, corpus_dir: Path | None = None, *, procs
                                      "news-search build --corpus DIR --backend URL --cluster FILE")
         words = Segmenter.from_meta(meta)
         corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
-        paths, problems = _scan(corpus_dir)
+        paths, problems = scan_corpus(corpus_dir)
         report = BuildReport(problems=problems)
         old_unindexed = meta.get("unindexed", {})
         old = writer.read_manifest() | old_unindexed
-        manifest, todo, deleted = _diff(corpus_dir, paths, old, report)
+        manifest, todo, deleted = diff_corpus(corpus_dir, paths, old, report)
         report.deleted = len(deleted)
         if not todo and not deleted and str(corpus_dir) == meta.get("corpus"):
             report.total_docs, report.stories = meta.get("docs", 0), meta.get("stories", 0)
@@ -202,7 +202,7 @@ def _analyse(job: tuple[Path, Path, Segmenter]) -> tuple:
     """Read one post; return ``(id, problems, manifest entry, row or None, fingerprint or None)`` (in a worker)."""
     corpus_dir, path, words = job
     result = read_post(corpus_dir, path)
-    entry = _manifest_entry(path, result.sha1)
+    entry = manifest_entry(path, result.sha1)
     row = printed = None
     if result.document is not None:
         row = document_row(result.document, FileStamp(*entry) if entry else None, words)
