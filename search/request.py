@@ -12,22 +12,21 @@ from datetime import UTC, date, datetime
 
 from . import plan
 from .dates import RECENT_HALF_LIFE_DAYS, read_dates
-from .errors import QuerySyntaxError
+from .errors import QuerySyntaxError, shown
 from .fields import filter_key
 from .query import Node, has_words, parse_date_range, parse_query
 from .results import QueryDate
 
-
-SORTS = ("relevance", "newest", "oldest")
-
-
+#: The orders results can be listed in, and what a Chinese interface calls each.
+SORT_LABELS = {"relevance": "相关度", "newest": "最新", "oldest": "最早"}
+SORTS = tuple(SORT_LABELS)
+#: The order asked for when none is: a query with no words to rank by is then listed newest first.
+DEFAULT_SORT = "relevance"
 FACETS = ("source", "category", "month")
-
-
 #: Most results one page may hold (``per_page=0`` asks for every match; only the CLI's batch mode uses it).
 MAX_PER_PAGE = 100
-
-
+#: Most results a page of the web site or its API holds (and the most ``news-search serve --per-page`` sets).
+MAX_SERVED_PER_PAGE = 50
 #: Related coverage looks this many days either side of the article's date.
 COVERAGE_DAYS = 30
 
@@ -46,6 +45,8 @@ class Filters:
         unknown = set(values) - {"source", "category", "date", "author"}
         if unknown:
             raise QuerySyntaxError(f"unknown filter {sorted(unknown)[0]!r}; use source, category or date")
+        if values.get("date"):
+            parse_date_range(values["date"])  # a bad date is reported now, before any search
         return cls(source=values.get("source") or values.get("author"), category=values.get("category"),
                    date=values.get("date"))
 
@@ -73,6 +74,7 @@ class SearchRequest:
     sort: str
     half_life_days: float | None
     now: datetime
+    sorts: tuple[str, ...] = SORTS  # the orders this query can be listed in (no relevance without words)
 
 
 def read_request(text: str, *, page: int, per_page: int, sort: str, filters: Filters | dict | None,
@@ -95,9 +97,10 @@ def read_request(text: str, *, page: int, per_page: int, sort: str, filters: Fil
         node, dates = read_dates(node, now.date(), newest)
         if not half_life_days and any(d.recent for d in dates):
             half_life_days = RECENT_HALF_LIFE_DAYS
-    if sort == "relevance" and not has_words(node):
+    sorts = SORTS if has_words(node) else tuple(s for s in SORTS if s != "relevance")
+    if sort not in sorts:
         sort = "newest"
-    return SearchRequest(text, node, dates, filters, sort, half_life_days, now)
+    return SearchRequest(text, node, dates, filters, sort, half_life_days, now, sorts)
 
 
 def check_paging(page: int, per_page: int, sort: str, half_life_days: float | None) -> None:
@@ -107,7 +110,9 @@ def check_paging(page: int, per_page: int, sort: str, half_life_days: float | No
     if not isinstance(per_page, int) or per_page < 0:
         raise QuerySyntaxError(f"per_page must be a whole number from 0 up, not {per_page!r}")
     if sort not in SORTS:
-        raise QuerySyntaxError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+        named = [f"{name}（{label}）" for name, label in SORT_LABELS.items()]
+        raise QuerySyntaxError(f"sort must be one of {', '.join(SORTS)}, not {shown(sort)}",
+                               zh=f"sort 只能是 {'、'.join(named[:-1])}或 {named[-1]}，收到 {shown(sort)}。")
     if half_life_days is not None and not (half_life_days > 0):
         raise QuerySyntaxError(f"half_life_days must be a positive number of days, not {half_life_days!r}")
 
@@ -119,3 +124,13 @@ def moment(now: datetime | date | None) -> datetime:
     if not isinstance(now, datetime):
         return datetime(now.year, now.month, now.day, tzinfo=UTC)
     return now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def page_bounds(page: int, per_page: int) -> tuple[int, int | None]:
+    """Return the positions ``[first, last)`` of page ``page`` among all results (``per_page=0``: all of them).
+
+    >>> page_bounds(3, 10), page_bounds(1, 0)
+    ((20, 30), (0, None))
+    """
+    first = (page - 1) * per_page if per_page else 0
+    return first, first + per_page if per_page else None
