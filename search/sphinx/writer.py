@@ -36,7 +36,7 @@ import numpy as np
 from .. import storage
 from ..analysis import Segmenter
 from ..corpus import read_post
-from ..duplicates import NO_DAY, Fingerprint, FingerprintTable, find_stories, fingerprint
+from ..duplicates import Fingerprint, FingerprintTable, date_order, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
 from ..writing import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, diff_corpus,
                        manifest_entry, scan_corpus, storage_id)
@@ -157,9 +157,8 @@ def _record_stories(writer: ClusterWriter, table: FingerprintTable) -> int:
     table.save(_fingerprints_file(writer.cluster))
     canonical = find_stories(table)
     rows = np.arange(len(table))
-    days = np.where(table.days == NO_DAY, np.iinfo(np.int32).max, table.days)
     rank = np.empty(len(table), dtype=np.int64)
-    rank[np.lexsort((rows, days))] = rows  # date order, as the local index lists a story's copies
+    rank[date_order(table.days, rows)] = rows  # as the local index lists a story's copies
     copied = np.flatnonzero(canonical != rows)
     members = np.union1d(copied, canonical[copied])
     writer.set_stories({table.ids[i]: (doc_key(table.ids[canonical[i]]), int(rank[i])) for i in members.tolist()})
