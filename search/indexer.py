@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
-import multiprocessing.connection
 import os
-import pickle
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -40,9 +37,10 @@ from . import storage, stories, vocabulary
 from .analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, word_counts
 from .corpus import Document, Problem, read_post
 from .duplicates import Fingerprint, FingerprintTable, fingerprint
-from .errors import IndexCorruptError, IndexWriteError
+from .errors import IndexCorruptError
 from .fields import category_keys, filter_key, pack_content
 from .merging import MergePolicy, merge_index, optimize_segments
+from .processes import in_workers
 from .segments import BulkSegmentWriter, delete_documents
 from .storage import DEFAULT_INDEX_DIR
 from .tokenizers import char_analyzer, word_analyzer
@@ -388,7 +386,8 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
     workers = procs if procs > 1 and len(paths) >= PARALLEL_THRESHOLD else 1
     batches = [paths[i:i + BATCH_POSTS] for i in range(0, len(paths), BATCH_POSTS)]
     segments, fingerprints, done = {}, [], 0
-    for worker, chunk in _run_batches(ix.storage.folder, corpus_dir, batches, workers):
+    shares = [batches[worker::workers] for worker in range(workers)]
+    for worker, chunk in in_workers(functools.partial(_index_batches, ix.storage.folder, corpus_dir), shares):
         if chunk.segment is not None:
             segments.setdefault(worker, []).append(chunk.segment)
         fingerprints.extend(chunk.fingerprints)
@@ -404,69 +403,6 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
             progress(done, len(paths))
     commit_segments(ix, [*keep, *(segment for worker in sorted(segments) for segment in segments[worker])])
     return manifest, fingerprints
-
-
-def _run_batches(folder: str, corpus_dir: Path, batches: list[list[Path]],
-                 workers: int) -> Iterator[tuple[int, _Chunk]]:
-    """Index ``batches`` in ``workers`` processes (here if one), worker ``w`` taking every batch
-    ``w + k * workers``; yield each batch's chunk with the number of the worker that made it.
-
-    Each worker answers on a pipe of its own, whose only writing end it holds:
-    a worker killed half-way through a message then reads as end-of-file here.
-    (A shared ``multiprocessing.Queue`` deadlocks instead: a worker killed while
-    its feeder thread holds the queue's write lock leaves the others waiting for
-    the lock and this process waiting for the rest of the message.)
-    """
-    if workers <= 1:
-        for chunk in _index_batches(folder, corpus_dir, batches):
-            yield 0, chunk
-        return
-    context = multiprocessing.get_context("fork")
-    processes, readers = [], {}
-    try:
-        for worker in range(workers):
-            reader, writer = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(worker, folder, corpus_dir, batches[worker::workers],
-                                                          writer), daemon=True)
-            process.start()
-            writer.close()  # before the next fork, so that the worker holds the only writing end
-            processes.append(process)
-            readers[reader] = process
-        while readers:
-            for reader in multiprocessing.connection.wait(list(readers)):
-                try:
-                    message = reader.recv()
-                except (EOFError, OSError):  # the worker died, perhaps half-way through a message
-                    readers[reader].join()
-                    codes = [process.exitcode for process in processes]
-                    raise IndexWriteError(f"an indexing worker process died (exit codes {codes})") from None
-                if message is None:
-                    del readers[reader]
-                elif isinstance(message, BaseException):
-                    raise message
-                else:
-                    yield message
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-        for reader in readers:
-            reader.close()
-
-
-def _work(worker: int, folder: str, corpus_dir: Path, batches: list[list[Path]], results) -> None:
-    """A worker process: index ``batches``, sending ``(worker, chunk)`` on ``results`` for each, then a None."""
-    try:
-        for chunk in _index_batches(folder, corpus_dir, batches):
-            results.send((worker, chunk))
-    except BaseException as exc:  # the parent re-raises it: as it is if it can travel, else as its message
-        try:
-            pickle.dumps(exc)
-        except Exception:
-            exc = IndexWriteError(f"indexing failed: {type(exc).__name__}: {exc}")
-        results.send(exc)
-    results.send(None)
 
 
 def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]]) -> Iterator[_Chunk]:

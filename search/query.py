@@ -1,4 +1,4 @@
-"""The query language: text a reader types -> syntax tree -> query plan (:mod:`search.plan`) -> Whoosh query.
+"""The query language: text a reader types -> syntax tree -> query plan (:mod:`search.plan`), for any backend.
 
 Syntax (one parser for the web, the CLI and the Python API)::
 
@@ -24,7 +24,9 @@ and a word is also found by its synonyms (:mod:`search.terms`,
 holding only some of its words (:mod:`search.fallback`). Ranking is BM25F
 over jieba words (title boosted), plus constant bonuses when a term or the
 whole query occurs as one contiguous string, when it occurs in the title, and
-when the title holds every word; :mod:`search.explain` names each part.
+when the title holds every word (weights in :mod:`search.ranking`); :mod:`search.explain` names each
+part. The local index runs a plan through :mod:`search.whoosh_query`, a Sphinx cluster through
+:mod:`search.sphinx.match`.
 """
 
 from __future__ import annotations

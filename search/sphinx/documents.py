@@ -201,7 +201,7 @@ def bigrams(folded: str) -> list[str]:
 def gram_stream(value: str) -> list[str]:
     """Return the recall tokens of a field value, :data:`SECTION_GAP` between its sections.
 
-    Sections are folded by :func:`search.recall.fold_sections`, so two bigrams
+    Sections are folded by :func:`search.analysis.fold_sections`, so two bigrams
     are adjacent here exactly when the recall index has them at consecutive
     positions (no bigram spans two sections).
 

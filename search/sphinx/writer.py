@@ -23,7 +23,6 @@ write to start; a node lost halfway leaves its mirrors unequal
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -38,6 +37,7 @@ from ..analysis import Segmenter
 from ..corpus import read_post
 from ..duplicates import Fingerprint, FingerprintTable, date_order, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
+from ..processes import in_workers
 from ..writing import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, diff_corpus,
                        manifest_entry, scan_corpus, storage_id)
 from .cluster import ClusterConfigError, ClusterMap
@@ -193,8 +193,13 @@ def _analysed(jobs: list, words: Segmenter, procs: int | None) -> Iterator[tuple
         yield from map(_analyse, jobs)
         return
     words.warm_up()  # load the segmenter once, before forking, so workers share it
-    with multiprocessing.get_context("fork").Pool(procs) as pool:
-        yield from pool.imap(_analyse, jobs, chunksize=8)
+    for _, analysed in in_workers(_analyse_each, [jobs[worker::procs] for worker in range(procs)]):
+        yield analysed
+
+
+def _analyse_each(jobs: list) -> Iterator[tuple]:
+    """A worker's share of the posts, analysed one by one (see :func:`_analyse`)."""
+    return map(_analyse, jobs)
 
 
 def _analyse(job: tuple[Path, Path, Segmenter]) -> tuple:
