@@ -35,7 +35,7 @@ import numpy as np
 from whoosh import scoring
 
 from search import Index, build_index
-from search import fallback, query, ranking, terms
+from search import fallback, query, ranking, searcher, terms
 from search.synonyms import Synonyms, default_synonyms
 
 from .corpus import REPO
