@@ -35,7 +35,7 @@ import numpy as np
 from whoosh import scoring
 
 from search import Index, build_index
-from search import fallback, query, searcher, terms
+from search import fallback, query, ranking, searcher, terms
 from search.synonyms import Synonyms, default_synonyms
 
 from .corpus import REPO
@@ -222,7 +222,7 @@ def _without_dev_rules() -> Synonyms:
 
 
 def _k1(ix: Index, k1: float):
-    return _weighting(ix, scoring.BM25F(B=searcher.BM25_B, K1=k1))
+    return _weighting(ix, scoring.BM25F(B=ranking.BM25_B, K1=k1))
 
 
 @contextlib.contextmanager
@@ -254,7 +254,7 @@ def _digest_prior(ix: Index, weight: float) -> Iterator[None]:
         def final_scores(self, _searcher, docnums, scores):
             return scores * factor[docnums]
 
-    with _weighting(ix, Prior(B=searcher.BM25_B, K1=searcher.BM25_K1)):
+    with _weighting(ix, Prior(B=ranking.BM25_B, K1=ranking.BM25_K1)):
         yield
 
 
@@ -291,7 +291,7 @@ def _cross_validate(ix: Index, queries: list[dict], grades: dict) -> str:
         best = max(range(len(GRID)), key=lambda i: per_point[i][0][train].mean() + per_point[i][1])
         chosen.append(best)
         held_out[~train] = per_point[best][0][~train]
-    shipped = next(i for i, p in enumerate(GRID) if p == {"K1": searcher.BM25_K1, "SYNONYM_WEIGHT":
+    shipped = next(i for i, p in enumerate(GRID) if p == {"K1": ranking.BM25_K1, "SYNONYM_WEIGHT":
                                                               query.SYNONYM_WEIGHT,
                                                               "TITLE_ALL_BONUS": query.TITLE_ALL_BONUS})
     return "\n".join([

@@ -9,18 +9,29 @@ Library use::
                             filters={"source": "新华快讯", "date": "2022-01..2022-03"})
         for hit in results.hits:
             print(hit.title, hit.date, hit.snippet)
+
+The local index's names (``Index``, ``build_index``...) are imported when first
+used, so the engine-neutral modules and the Sphinx backend (:mod:`search.sphinx`)
+load without Whoosh.
 """
 
-from .analysis import normalise, word_analyzer
+from importlib import import_module
+
+from .analysis import normalise
 from .corpus import Document, Problem, read_post
 from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexVersionError,
                      IndexWriteError, QuerySyntaxError, SearchError, SynonymFileError, WhooshIncompatibleError)
-from .indexer import DEFAULT_INDEX_DIR, BuildReport, OptimizeReport, build_index, optimize_index, update_index
 from .permalinks import PostUrls
 from .query import parse_query
+from .request import Filters
 from .results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, Reading, Rewrite, SearchResults
-from .searcher import Filters, Index
+from .storage import DEFAULT_INDEX_DIR
 from .synonyms import NO_SYNONYMS, Synonyms, default_synonyms
+from .writing import BuildReport, OptimizeReport
+
+#: Names of the local (Whoosh) index, by the module that holds them.
+_LOCAL = {"Index": "searcher", "build_index": "indexer", "optimize_index": "indexer", "update_index": "indexer",
+          "word_analyzer": "tokenizers"}
 
 __all__ = [
     "BuildReport", "Copy", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",
@@ -30,3 +41,15 @@ __all__ = [
     "build_index", "default_synonyms", "normalise",
     "optimize_index", "parse_query", "read_post", "update_index", "word_analyzer",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LOCAL:
+        value = getattr(import_module(f".{_LOCAL[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LOCAL})

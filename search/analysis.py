@@ -9,7 +9,7 @@ exactly like the documents it is matched against.
   :func:`normalise_with_offsets` does the same and remembers, for every folded
   character, which character of the original it came from, so highlights land
   on the original text.
-* :func:`word_analyzer` segments folded text into words with jieba. Positions
+* :func:`search.tokenizers.word_analyzer` segments folded text into words with jieba. Positions
   are word ordinals (not character offsets, the classic ``ChineseAnalyzer``
   mistake that breaks phrase queries) and nothing is stemmed. Words feed BM25
   ranking.
@@ -20,7 +20,7 @@ exactly like the documents it is matched against.
   consecutive positions, which gives "contains" semantics that do not depend on
   how jieba happened to cut the document (it cuts 中亚五国峰会 into
   中亚/五国/峰会, yet a reader searching 国峰 must still find it). Single
-  characters are answered by :func:`char_analyzer`.
+  characters are answered by :func:`search.tokenizers.char_analyzer`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
-
-from whoosh.analysis import Composable, Filter, Token, Tokenizer
 
 from .errors import SearchError
 
@@ -282,88 +280,13 @@ def _userdict_entries(userdict: str | None) -> Iterator[tuple[str, int | None, s
             yield parts[0], freq, tag
 
 
-class JiebaTokenizer(Tokenizer):
-    """Folds text with :func:`normalise` and cuts it into words with jieba.
+def fold_sections(value: str) -> list[str]:
+    """Return the folded, whitespace-free sections of a field value (split at :data:`SECTION_BREAK`).
 
-    ``t.pos`` is the word ordinal, ``t.startchar``/``t.endchar`` are offsets in
-    the original (unfolded) text.
-
-    >>> [t.text for t in JiebaTokenizer()("國際論壇在北京舉行")]
-    ['国际', '论坛', '在', '北京', '举行']
+    >>> fold_sections("國際 論壇\\x1fＢ")
+    ['国际论坛', 'b']
     """
-
-    def __init__(self, segmenter: Segmenter = DEFAULT_SEGMENTER):
-        self.segmenter = segmenter
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.segmenter == self.segmenter
-
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        if chars:
-            folded, origin = normalise_with_offsets(value)
-        else:
-            folded, origin = normalise(value), None
-        for pos, (word, start, end) in enumerate(self.segmenter.tokenize(folded), start_pos):
-            token.text = word
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = word
-            if positions:
-                token.pos = pos
-            if chars:
-                token.startchar = start_char + origin[start]
-                token.endchar = start_char + origin[end - 1] + 1
-            yield token
-
-
-class PunctuationFilter(Filter):
-    """Drops tokens made only of punctuation and symbols: they carry no meaning for ranking.
-
-    >>> [t.text for t in (JiebaTokenizer() | PunctuationFilter())("你好，世界！")]
-    ['你好', '世界']
-    """
-
-    def __call__(self, tokens):
-        for t in tokens:
-            if is_word(t.text):
-                yield t
-
-
-class CharTokenizer(Tokenizer):
-    """Emits every non-whitespace character of folded text: the recall field for one-character queries.
-
-    >>> [t.text for t in CharTokenizer()("國 a")]
-    ['国', 'a']
-    """
-
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        folded, _ = compact(normalise(value.replace(SECTION_BREAK, " ")))
-        for i, ch in enumerate(folded, start_pos):
-            token.text = ch
-            token.boost = 1.0
-            token.stopped = False
-            if positions:
-                token.pos = i
-            yield token
-
-
-def word_analyzer(segmenter: Segmenter = DEFAULT_SEGMENTER) -> Composable:
-    """Return the word analyzer: fold, segment (jieba unless told otherwise), drop punctuation.
-
-    >>> [t.text for t in word_analyzer()("ＧＤＰ增長５．２％")]
-    ['gdp', '增长', '5.2%']
-    """
-    return JiebaTokenizer(segmenter) | PunctuationFilter()
-
-
-def char_analyzer() -> Composable:
-    """Return the single-character recall analyzer."""
-    return CharTokenizer()
+    return ["".join(normalise(section).split()) for section in value.split(SECTION_BREAK)]
 
 
 # --- fast paths for indexing ------------------------------------------------------------------
@@ -372,7 +295,7 @@ def char_analyzer() -> Composable:
 # returns exactly what its analyzer produces (tests/test_analysis.py checks that).
 
 def word_counts(value: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> dict[str, int]:
-    """Return ``{word: frequency}`` as :func:`word_analyzer` would produce for ``value``."""
+    """Return ``{word: frequency}`` as :func:`search.tokenizers.word_analyzer` would produce for ``value``."""
     counts = Counter(segmenter.cut(normalise(value)))  # counted in C; most words repeat
     for word in [w for w in counts if not is_word(w)]:  # whitespace and punctuation
         del counts[word]
@@ -380,5 +303,5 @@ def word_counts(value: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> dict[st
 
 
 def char_counts(value: str) -> dict[str, int]:
-    """Return ``{character: frequency}`` as :class:`CharTokenizer` would produce for ``value``."""
+    """Return ``{character: frequency}`` as :class:`search.tokenizers.CharTokenizer` would produce for ``value``."""
     return Counter("".join(normalise(value.replace(SECTION_BREAK, " ")).split()))

@@ -25,10 +25,13 @@ from .backend import BACKEND_URLS, Backend, SearchIndex, open_backend
 from .blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
 from .corpus import Problem
 from .errors import SearchError
-from .indexer import DEFAULT_INDEX_DIR, BuildReport, build_index
+from .indexer import build_index
 from .permalinks import PostUrls
 from .results import SearchResults
-from .searcher import MAX_PER_PAGE, SORTS, warm_up_segmenter
+from .request import MAX_PER_PAGE, MAX_SERVED_PER_PAGE, SORTS
+from .searcher import warm_up_segmenter
+from .storage import DEFAULT_INDEX_DIR
+from .writing import BuildReport
 from .sphinx.commands import cluster, cluster_option
 
 EXIT_SKIPPED = 3
@@ -489,7 +492,7 @@ def _explained(hit) -> str:
               help="Worker processes (searching is CPU-bound: one per core; each holds its own searcher).")
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Threads per worker (they wait on the network, not on each other's searches).")
-@click.option("--per-page", type=click.IntRange(1, 50), default=None, envvar="NEWS_SEARCH_PER_PAGE",
+@click.option("--per-page", type=click.IntRange(1, MAX_SERVED_PER_PAGE), default=None, envvar="NEWS_SEARCH_PER_PAGE",
               help="Results per page [default: 10].")
 @click.option("--title", default=None, envvar="NEWS_SEARCH_TITLE", help="Site title [default: 新闻搜索].")
 @click.option("--max-query", type=click.IntRange(1, 1000), default=None, envvar="NEWS_SEARCH_MAX_QUERY",

@@ -251,6 +251,16 @@ def _unpack(packed: np.ndarray) -> list[str]:
     return packed.tobytes().decode("utf-8").split("\0") if packed.size else []
 
 
+def date_order(days: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Return the order a story lists its copies in, as indices into ``rows`` (table rows, whose days are
+    ``days``): earliest first, undated last, ties by row. Both indexes rank a story's copies by it.
+
+    >>> date_order(np.array([5, NO_DAY, 3, 5]), np.arange(4)).tolist()
+    [2, 0, 3, 1]
+    """
+    return np.lexsort((rows, np.where(days == NO_DAY, np.iinfo(np.int32).max, days)))
+
+
 def find_stories(table: FingerprintTable) -> np.ndarray:
     """Return, for every row of ``table``, the row of its story's canonical copy (itself if it has no copies)."""
     n = len(table)

@@ -47,3 +47,19 @@ class IndexVersionError(SearchError):
 
 class WhooshIncompatibleError(SearchError):
     """The installed Whoosh lacks an internal news-search relies on (the message names each one)."""
+
+
+#: Longest part of a bad value quoted back in an error message.
+SHOWN_CHARS = 40
+
+
+def shown(value: str) -> str:
+    """Return ``value`` quoted for an error message, cut to :data:`SHOWN_CHARS` characters.
+
+    >>> shown("x" * 50)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'"
+    """
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    quoted = repr(value[:SHOWN_CHARS])
+    return f"{quoted[:-1]}…{quoted[-1]}"

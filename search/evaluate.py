@@ -40,7 +40,7 @@ from whoosh import query as wq
 from whoosh import scoring
 from whoosh.reading import TermNotFound
 
-from .query import Maybe, Without
+from .whoosh_query import Maybe, Without
 from .recall import RecallQuery, average_length, recall_scores
 from .whoosh_internals import (field_b, has_numeric_column, read_field_lengths, read_numeric_column, reader_cache,
                                terminfo_postings)

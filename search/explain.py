@@ -20,7 +20,8 @@ from whoosh import query as wq
 
 from . import plan
 from .evaluate import Unsupported, evaluate
-from .query import SYNONYMS, TITLE_WEIGHT, to_whoosh
+from .ranking import SYNONYMS, TITLE_WEIGHT
+from .whoosh_query import to_whoosh
 from .results import Share
 
 #: Names of the word scores, by field.

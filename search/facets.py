@@ -55,11 +55,19 @@ class FacetTable:
                 pairs = np.unique(found[shared].astype(np.int64) * len(ordinals) + story_of[shared])
                 found = np.concatenate([found[~shared], pairs // len(ordinals)])
             tally = np.bincount(found, minlength=len(labels))
-            present = [i for i in np.flatnonzero(tally) if labels[i]]
-            if name in DATED:
-                present.sort(key=lambda i: labels[i])
-            else:
-                present.sort(key=lambda i: (-tally[i], labels[i]))
-                present = present[:limit] if limit else present
-            out[name] = tuple(FacetCount(str(labels[i]), int(tally[i])) for i in present)
+            out[name] = ordered(name, {str(labels[i]): int(tally[i]) for i in np.flatnonzero(tally) if labels[i]},
+                                limit)
         return out
+
+
+def ordered(name: str, counted: dict[str, int], limit: int | None = FACET_LIMIT) -> tuple[FacetCount, ...]:
+    """Return a facet's counts in the order both indexes list them: months in date order, other values by
+    count (then value), the first ``limit`` of them.
+
+    >>> ordered("source", {"b": 1, "a": 1, "c": 5})
+    (FacetCount(value='c', count=5), FacetCount(value='a', count=1), FacetCount(value='b', count=1))
+    """
+    counts = sorted(counted.items()) if name in DATED else sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+    if name not in DATED and limit:
+        counts = counts[:limit]
+    return tuple(FacetCount(value, count) for value, count in counts)

@@ -22,16 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import multiprocessing
-import multiprocessing.connection
 import os
-import pickle
 import shutil
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -39,31 +34,29 @@ from whoosh import fields, formats
 from whoosh import index as whoosh_index
 
 from . import storage, stories, vocabulary
-from .analysis import (DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_analyzer, char_counts, compact, normalise,
-                       word_analyzer, word_counts)
-from .corpus import Document, Problem, find_posts, is_post_name, read_post
+from .analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, word_counts
+from .corpus import Document, Problem, read_post
 from .duplicates import Fingerprint, FingerprintTable, fingerprint
-from .errors import CorpusError, IndexCorruptError, IndexWriteError
-from .merging import MergePolicy, MergeResult, merge_index, optimize_segments
+from .errors import IndexCorruptError
+from .fields import category_keys, filter_key, pack_content
+from .merging import MergePolicy, merge_index, optimize_segments
+from .processes import in_workers
 from .segments import BulkSegmentWriter, delete_documents
+from .storage import DEFAULT_INDEX_DIR
+from .tokenizers import char_analyzer, word_analyzer
 from .whoosh_internals import check_internals, check_written_by, commit_segments, written_by
+from .writing import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, Scope,
+                      diff_corpus, manifest_entry, scan_corpus, storage_id, storage_ids)
 
-#: Default location of the index, relative to the working directory.
-DEFAULT_INDEX_DIR = Path("index")
-#: Below this many posts a build does not start worker processes.
-PARALLEL_THRESHOLD = 400
 #: Most posts per segment. Each query visits every segment, and each segment repeats the vocabulary
 #: it shares with the others, so fewer, larger segments answer faster from a smaller index; a
 #: segment's postings are grouped in its writer's memory, which is what bounds it.
 SEGMENT_DOCS = 30000
 #: Posts a worker takes at a time: dealt in turn, small batches share the load evenly, and the progress bar moves.
 BATCH_POSTS = 200
-#: Bumped whenever the schema or analysis changes incompatibly.
-SCHEMA_VERSION = 5
 #: Fields of :func:`document_fields` indexed by :mod:`search.recall` rather than by Whoosh.
 RECALL_FIELDS = ("grams", "title_grams")
 
-ProgressCallback = Callable[[int, int], None]
 #: An update works the vocabulary out again once this share of the posts has changed since it last did ...
 VOCABULARY_DRIFT = 0.02
 #: ... or once it is this old (and any post changed).
@@ -140,67 +133,6 @@ def make_schema(segmenter: Segmenter = DEFAULT_SEGMENTER) -> fields.Schema:
     )
 
 
-def pack_content(text: str, html: str) -> bytes:
-    """Compress a post's text and HTML as one stream.
-
-    The HTML repeats the text, so compressed together they take about 0.58x the
-    text's size on news posts, against 1.09x compressed apart. The text comes
-    first and never holds a NUL (the corpus reader drops control characters).
-
-    >>> unpack_content(pack_content("正文", "<p>正文</p>"))
-    ('正文', '<p>正文</p>')
-    """
-    return zlib.compress(f"{text}\0{html}".encode("utf-8"))
-
-
-def unpack_content(blob: bytes) -> tuple[str, str]:
-    """Return ``(text, html)`` packed by :func:`pack_content`."""
-    text, _, html = zlib.decompress(blob).decode("utf-8").partition("\0")
-    return text, html
-
-
-def unpack_text(blob: bytes) -> str:
-    """Return the text packed by :func:`pack_content`, inflating no further than its end (a snippet needs
-    only the text; the HTML after it is usually longer).
-
-    >>> unpack_text(pack_content("正文", "<p>正文</p>"))
-    '正文'
-    """
-    inflate, text = zlib.decompressobj(), bytearray()
-    while blob:
-        start = len(text)
-        text += inflate.decompress(blob, TEXT_STEP)
-        end = text.find(0, start)
-        if end >= 0:
-            return text[:end].decode("utf-8")
-        blob = inflate.unconsumed_tail
-    return (text + inflate.flush()).partition(b"\0")[0].decode("utf-8")
-
-
-#: Bytes inflated at a time while looking for the end of a post's text (most posts' text is shorter).
-TEXT_STEP = 1 << 14
-
-
-def filter_key(value: str) -> str:
-    """Return the form of a source or category name used for exact filters (folded, no spaces).
-
-    >>> filter_key("IT 之家")
-    'it之家'
-    """
-    return compact(normalise(value))[0]
-
-
-def category_keys(categories: Iterable[str]) -> list[str]:
-    """Return filter keys for every level of a category path and every path prefix.
-
-    >>> category_keys(["新媒体", "果壳网"])
-    ['新媒体', '果壳网', '新媒体/果壳网']
-    """
-    levels = [filter_key(c) for c in categories if filter_key(c)]
-    prefixes = ["/".join(levels[:i]) for i in range(2, len(levels) + 1)]
-    return list(dict.fromkeys(levels + prefixes))
-
-
 def document_fields(doc: Document) -> dict:
     """Return the Whoosh field values for ``doc``."""
     values = dict(
@@ -229,50 +161,6 @@ def document_fields(doc: Document) -> dict:
     return values
 
 
-@dataclass
-class BuildReport:
-    """What a build or update did, for the CLI's report and for scripts."""
-
-    indexed: int = 0  # documents written (added + changed on update)
-    added: int = 0
-    changed: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    total_docs: int = 0  # documents in the index afterwards
-    stories: int = 0  # stories with more than one copy, afterwards
-    seconds: float = 0.0
-    problems: list[Problem] = field(default_factory=list)
-    merge: MergeResult | None = None  # what the merge policy did after an update
-    unsettled: int = 0  # posts modified too recently to be read whole, left for the next update
-    deferred: int = 0  # posts past an update's limit, left for the next update
-
-    @property
-    def skipped(self) -> list[Problem]:
-        """Files left out of the index."""
-        return [p for p in self.problems if p.skipped]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        """Files indexed, but read only in part (bad date, broken header, re-encoded)."""
-        return [p for p in self.problems if not p.skipped]
-
-    @property
-    def docs_per_second(self) -> float:
-        return self.indexed / self.seconds if self.seconds else 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "indexed": self.indexed, "added": self.added, "changed": self.changed, "deleted": self.deleted,
-            "unchanged": self.unchanged, "docs": self.total_docs, "stories": self.stories,
-            "seconds": round(self.seconds, 3),
-            "docs_per_s": round(self.docs_per_second, 1),
-            **({"segments": self.merge.segments_after, "merged_segments": self.merge.merges,
-                "merged_docs": self.merge.docs_merged} if self.merge else {}),
-            "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
-            "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings],
-        }
-
-
 def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdict: str | None = None,
                 segmenter: str = "jieba", procs: int | None = None, wait: bool = False,
                 progress: ProgressCallback | None = None) -> BuildReport:
@@ -292,7 +180,7 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
     words = Segmenter(segmenter, str(userdict) if userdict else None)
     words.warm_up()  # fails early if the segmenter is missing; forked workers share what it loaded
     corpus_dir, index_dir = Path(corpus_dir).resolve(), Path(index_dir)
-    paths, problems = _scan(corpus_dir)
+    paths, problems = scan_corpus(corpus_dir)
     report = BuildReport(problems=problems)
     with storage.writer_lock(index_dir, wait=wait):
         storage.remove_stale_generations(index_dir)
@@ -345,10 +233,10 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         Segmenter.from_meta(meta).warm_up()
         corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
         scope = None if only is None else Scope.of(corpus_dir, only)
-        paths, problems = _scan(corpus_dir) if scope is None else scope.scan()
+        paths, problems = scan_corpus(corpus_dir) if scope is None else scope.scan()
         old = storage.read_json(live / storage.MANIFEST)
         report = BuildReport(problems=problems)
-        manifest, todo, deleted = _diff(corpus_dir, paths, old, report, settle=settle, limit=limit, scope=scope)
+        manifest, todo, deleted = diff_corpus(corpus_dir, paths, old, report, settle=settle, limit=limit, scope=scope)
         report.deleted = len(deleted)
         if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")) and (fast or not meta.get("stale")):
             report.total_docs = meta.get("docs", 0)
@@ -368,24 +256,6 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
                     carried_from=live if fast else None, previous=meta)
     report.seconds = time.perf_counter() - started
     return report
-
-
-@dataclass
-class OptimizeReport:
-    """What an optimize did: ``segments`` before and after (None where the backend keeps its own),
-    posts rewritten and deleted posts purged."""
-
-    docs: int
-    segments_before: int | None
-    segments: int | None
-    merged_docs: int
-    deleted_purged: int
-    seconds: float
-
-    def to_dict(self) -> dict:
-        return {"docs": self.docs, "segments_before": self.segments_before, "segments": self.segments,
-                "merged_docs": self.merged_docs, "deleted_purged": self.deleted_purged,
-                "seconds": round(self.seconds, 3)}
 
 
 def optimize_index(index_dir: Path = DEFAULT_INDEX_DIR, *, procs: int | None = None,
@@ -485,135 +355,6 @@ def read_meta(generation: Path, index_dir: Path) -> dict:
     return meta
 
 
-def _scan(corpus_dir: Path) -> tuple[list[Path], list[Problem]]:
-    try:
-        return find_posts(corpus_dir)
-    except OSError as exc:
-        raise CorpusError(f"cannot read corpus {corpus_dir}: {exc.strerror or exc}") from None
-
-
-def _fingerprint(path: Path) -> list:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns, None]
-
-
-def _content_hash(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
-def _diff(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *, settle: float = 0.0,
-          limit: int | None = None, scope: Scope | None = None):
-    """Sort posts into unchanged and to-do (added or changed); list the deleted ids.
-
-    A post modified less than ``settle`` seconds ago may still be being
-    written: it is left as the index holds it (absent, if new), and counted
-    in ``report.unsettled`` for the next update to take; so are posts past
-    ``limit`` (``report.deferred``). With a ``scope``, ``paths`` are the posts
-    found in it, and posts outside it are left as they are.
-    """
-    manifest: dict = {} if scope is None else {k: v for k, v in old.items() if not scope.holds(k)}
-    todo: list[Path] = []
-    settled_before = time.time_ns() - int(settle * 1e9)
-    ids = storage_ids(corpus_dir, paths)
-    for path, doc_id in zip(paths, ids):
-        try:
-            size, mtime, _ = _fingerprint(path)
-        except OSError:
-            todo.append(path)  # read_post reports the error
-            continue
-        before = old.get(doc_id)
-        if before and before[:2] == [size, mtime]:
-            manifest[doc_id] = before
-            report.unchanged += 1
-            continue
-        fresh = bool(settle) and mtime > settled_before
-        if fresh or limit is not None and len(todo) >= limit:
-            report.unsettled += fresh
-            report.deferred += not fresh
-            if before:
-                manifest[doc_id] = before
-            continue
-        if before and before[2] is not None:
-            try:
-                same = _content_hash(path) == before[2]
-            except OSError:
-                same = False
-            if same:
-                manifest[doc_id] = [size, mtime, before[2]]
-                report.unchanged += 1
-                continue
-            report.changed += 1
-        else:
-            report.added += 1
-        todo.append(path)
-    seen = set(ids)
-    deleted = [doc_id for doc_id in old if doc_id not in seen and (scope is None or scope.holds(doc_id))]
-    return manifest, todo, deleted
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Part of a corpus an update looks at: posts (ids) and folders (id prefixes), relative to the corpus."""
-
-    corpus_dir: Path
-    files: frozenset[str]
-    folders: tuple[str, ...]
-
-    @classmethod
-    def of(cls, corpus_dir: Path, paths: Iterable[Path]) -> Scope:
-        """Return the scope of ``paths`` (anywhere; those outside ``corpus_dir`` are ignored)."""
-        files, folders = set(), set()
-        for path in paths:
-            try:
-                rel = Path(path).resolve().relative_to(corpus_dir).as_posix()
-            except ValueError:
-                continue
-            if rel == ".":
-                return cls(corpus_dir, frozenset(), ("",))
-            (folders if Path(path).is_dir() or not is_post_name(Path(path).name) else files).add(rel)
-        return cls(corpus_dir, frozenset(files), tuple(sorted(folders)))
-
-    def holds(self, doc_id: str) -> bool:
-        """Whether the post ``doc_id`` lies in this scope."""
-        return doc_id in self.files or any(not folder or doc_id.startswith(folder + "/") for folder in self.folders)
-
-    def scan(self) -> tuple[list[Path], list[Problem]]:
-        """Return the posts that exist in this scope now, and the places that could not be walked."""
-        posts = [self.corpus_dir / rel for rel in sorted(self.files) if (self.corpus_dir / rel).is_file()]
-        problems: list[Problem] = []
-        for folder in self.folders:
-            if (self.corpus_dir / folder).is_dir():
-                found, trouble = find_posts(self.corpus_dir / folder)
-                posts += found
-                problems += [Problem(f"{folder}/{p.path}" if folder else p.path, p.reason, p.skipped)
-                             for p in trouble]
-        return sorted(set(posts)), problems
-
-
-def storage_id(corpus_dir: Path, path: Path) -> str:
-    """Return the document id of ``path``: its POSIX path relative to ``corpus_dir``."""
-    return path.relative_to(corpus_dir).as_posix()
-
-
-def storage_ids(corpus_dir: Path, paths: list[Path]) -> list[str]:
-    """Return the document ids of ``paths`` (found under ``corpus_dir``), as :func:`storage_id` does.
-
-    The paths of a scan start with the corpus folder's own text, so on a POSIX
-    system the id is the rest of it: at 56,000 posts, 50 ms instead of 1.5 s
-    of ``pathlib``.
-
-    >>> storage_ids(Path("/c"), [Path("/c/科技/a.md"), Path("/c/b.md")])
-    ['科技/a.md', 'b.md']
-    """
-    prefix = f"{corpus_dir}{os.sep}"
-    if os.sep != "/":
-        return [storage_id(corpus_dir, path) for path in paths]
-    texts = [str(path) for path in paths]
-    if all(text.startswith(prefix) for text in texts):
-        return [text[len(prefix):] for text in texts]
-    return [storage_id(corpus_dir, path) for path in paths]
-
-
 # Segments are written as separate files, not Whoosh's compound file: a reader
 # of a compound file maps and copies most of it into memory (about 2x the index
 # size resident), a reader of plain files reads only what a query touches.
@@ -645,7 +386,8 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
     workers = procs if procs > 1 and len(paths) >= PARALLEL_THRESHOLD else 1
     batches = [paths[i:i + BATCH_POSTS] for i in range(0, len(paths), BATCH_POSTS)]
     segments, fingerprints, done = {}, [], 0
-    for worker, chunk in _run_batches(ix.storage.folder, corpus_dir, batches, workers):
+    shares = [batches[worker::workers] for worker in range(workers)]
+    for worker, chunk in in_workers(functools.partial(_index_batches, ix.storage.folder, corpus_dir), shares):
         if chunk.segment is not None:
             segments.setdefault(worker, []).append(chunk.segment)
         fingerprints.extend(chunk.fingerprints)
@@ -663,69 +405,6 @@ def _write_documents(ix, corpus_dir: Path, paths: list[Path], manifest: dict, re
     return manifest, fingerprints
 
 
-def _run_batches(folder: str, corpus_dir: Path, batches: list[list[Path]],
-                 workers: int) -> Iterator[tuple[int, _Chunk]]:
-    """Index ``batches`` in ``workers`` processes (here if one), worker ``w`` taking every batch
-    ``w + k * workers``; yield each batch's chunk with the number of the worker that made it.
-
-    Each worker answers on a pipe of its own, whose only writing end it holds:
-    a worker killed half-way through a message then reads as end-of-file here.
-    (A shared ``multiprocessing.Queue`` deadlocks instead: a worker killed while
-    its feeder thread holds the queue's write lock leaves the others waiting for
-    the lock and this process waiting for the rest of the message.)
-    """
-    if workers <= 1:
-        for chunk in _index_batches(folder, corpus_dir, batches):
-            yield 0, chunk
-        return
-    context = multiprocessing.get_context("fork")
-    processes, readers = [], {}
-    try:
-        for worker in range(workers):
-            reader, writer = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(worker, folder, corpus_dir, batches[worker::workers],
-                                                          writer), daemon=True)
-            process.start()
-            writer.close()  # before the next fork, so that the worker holds the only writing end
-            processes.append(process)
-            readers[reader] = process
-        while readers:
-            for reader in multiprocessing.connection.wait(list(readers)):
-                try:
-                    message = reader.recv()
-                except (EOFError, OSError):  # the worker died, perhaps half-way through a message
-                    readers[reader].join()
-                    codes = [process.exitcode for process in processes]
-                    raise IndexWriteError(f"an indexing worker process died (exit codes {codes})") from None
-                if message is None:
-                    del readers[reader]
-                elif isinstance(message, BaseException):
-                    raise message
-                else:
-                    yield message
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-        for reader in readers:
-            reader.close()
-
-
-def _work(worker: int, folder: str, corpus_dir: Path, batches: list[list[Path]], results) -> None:
-    """A worker process: index ``batches``, sending ``(worker, chunk)`` on ``results`` for each, then a None."""
-    try:
-        for chunk in _index_batches(folder, corpus_dir, batches):
-            results.send((worker, chunk))
-    except BaseException as exc:  # the parent re-raises it: as it is if it can travel, else as its message
-        try:
-            pickle.dumps(exc)
-        except Exception:
-            exc = IndexWriteError(f"indexing failed: {type(exc).__name__}: {exc}")
-        results.send(exc)
-    results.send(None)
-
-
 def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]]) -> Iterator[_Chunk]:
     """Read, analyse and write batches of posts into segments of at most :data:`SEGMENT_DOCS` posts."""
     ix = whoosh_index.open_dir(folder)
@@ -740,7 +419,7 @@ def _index_batches(folder: str, corpus_dir: Path, batches: Iterable[list[Path]])
                 if result.document is not None:
                     writer.add_document(**document_fields(result.document))
                     fingerprints.append(fingerprint(result.document))
-                entries.append((storage_id(corpus_dir, path), result.problems, _manifest_entry(path, result.sha1),
+                entries.append((storage_id(corpus_dir, path), result.problems, manifest_entry(path, result.sha1),
                                 result.document is not None))
             segment = None
             if writer.doc_count() >= SEGMENT_DOCS:
@@ -783,7 +462,7 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
                 report.indexed += 1
             else:
                 writer.delete_by_term("id", doc_id)
-            entry = _manifest_entry(path, result.sha1)
+            entry = manifest_entry(path, result.sha1)
             if entry is None:
                 manifest.pop(doc_id, None)
             else:
@@ -796,18 +475,6 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
             writer.cancel()                   # keep the first error, the generation is deleted anyway
         raise
     return manifest, fingerprints
-
-
-def _manifest_entry(path: Path, sha1: str | None = None) -> list | None:
-    """Return ``[size, mtime_ns, sha1]`` of a post file, or None if it cannot be read.
-
-    ``sha1``: of the bytes just read and indexed, if the caller has it (it need not be read again).
-    """
-    try:
-        size, mtime, _ = _fingerprint(path)
-        return [size, mtime, sha1 or _content_hash(path)]
-    except OSError:
-        return None
 
 
 def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: dict,

@@ -1,7 +1,7 @@
 """The query plan: what a query matches and how its parts score, independent of the index engine.
 
 :func:`search.query.plan_query` turns the syntax tree into these nodes once;
-each backend translates them: :func:`search.query.to_whoosh` into Whoosh
+each backend translates them: :func:`search.whoosh_query.to_whoosh` into Whoosh
 queries, :mod:`search.sphinx.match` into a SphinxQL ``MATCH()`` expression.
 Matching is defined here, so both backends find the same posts; scoring
 (:class:`Weighted`, :class:`Constant`, the optional side of :class:`Maybe`)
@@ -13,7 +13,7 @@ Leaves name index fields by role, not by engine:
   whole post (``grams``: title, source, categories, body) or in the title
   (``title_grams``); one character is looked up in the character field.
 * :class:`Words`: jieba words for ranking (BM25F over title and body).
-* :class:`Key`: an exact source or category key (see :func:`search.indexer.filter_key`).
+* :class:`Key`: an exact source or category key (see :func:`search.fields.filter_key`).
 * :class:`Dates`: published in ``[start, end)``; either end may be open.
 """
 

@@ -1,4 +1,4 @@
-"""The query language: text a reader types -> syntax tree -> query plan (:mod:`search.plan`) -> Whoosh query.
+"""The query language: text a reader types -> syntax tree -> query plan (:mod:`search.plan`), for any backend.
 
 Syntax (one parser for the web, the CLI and the Python API)::
 
@@ -24,7 +24,9 @@ and a word is also found by its synonyms (:mod:`search.terms`,
 holding only some of its words (:mod:`search.fallback`). Ranking is BM25F
 over jieba words (title boosted), plus constant bonuses when a term or the
 whole query occurs as one contiguous string, when it occurs in the title, and
-when the title holds every word; :mod:`search.explain` names each part.
+when the title holds every word (weights in :mod:`search.ranking`); :mod:`search.explain` names each
+part. The local index runs a plan through :mod:`search.whoosh_query`, a Sphinx cluster through
+:mod:`search.sphinx.match`.
 """
 
 from __future__ import annotations
@@ -34,44 +36,19 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from whoosh import query as wq
-from whoosh.matching import AndMaybeMatcher
-from whoosh.matching.mcore import ReadTooFar
-
 from . import plan
 from .analysis import DEFAULT_SEGMENTER, Segmenter, compact, is_cjk, is_word, normalise
 from .errors import QuerySyntaxError
-from .indexer import filter_key
-from .recall import RecallQuery
+from .fields import filter_key
+from .ranking import (ADJACENT_BONUS, PHRASE, RECALL_WEIGHT, SUBSTRING, SYNONYM_WEIGHT, SYNONYMS, TITLE_ALL,
+                      TITLE_ALL_BONUS, TITLE_BONUS, TITLE_MATCH, WHOLE_QUERY, WHOLE_QUERY_BONUS)
 from .synonyms import NO_SYNONYMS, Synonyms
 from .terms import Unit, term_units
-from .whoosh_internals import WithoutMatcher
 
 #: Longest query accepted, in characters.
 MAX_QUERY_CHARS = 1000
 #: Most terms (words, phrases, filters) in one query.
 MAX_TERMS = 40
-
-#: Weight of the title field's own BM25 score. Title words are also indexed in
-#: the body field, so this is an extra on top (tuned on ../shared/eval: the
-#: body-keyword "known item" queries suffer when titles dominate).
-TITLE_WEIGHT = 0.2
-#: Score bonus when a multi-word term occurs contiguously (adjacent and in order).
-ADJACENT_BONUS = 20.0
-#: Score bonus when a term occurs in the title.
-TITLE_BONUS = 1.0
-#: Score bonus when the title holds every required unit of the query (of two characters or more).
-TITLE_ALL_BONUS = 2.0
-#: Score bonus when the whole query occurs contiguously.
-WHOLE_QUERY_BONUS = 3.0
-#: Weight of the recall field's own BM25 score (a tie-breaker next to the word fields).
-RECALL_WEIGHT = 0.05
-#: A synonym's scores, against the word typed: a post saying what the reader typed ranks a little higher.
-SYNONYM_WEIGHT = 0.6
-
-# Names of the ranking features (see search.explain); word scores are named there, by field.
-SUBSTRING, PHRASE, TITLE_MATCH, TITLE_ALL, WHOLE_QUERY, SYNONYMS = (
-    "substring", "phrase", "title match", "title holds the query", "whole query", "synonyms")
 
 FIELD_ALIASES = {"title": "title", "标题": "title", "source": "source", "author": "source",
                  "来源": "source", "作者": "source", "category": "category", "cat": "category",
@@ -354,43 +331,6 @@ def parse_date_range(text: str) -> DateFilter:
     return DateFilter(*parse_date_bound(text))
 
 
-# --- compilation -----------------------------------------------------------------------------
-
-class Without(wq.AndNot):
-    """The matches of ``a`` that do not match ``b``: Whoosh's ``AndNot`` without its first-match bug.
-
-    Whoosh's ``AndNotMatcher`` checks its first match against ``b`` only when
-    ``b``'s first match is the same document, so in each segment the first
-    document of ``a`` was kept even when it matched ``b`` later on
-    (``NOT 游戏 科技`` listed a post about 游戏).
-    """
-
-    def matcher(self, searcher, context=None):
-        return WithoutMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
-
-
-class _MaybeMatcher(AndMaybeMatcher):
-    def skip_to(self, id):
-        if not self.a.is_active():
-            raise ReadTooFar
-        moved = self.a.skip_to(id)
-        if self.a.is_active() and self.b.is_active() and self.b.id() < self.a.id():
-            moved = self.b.skip_to(self.a.id()) or moved
-        return moved
-
-
-class Maybe(wq.AndMaybe):
-    """The matches of ``a``, scored ``a + b`` where ``b`` matches too: Whoosh's ``AndMaybe`` without its skip bug.
-
-    Whoosh's ``AndMaybeMatcher.skip_to(id)`` moves ``b`` to ``id``, not to
-    where ``a`` landed, so inside an intersection (a query of several words)
-    ``b`` could stop short of ``a``'s document and its score was dropped
-    there: a post holding every word lost the bonuses of one of them.
-    """
-
-    matcherclass = _MaybeMatcher
-
-
 def has_words(node: Node | None) -> bool:
     """Return True if ``node`` has a word or phrase to rank by (filters and exclusions score nothing).
 
@@ -402,26 +342,6 @@ def has_words(node: Node | None) -> bool:
     if isinstance(node, And | Or):
         return any(map(has_words, node.children))
     return False
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """A Whoosh query plus what the highlighter needs: folded strings to mark."""
-
-    query: wq.Query
-    highlights: tuple[str, ...]
-    title_highlights: tuple[str, ...]
-
-
-def contains(text: str, field: str = "grams") -> wq.Query:
-    """Return a query matching documents whose recall ``field`` contains folded, compacted ``text``.
-
-    One character in the whole post is looked up in the ``chars`` field, which
-    also ranks it; everything else in the recall index (:mod:`search.recall`).
-    """
-    if len(text) == 1 and field == "grams":
-        return wq.Term("chars", text)
-    return RecallQuery(field, text)
 
 
 def plan_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER,
@@ -442,46 +362,7 @@ def plan_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER,
                      units=tuple(planner.units), relaxed=relaxed if len(planner.units) > 1 else None)
 
 
-def compile_query(node: Node | None, *, segmenter: Segmenter = DEFAULT_SEGMENTER,
-                  synonyms: Synonyms = NO_SYNONYMS) -> Compiled:
-    """Return the Whoosh query for a syntax tree (``None`` matches every document), words cut by ``segmenter``."""
-    planned = plan_query(node, segmenter=segmenter, synonyms=synonyms)
-    return Compiled(to_whoosh(planned.match), planned.highlights, planned.title_highlights)
-
-
-def to_whoosh(node: plan.Node) -> wq.Query:
-    """Return the Whoosh query of a plan node."""
-    if isinstance(node, plan.Contains):
-        return contains(node.text, node.field)
-    if isinstance(node, plan.Words):
-        return wq.Or([wq.Term(f, w, boost=TITLE_WEIGHT if f == "title" else 1.0)
-                      for w in node.words for f in ("title", "body")])
-    if isinstance(node, plan.Key):
-        return wq.Term("source_key" if node.field == "source" else "category_keys", node.key)
-    if isinstance(node, plan.Dates):
-        return wq.DateRange("date", node.start, node.end, endexcl=node.end is not None)
-    if isinstance(node, plan.Everything):
-        return wq.Every()
-    if isinstance(node, plan.Nothing):
-        return wq.NullQuery
-    if isinstance(node, plan.AllOf):
-        return wq.And([to_whoosh(c) for c in node.children])
-    if isinstance(node, plan.AnyOf):
-        return wq.Or([to_whoosh(c) for c in node.children])
-    if isinstance(node, plan.Excluding):
-        return Without(to_whoosh(node.include), to_whoosh(node.exclude))
-    if isinstance(node, plan.Weighted):
-        q = to_whoosh(node.child)
-        q.boost = node.weight
-        return q
-    if isinstance(node, plan.Constant):
-        return wq.ConstantScoreQuery(to_whoosh(node.child), node.score)
-    if isinstance(node, plan.Maybe):
-        return Maybe(to_whoosh(node.required), to_whoosh(node.optional))
-    if isinstance(node, plan.Feature):
-        return to_whoosh(node.child)
-    raise TypeError(f"not a plan node: {node!r}")
-
+# --- planning ----------------------------------------------------------------------------------
 
 @dataclass
 class _TermParts:

@@ -88,14 +88,15 @@ class TreeSearcher(Protocol):
     segmenter: Segmenter
 
     def search_tree(self, request, node: Node | None, dates: tuple[QueryDate, ...], *, page: int, per_page: int,
-                    snippets: bool, facets: bool, fold: bool) -> SearchResults: ...
+                    snippets: bool, facets: bool, fold: bool, partial: bool = True,
+                    explain: bool = False) -> SearchResults: ...
 
     def count_tree(self, request, node: Node | None) -> int: ...
 
 
 def search_as_meant(backend: TreeSearcher, request, *, vocabulary: Vocabulary | None, as_typed: bool,
                     started: float, **page) -> SearchResults:
-    """Search ``request`` (a :class:`~search.searcher.SearchRequest`) as typed and, if that finds very
+    """Search ``request`` (a :class:`~search.request.SearchRequest`) as typed and, if that finds very
     little, as the reader may have meant it; return the results shown, timed from ``started``
     (a :func:`time.perf_counter` reading)."""
     results = backend.search_tree(request, request.node, request.dates, **page)

@@ -48,7 +48,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.matching import ListMatcher, NullMatcher
 
-from .analysis import SECTION_BREAK, normalise
+from .analysis import fold_sections
 from .whoosh_internals import DamagedFileError, reader_cache
 
 #: File name extension of a segment's recall index.
@@ -58,15 +58,6 @@ _SHIFT = np.uint64(21)
 _BUCKETS = 1 << 10  # values of a code's high bits (codes have 42)
 _ALIGN = 8
 _MAX_POSITION = (1 << 32) - 1  # global positions are built as uint32
-
-
-def fold_sections(value: str) -> list[str]:
-    """Return the folded, whitespace-free sections of a field value (split at :data:`SECTION_BREAK`).
-
-    >>> fold_sections("國際 論壇\\x1fＢ")
-    ['国际论坛', 'b']
-    """
-    return ["".join(normalise(section).split()) for section in value.split(SECTION_BREAK)]
 
 
 def bigram_codes(text: str) -> np.ndarray:

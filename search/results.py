@@ -196,6 +196,8 @@ class SearchResults:
     reading: Reading | None = None  # the reading searched instead of the typed query (None: as typed)
     offered: tuple[Reading, ...] = ()  # other readings: the typed query when ``reading`` is set, and 您是不是要找
     partial: int = 0  # results (of total) that hold only some of the words, listed after the others
+    #: The orders this query can be listed in (``search.request.SORTS`` less relevance for a query with no words).
+    sorts: tuple[str, ...] = ("relevance", "newest", "oldest")
 
     @property
     def exact(self) -> int:

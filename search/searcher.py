@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 import warnings
 import weakref
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -30,108 +29,28 @@ from whoosh.searching import Searcher
 
 from . import plan, storage
 from .analysis import DEFAULT_SEGMENTER, Segmenter
-from .dates import RECENT_HALF_LIFE_DAYS, read_dates
-from .errors import IndexCorruptError, IndexVersionError, QuerySyntaxError, SearchError
-from .evaluate import Unsupported, column_values, evaluate, preload
-from .facets import FacetTable
-from .highlight import highlight_title, make_snippet
-from .indexer import DEFAULT_INDEX_DIR, filter_key, read_meta, unpack_content, unpack_text
+from .backend import KEY_TERMS, IndexBase, StoredPost, by_date, similar_text
 from .corpus import Problem
-from .permalinks import PostUrls, find_unlinked
-from .recall import recall_index
-from .query import Node, has_words, parse_date_range, parse_query, plan_query, to_whoosh
-from .readings import search_as_meant
-from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults, Share
-from .stories import StoryMap
-from .vocabulary import SUGGESTIONS, Vocabulary, suggest
-from .whoosh_internals import index_whoosh_version, is_storage_error
+from .errors import IndexCorruptError, IndexVersionError, SearchError
+from .evaluate import Unsupported, column_values, evaluate, preload
 from .explain import QUERY_HELD, RECENCY
 from .explain import explain as explain_score
+from .facets import FacetTable
 from .fallback import FEW_RESULTS, PARTIAL_LIMIT, coverage, partial_scores, wants_partial
+from .fields import unpack_content, unpack_text
+from .indexer import read_meta
+from .permalinks import PostUrls, find_unlinked
+from .query import Node, plan_query
+from .ranking import BM25_B, BM25_K1
+from .recall import recall_index
+from .request import COVERAGE_DAYS, FACETS, Filters, SearchRequest, page_bounds
+from .results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults, Share
+from .storage import DEFAULT_INDEX_DIR
+from .stories import StoryMap
 from .synonyms import Synonyms, read_synonyms
-
-SORTS = ("relevance", "newest", "oldest")
-FACETS = ("source", "category", "month")
-#: Most results one page may hold (``per_page=0`` asks for every match; only the CLI's batch mode uses it).
-MAX_PER_PAGE = 100
-#: Related coverage looks this many days either side of the article's date.
-COVERAGE_DAYS = 30
-#: BM25 parameters. News articles repeat their key words: a high K1 lets term
-#: frequency keep counting, and a mild B does not punish long articles much.
-BM25_B = 0.5
-BM25_K1 = 3.5
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Structured filters, the API/CLI equivalent of ``source:``, ``category:`` and ``date:`` in a query."""
-
-    source: str | None = None
-    category: str | None = None
-    date: str | None = None  # same forms as the query's date: value, e.g. "2022-01..2022-03"
-
-    @classmethod
-    def from_mapping(cls, values: dict | None) -> Filters:
-        values = {k: v for k, v in (values or {}).items() if v not in (None, "")}
-        unknown = set(values) - {"source", "category", "date", "author"}
-        if unknown:
-            raise QuerySyntaxError(f"unknown filter {sorted(unknown)[0]!r}; use source, category or date")
-        return cls(source=values.get("source") or values.get("author"), category=values.get("category"),
-                   date=values.get("date"))
-
-    def plan(self) -> plan.Node | None:
-        """Return the backend-neutral plan of these filters (None when there are none)."""
-        parts: list[plan.Node] = []
-        if self.source:
-            parts.append(plan.Key("source", filter_key(self.source)))
-        if self.category:
-            parts.append(plan.Key("category", filter_key(self.category)))
-        if self.date:
-            dates = parse_date_range(self.date)
-            parts.append(plan.Dates(dates.start, dates.end))
-        return plan.AllOf(tuple(parts)) if parts else None
-
-    def query(self) -> wq.Query | None:
-        planned = self.plan()
-        return to_whoosh(planned) if planned is not None else None
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """A search's arguments, checked, and its query read: what every backend starts from."""
-
-    text: str
-    node: Node | None
-    dates: tuple[QueryDate, ...]
-    filters: Filters
-    sort: str
-    half_life_days: float | None
-    now: datetime
-
-
-def read_request(text: str, *, page: int, per_page: int, sort: str, filters: Filters | dict | None,
-                 half_life_days: float | None, now: datetime | date | None, date_parse: bool,
-                 newest: date | None = None) -> SearchRequest:
-    """Return the :class:`SearchRequest` of :meth:`Index.search`'s arguments.
-
-    Date words become filters (a "recent" one blends in recency; a month or
-    day without a year is its latest by ``newest``, the archive's newest
-    post), and a query with nothing to rank by is listed newest first.
-
-    :raises QuerySyntaxError: for a bad query, filter, page or sort.
-    """
-    _check_paging(page, per_page, sort, half_life_days)
-    if not isinstance(filters, Filters):
-        filters = Filters.from_mapping(filters)
-    now = _moment(now)
-    node, dates = parse_query(text), ()
-    if date_parse:
-        node, dates = read_dates(node, now.date(), newest)
-        if not half_life_days and any(d.recent for d in dates):
-            half_life_days = RECENT_HALF_LIFE_DAYS
-    if sort == "relevance" and not has_words(node):
-        sort = "newest"
-    return SearchRequest(text, node, dates, filters, sort, half_life_days, now)
+from .vocabulary import SUGGESTIONS, Vocabulary, suggest
+from .whoosh_internals import index_whoosh_version, is_storage_error
+from .whoosh_query import to_whoosh
 
 
 class RecencyWeighting(scoring.BM25F):
@@ -160,7 +79,7 @@ class RecencyWeighting(scoring.BM25F):
         return scores * factor
 
 
-class Index:
+class Index(IndexBase):
     """A search index on disk, opened for reading.
 
     >>> ix = Index.open("index")                       # doctest: +SKIP
@@ -276,56 +195,9 @@ class Index:
 
     # --- searching ---------------------------------------------------------------------------
 
-    def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
-               filters: Filters | dict | None = None, half_life_days: float | None = None,
-               now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
-               facets: bool = True, fold: bool = True, as_typed: bool = False, partial: bool = True,
-               explain: bool = False) -> SearchResults:
-        """Return one page of results for ``text`` in the query language (see :mod:`search.query`).
-
-        ``sort`` is ``relevance`` (default), ``newest`` or ``oldest``; a
-        query with no words to rank by (``去年``, ``source:新华社``) is listed
-        newest first. ``half_life_days`` blends recency into relevance (a post
-        that old scores half). ``per_page=0`` returns every match on one page.
-
-        Date words in Chinese (``去年``, ``2022年3月``, ``近三天``) become date
-        filters, listed in ``SearchResults.dates``; ``date_parse=False``
-        searches them as text (see :mod:`search.dates`). ``now`` is the
-        moment relative dates and ages count from (default: the current
-        time; a date means its start, UTC).
-
-        A query that finds nothing or very little is read as the reader may
-        have meant it (pinyin, typos, date words as text; see
-        :mod:`search.readings`): the reading searched instead is
-        ``SearchResults.reading``, others are ``SearchResults.offered``.
-        ``as_typed=True`` searches exactly what was typed.
-
-        ``fold`` shows each story once, by its best-ranked matching copy and in
-        that copy's place, with the story's other copies in ``Hit.copies``;
-        totals, pages and facets then count stories (``counts == "stories"``).
-        The best-ranked copy, not the canonical one, represents the story: it is
-        the post the query asked for (on the dev set, showing the canonical copy
-        lowered known-item MRR@10 from 0.951 to 0.941), and under a date sort its
-        date is the one that places the story.
-
-        When fewer than ten results hold every required word, the best posts
-        holding some of them follow, marked ``Hit.partial`` (see
-        :mod:`search.fallback`); ``partial=False`` lists only full matches.
-
-        ``explain`` gives every hit its score feature by feature
-        (``Hit.explanation``, see :mod:`search.explain`); it costs a search per
-        feature.
-
-        :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
-        """
-        started = time.perf_counter()
+    def _search_state(self) -> tuple[date | None, Vocabulary | None]:
         with self._lock:  # as of the last refresh: search_tree switches to a new generation if there is one
-            newest, vocabulary = self._newest, self._vocabulary
-        request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
-                               half_life_days=half_life_days, now=now, date_parse=date_parse, newest=newest)
-        return search_as_meant(self, request, vocabulary=vocabulary, as_typed=as_typed, started=started, page=page,
-                               per_page=per_page, snippets=snippets, facets=facets, fold=fold, partial=partial,
-                               explain=explain)
+            return self._newest, self._vocabulary
 
     def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
                     per_page: int, snippets: bool, facets: bool, fold: bool, partial: bool = True,
@@ -335,7 +207,7 @@ class Index:
         filters, sort, half_life_days, now = request.filters, request.sort, request.half_life_days, request.now
         planned = plan_query(node, segmenter=self.segmenter, synonyms=self.synonyms)
         with self._reading() as searcher:
-            extra = filters.query()
+            extra = _filter_query(filters)
             q = _filtered(to_whoosh(planned.match), extra)
             if half_life_days:
                 weighting = RecencyWeighting(half_life_days, now, B=BM25_B, K1=BM25_K1)
@@ -354,8 +226,7 @@ class Index:
                 partly = self._partial(searcher, planned, extra, ranked if stories else matched, stories, sort,
                                        memo)
                 ranked, keys = np.concatenate([ranked, partly.docnums]), np.concatenate([keys, partly.keys])
-            first = (page - 1) * per_page if per_page else 0
-            last = first + per_page if per_page else None
+            first, last = page_bounds(page, per_page)
             hits = tuple(self._hit(searcher, docnum, score, planned, snippets, with_copies=stories is not None,
                                    missing=partly.missing.get(docnum),
                                    explanation=self._explain(searcher, planned, filters, docnum, partly)
@@ -367,14 +238,13 @@ class Index:
         return SearchResults(query=request.text, total=full + len(partly.docnums), page=page,
                              per_page=per_page, sort=sort, hits=hits, facets=facet_counts,
                              total_posts=len(matched) + len(partly.docnums),
-                             counts="stories" if stories else "posts", dates=dates, partial=len(partly.docnums))
+                             counts="stories" if stories else "posts", dates=dates, partial=len(partly.docnums),
+                             sorts=request.sorts)
 
     def count_tree(self, request: SearchRequest, node: Node | None) -> int:
         """Return how many posts the syntax tree ``node`` matches under ``request``'s filters."""
         q = to_whoosh(plan.matching(plan_query(node, segmenter=self.segmenter, synonyms=self.synonyms).match))
-        extra = request.filters.query()
-        if extra is not None:
-            q = wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
+        q = _filtered(q, _filter_query(request.filters))
         with self._reading() as searcher:
             try:
                 return len(evaluate(searcher, q).docnums)
@@ -436,36 +306,17 @@ class Index:
              explanation: tuple[Share, ...] = ()) -> Hit:
         stored = searcher.stored_fields(docnum)
         text = unpack_text(stored["content"]) if snippets else ""
-        return Hit(
-            id=stored["id"],
-            title=stored["title"],
-            title_html=highlight_title(stored["title"], planned.title_highlights),
-            source=stored.get("source", ""),
-            categories=tuple(stored.get("categories") or ()),
-            date=_aware(stored.get("date")),
-            image=stored.get("image"),
-            score=float(score or 0.0),
-            snippet=make_snippet(text, planned.highlights) if snippets else "",
-            url=self._url(stored),
-            copies=self._copies(searcher, docnum) if with_copies else (),
-            lang=stored.get("lang"),
-            partial=missing is not None,
-            missing=missing or (),
-            explanation=explanation,
-        )
+        return self._make_hit(_stored_post(stored), float(score or 0.0), text, planned.highlights,
+                              planned.title_highlights, snippets=snippets,
+                              copies=self._copies(searcher, docnum) if with_copies else (), missing=missing,
+                              explanation=explanation)
 
     def _copies(self, searcher: Searcher, docnum: int) -> tuple[Copy, ...]:
         """Return the other copies of ``docnum``'s story, earliest first."""
         if self._stories is None:
             return ()
-        copies = []
-        for other in self._stories.members(docnum):
-            if other != docnum:
-                stored = searcher.stored_fields(other)
-                copies.append(Copy(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
-                                   date=_aware(stored.get("date")), url=self._url(stored),
-                                   lang=stored.get("lang")))
-        return tuple(copies)
+        return tuple(self._make_copy(_stored_post(searcher.stored_fields(other)))
+                     for other in self._stories.members(docnum) if other != docnum)
 
     # --- single posts ------------------------------------------------------------------------
 
@@ -478,16 +329,7 @@ class Index:
             stored = searcher.stored_fields(docnum)
             copies = self._copies(searcher, docnum)
         text, html = unpack_content(stored["content"])
-        return Post(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
-                    categories=tuple(stored.get("categories") or ()), date=_aware(stored.get("date")),
-                    image=stored.get("image"), text=text, html=html, url=self._url(stored),
-                    copies=copies, lang=stored.get("lang"))
-
-    def _url(self, stored: dict) -> str | None:
-        """Return the post's URL on the blog (None without blog settings)."""
-        if self.post_urls is None:
-            return None
-        return self.post_urls.url(**_link_fields(stored))
+        return self._make_post(_stored_post(stored), text, html, copies)
 
     def unlinked(self) -> list[Problem]:
         """Return the posts that get no URL on the blog, each with the reason (Hexo writes no page for
@@ -495,7 +337,7 @@ class Index:
         if self.post_urls is None:
             return []
         with self._reading() as searcher:
-            posts = [_link_fields(stored) for stored in searcher.all_stored_fields()]
+            posts = [_stored_post(stored).link_fields() for stored in searcher.all_stored_fields()]
         return find_unlinked(self.post_urls, posts)
 
     def more_like(self, doc_id: str, *, limit: int = 5) -> list[Hit]:
@@ -505,8 +347,7 @@ class Index:
             return []
         with self._reading() as searcher:
             docnum = searcher.document_number(id=doc_id)
-            text = f"{post.title} {post.title} {post.text[:4000]}"
-            results = searcher.more_like(docnum, "body", text=text, top=limit, numterms=12)
+            results = searcher.more_like(docnum, "body", text=similar_text(post), top=limit, numterms=KEY_TERMS)
             planned = plan_query(None)
             return [self._hit(searcher, docnum, score, planned, True) for score, docnum in results.top_n]
 
@@ -525,8 +366,8 @@ class Index:
             window = wq.DateRange("date", middle - span, middle + span)
         with self._reading() as searcher:
             docnum = searcher.document_number(id=doc_id)
-            text = f"{post.title} {post.title} {post.text[:4000]}"
-            results = searcher.more_like(docnum, "body", text=text, top=None, numterms=12, filter=window)
+            results = searcher.more_like(docnum, "body", text=similar_text(post), top=None, numterms=KEY_TERMS,
+                                         filter=window)
             scores = {d: score for score, d in results.top_n}
             own = set(self._stories.members(docnum)) if self._stories else {docnum}
             ranked = [d for _, d in results.top_n if d not in own]
@@ -535,7 +376,7 @@ class Index:
             planned = plan_query(None)
             hits = [self._hit(searcher, d, scores[d], planned, True, with_copies=self._stories is not None)
                     for d in ranked[:limit]]
-        return sorted(hits, key=lambda h: (h.date is None, h.date or datetime.min.replace(tzinfo=timezone.utc)))
+        return by_date(hits)
 
     # --- statistics --------------------------------------------------------------------------
 
@@ -690,6 +531,12 @@ def _matches(searcher: Searcher, q: wq.Query, memo: dict | None = None) -> tuple
     return found.docnums, found.scores
 
 
+def _filter_query(filters: Filters) -> wq.Query | None:
+    """The Whoosh query of the structured filters (None when there are none)."""
+    planned = filters.plan()
+    return to_whoosh(planned) if planned is not None else None
+
+
 def _filtered(q: wq.Query, extra: wq.Query | None) -> wq.Query:
     """``q`` restricted to the structured filters' matches (which score nothing)."""
     return q if extra is None else wq.And([q, wq.ConstantScoreQuery(extra, 0.0)])
@@ -751,31 +598,12 @@ class _MatchRecorder(collectors.WrappingCollector):
         return self.child.collect(sub_docnum)
 
 
-def _check_paging(page: int, per_page: int, sort: str, half_life_days: float | None) -> None:
-    if not isinstance(page, int) or page < 1:
-        raise QuerySyntaxError(f"page must be a whole number from 1 up, not {page!r}")
-    if not isinstance(per_page, int) or per_page < 0:
-        raise QuerySyntaxError(f"per_page must be a whole number from 0 up, not {per_page!r}")
-    if sort not in SORTS:
-        raise QuerySyntaxError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    if half_life_days is not None and not (half_life_days > 0):
-        raise QuerySyntaxError(f"half_life_days must be a positive number of days, not {half_life_days!r}")
-
-
-def _moment(now: datetime | date | None) -> datetime:
-    """Return ``now`` as an aware UTC datetime (a date: its start; None: the current time)."""
-    if now is None:
-        return datetime.now(UTC)
-    if not isinstance(now, datetime):
-        return datetime(now.year, now.month, now.day, tzinfo=UTC)
-    return now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-
-
-def _link_fields(stored: dict) -> dict:
-    """Return what a post's blog URL is made of (:meth:`PostUrls.link`'s arguments) from its stored fields."""
-    return {"doc_id": stored["id"], "title": stored["title"], "categories": stored.get("categories") or (),
-            "date": _aware(stored.get("date")), "date_zoned": bool(stored.get("date_zoned")),
-            "front_matter": stored.get("front_matter")}
+def _stored_post(stored: dict) -> StoredPost:
+    """Return a post's stored fields as Whoosh gives them back (naive UTC dates) as a :class:`StoredPost`."""
+    return StoredPost(id=stored["id"], title=stored["title"], source=stored.get("source", ""),
+                      categories=tuple(stored.get("categories") or ()), date=_aware(stored.get("date")),
+                      image=stored.get("image"), lang=stored.get("lang"), date_zoned=bool(stored.get("date_zoned")),
+                      front_matter=stored.get("front_matter"))
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -29,6 +29,8 @@ from pathlib import Path
 from .errors import IndexBusyError, IndexNotFoundError, IndexWriteError
 from .processes import die_with_parent
 
+#: Default location of the local index, relative to the working directory.
+DEFAULT_INDEX_DIR = Path("index")
 CURRENT = "CURRENT"
 LOCK = ".lock"
 META = "meta.json"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .duplicates import NO_DAY, FingerprintTable, find_stories
+from .duplicates import FingerprintTable, date_order, find_stories
 from .segments import segment_ids
 
 FINGERPRINTS = "fingerprints.npz"
@@ -44,8 +44,7 @@ def write_stories(generation: Path, reader, table: FingerprintTable) -> int:
         row_docnum = np.full(len(table), -1, dtype=np.int32)
         row_docnum[rows] = docnums
         canonical[docnums] = row_docnum[canonical_rows[rows]]
-        days = np.where(table.days[rows] == NO_DAY, np.iinfo(np.int32).max, table.days[rows])
-        position[docnums[np.lexsort((rows, days))]] = np.arange(len(rows), dtype=np.int32)
+        position[docnums[date_order(table.days[rows], rows)]] = np.arange(len(rows), dtype=np.int32)
     _save(generation, canonical, position)
     has_copies = canonical != np.arange(total)
     return int(np.unique(canonical[has_copies]).size)

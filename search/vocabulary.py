@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import compact, is_cjk, normalise
-from .whoosh_internals import document_frequencies
 
 VOCABULARY = "vocabulary.npz"
 #: A word found only in bodies is kept when at least this many posts hold it.
@@ -88,6 +87,8 @@ def write_vocabulary(generation: Path, reader) -> int:
     already worked out for the generation this one was cloned from (an
     update) is reused, so only new words are looked up.
     """
+    from .whoosh_internals import document_frequencies  # the write path's: reading a vocabulary needs no Whoosh
+
     titles: Counter[str] = Counter()
     posts: Counter[str] = Counter()
     for segment, _ in reader.leaf_readers():

@@ -44,7 +44,8 @@ from pathlib import Path
 from . import storage
 from .corpus import is_hidden, is_post_name
 from .errors import IndexBusyError, IndexWriteError, SearchError
-from .indexer import BuildReport, read_meta, update_index
+from .indexer import read_meta, update_index
+from .writing import BuildReport
 
 log = logging.getLogger("news_search.watch")
 logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every set of changes at INFO

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.analysis import (ENGINES, CharTokenizer, JiebaTokenizer, Segmenter, compact, nfkc, normalise,
-                             normalise_with_offsets, word_analyzer)
+from search.analysis import ENGINES, Segmenter, compact, nfkc, normalise, normalise_with_offsets
+from search.tokenizers import CharTokenizer, JiebaTokenizer, word_analyzer
 
 
 def test_normalise_folds_traditional_to_simplified():

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from search import Index, build_index
 from search.dates import read_date, read_dates
-from search.query import And, DateFilter, Not, Or, Term, compile_query, parse_query
+from search.query import And, DateFilter, Not, Or, Term, parse_query
+from search.whoosh_query import compile_query
 from search.results import QueryDate
 from tests.helpers import write_post
 

@@ -19,7 +19,8 @@ from search import evaluate as evaluate_module
 from search import searcher as searcher_module
 from search.evaluate import Unsupported, evaluate
 from search.whoosh_internals import read_postings
-from search.query import compile_query, parse_query
+from search.query import parse_query
+from search.whoosh_query import compile_query
 from tests.helpers import EVAL, require_shared, write_post
 
 NOW = datetime(2022, 10, 1)

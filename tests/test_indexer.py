@@ -16,7 +16,7 @@ from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError
                     build_index, update_index)
 from search import indexer
 from search.corpus import read_post
-from search.indexer import SCHEMA_VERSION
+from search.writing import SCHEMA_VERSION
 from search.storage import writer_lock
 from tests.helpers import write_post
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -14,15 +16,15 @@ import pytest
 from click.testing import CliRunner
 
 from search import SearchError, plan
-from search.analysis import SECTION_BREAK, word_counts
-from search.backend import LocalBackend, open_backend
+from search.analysis import SECTION_BREAK, fold_sections, word_counts
+from search.backend import open_backend
+from search.local import LocalBackend
 from search.cli import cli
 from search.query import parse_query, plan_query
-from search.searcher import BM25_B, BM25_K1
+from search.ranking import BM25_B, BM25_K1
 from search.sphinx import ClusterURL, SphinxBackend
 from search.sphinx.cluster import (MAP_FILE, ClusterConfigError, load_map, map_from_dict, plan_cluster, searchd_config,
                                    write_map)
-from search.recall import fold_sections
 from search.sphinx.documents import (FIELDS, bigrams, date_cover, date_tokens, doc_key, document_row, encode,
                                      gram_stream, unpack_row_content, word_token, words)
 from search.sphinx.match import to_match
@@ -31,6 +33,38 @@ from search.sphinx.writer import sql_literal
 from tests.helpers import EVAL, require_shared
 
 TEXT = "國際論壇在港舉行，ＧＤＰ增長５．２％。iPhone 15 發布\u200b會"
+
+
+# --- without Whoosh ----------------------------------------------------------------------------
+
+#: Run with Whoosh made unimportable: the Sphinx backend loads, and a search request is read and planned.
+WITHOUT_WHOOSH = """
+import sys
+sys.modules["whoosh"] = None  # any `import whoosh...` now raises ImportError
+from search import Filters, SearchResults
+from search.request import read_request
+from search.query import plan_query
+import search.sphinx, search.sphinx.searcher, search.sphinx.writer
+from search.sphinx.match import to_match
+from search.sphinx.ranking import ranked_match
+request = read_request("芯片 去年", page=1, per_page=10, sort="relevance", filters={"source": "IT之家"},
+                       half_life_days=None, now=None, date_parse=True)
+planned = plan_query(request.node)
+print(request.sort, request.filters.source, len(request.dates), bool(to_match(planned.match)),
+      bool(ranked_match(planned.match)), any(name.startswith("whoosh") and sys.modules[name] for name in sys.modules))
+"""
+
+
+def test_sphinx_backend_imports_and_plans_without_whoosh():
+    done = subprocess.run([sys.executable, "-c", WITHOUT_WHOOSH], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["relevance", "IT之家", "1", "True", "True", "False"]
+
+
+def test_the_local_index_needs_whoosh():
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.modules['whoosh'] = None; from search import Index"],
+                          capture_output=True, text=True, timeout=120)
+    assert "ImportError" in done.stderr or "ModuleNotFoundError" in done.stderr
 
 
 # --- tokens ----------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from datetime import date
 
 from flask import Flask
 
+from search.request import MAX_SERVED_PER_PAGE
+
 from . import api, cors, errors, feeds, index, pages, templating, widget
 
 #: Environment variable -> (config key, type); a list is written separated by spaces or commas.
@@ -71,8 +73,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(_from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
-    if not 1 <= int(app.config["PER_PAGE"]) <= 50:
-        raise ValueError(f"PER_PAGE must be from 1 to 50, not {app.config['PER_PAGE']!r}")
+    if not 1 <= int(app.config["PER_PAGE"]) <= MAX_SERVED_PER_PAGE:
+        raise ValueError(f"PER_PAGE must be from 1 to {MAX_SERVED_PER_PAGE}, not {app.config['PER_PAGE']!r}")
     app.config["TODAY"] = _day(app.config["TODAY"])
     app.json.ensure_ascii = False
 

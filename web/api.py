@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
-from search.searcher import COVERAGE_DAYS
+from search.errors import shown
+from search.request import COVERAGE_DAYS
 
 from .index import get_index
 from .openapi import MAX_COVERAGE_DAYS, openapi_document
 from .pages import is_safe_id, results_context, run_search, search_params
-from .params import ParamError, shown
+from .params import ParamError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 FORMATS = ("json", "html")

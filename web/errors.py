@@ -56,7 +56,7 @@ def _bad_request(exc: ParamError):
 
 
 def _bad_query(exc: QuerySyntaxError):
-    return error_response(400, f"无法理解这个查询：{exc.zh or exc}")
+    return error_response(400, exc.zh or str(exc))
 
 
 def _index_unavailable(exc: Exception):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from search.searcher import COVERAGE_DAYS
+from search.request import COVERAGE_DAYS, MAX_SERVED_PER_PAGE, SORTS
 
-from .params import MAX_FILTER_CHARS, MAX_PAGE, MAX_PER_PAGE, SORTS
+from .params import MAX_FILTER_CHARS, MAX_PAGE
 
 #: Widest related-coverage window /api/related accepts, in days either side.
 MAX_COVERAGE_DAYS = 3660
@@ -132,7 +132,7 @@ def _param(name: str, schema: dict, description: str) -> dict:
 SEARCH_PARAMETERS = [
     _param("q", STRING, "Query: words (AND), \"phrase\", -word, A OR B, (…), title:, source:, category:, date:."),
     _param("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "Page number."),
-    _param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10},
+    _param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_SERVED_PER_PAGE, "default": 10},
            "Hits per page."),
     _param("sort", {"type": "string", "enum": list(SORTS)},
            "Default relevance; newest when q has no words to rank by (empty, only filters or a date)."),

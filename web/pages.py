@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from search import QuerySyntaxError, SearchResults
-from search.searcher import COVERAGE_DAYS
+from search import SearchResults
 from search.highlight import highlight_title
-from search.query import compile_query, parse_query
+from search.request import COVERAGE_DAYS, DEFAULT_SORT, SORT_LABELS
 
 from .index import get_index
 from .params import SearchParams, parse_search_args
@@ -34,7 +33,7 @@ def search_params() -> SearchParams:
 
 def run_search(params: SearchParams) -> SearchResults:
     """Return the results for ``params`` from the shared index."""
-    return get_index().search(params.q, page=params.page, per_page=params.per_page, sort=params.sort,
+    return get_index().search(params.q, page=params.page, per_page=params.per_page, sort=params.sort or DEFAULT_SORT,
                               filters=params.filters(), date_parse=params.date_parse, fold=params.fold,
                               as_typed=params.as_typed, partial=params.partial, now=current_app.config["TODAY"])
 
@@ -42,7 +41,7 @@ def run_search(params: SearchParams) -> SearchResults:
 def results_context(params: SearchParams, results: SearchResults) -> dict:
     """Return what ``_results.html`` needs (the page and the API's ``format=html`` share it)."""
     return {"params": params, "results": results, "timeline": make_timeline(results.facets.get("month", ())),
-            "words": params.q.split()}
+            "words": params.q.split(), "sort_labels": SORT_LABELS}
 
 
 @bp.get("/")
@@ -64,7 +63,7 @@ def post(doc_id: str):
     if not is_safe_id(doc_id) or (article := get_index().get(doc_id)) is None:
         abort(404)
     q = request.args.get("q", "")[:int(current_app.config["MAX_QUERY_CHARS"])]
-    highlights = query_highlights(q)
+    highlights = get_index().highlights(q)
     return render_template("post.html", post=article, q=q, params=SearchParams(q=q),
                            title_html=highlight_title(article.title, highlights),
                            body=clean_html(article.html, highlights, lang=article.lang),
@@ -77,13 +76,3 @@ def is_safe_id(doc_id: str) -> bool:
     parts = doc_id.split("/")
     return bool(doc_id) and not doc_id.startswith("/") and "\\" not in doc_id and "\x00" not in doc_id \
         and ".." not in parts and "." not in parts
-
-
-def query_highlights(q: str) -> tuple[str, ...]:
-    """Return the folded strings to mark for query ``q`` (none if it cannot be parsed)."""
-    try:
-        index = get_index()
-        return compile_query(parse_query(q), segmenter=index.segmenter, synonyms=index.synonyms).highlights \
-            if q.strip() else ()
-    except QuerySyntaxError:
-        return ()

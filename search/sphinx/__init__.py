@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..indexer import BuildReport, OptimizeReport, ProgressCallback
+from ..writing import BuildReport, OptimizeReport, ProgressCallback
 from ..permalinks import PostUrls
 from ..synonyms import Synonyms
 from .cluster import ClusterConfigError, ClusterMap, load_map

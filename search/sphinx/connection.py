@@ -75,9 +75,10 @@ class ClusterURL:
 
 @dataclass(frozen=True)
 class Result:
-    """The rows of one ``SELECT`` and its ``SHOW META`` (``total_found``, keyword statistics, warnings)."""
+    """The rows of one ``SELECT``, each ``{column or alias: value}``, and its ``SHOW META`` (``total_found``,
+    keyword statistics, warnings)."""
 
-    rows: list[tuple]
+    rows: list[dict]
     meta: dict[str, str]
 
     @property
@@ -111,9 +112,10 @@ def require_pymysql():
     return pymysql
 
 
-def fetch_all(connection, sql: str, args: Sequence | None = None) -> list[list[tuple]]:
-    """Run ``sql`` (one statement or a ``;``-separated batch) and return every result set's rows."""
-    with connection.cursor() as cursor:
+def fetch_all(connection, sql: str, args: Sequence | None = None, *, by_name: bool = False) -> list[list]:
+    """Run ``sql`` (one statement or a ``;``-separated batch) and return every result set's rows: tuples, or
+    with ``by_name`` dicts ``{column or alias: value}``."""
+    with connection.cursor(require_pymysql().cursors.DictCursor if by_name else None) as cursor:
         cursor.execute(sql, args)
         sets = [list(cursor.fetchall())]
         while cursor.nextset():
@@ -164,7 +166,7 @@ class QueryNodes:
                 problem = str(exc)
                 continue
             try:
-                sets = fetch_all(connection, sql, args)
+                sets = fetch_all(connection, sql, args, by_name=True)
             except Exception as exc:  # PyMySQL raises several types for one failure
                 connection.close()
                 problem = _describe(exc)
@@ -175,7 +177,8 @@ class QueryNodes:
                     continue
                 raise SearchError(f"searchd at {self.addresses[0]} rejected a query: {problem}") from exc
             self._release(connection)
-            results = [Result(rows, {str(k): str(v) for k, v in meta}) for rows, meta in zip(sets[::2], sets[1::2])]
+            results = [Result(rows, {str(row["Variable_name"]): str(row["Value"]) for row in meta})
+                       for rows, meta in zip(sets[::2], sets[1::2])]
             warnings = [r.meta["warning"] for r in results if r.meta.get("warning")]
             if not warnings:
                 return results

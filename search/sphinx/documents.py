@@ -34,10 +34,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, is_word, normalise
+from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, fold_sections, is_word, normalise
 from ..corpus import Document
-from ..indexer import category_keys, filter_key, pack_content, unpack_content
-from ..recall import fold_sections
+from ..fields import category_keys, filter_key, pack_content, unpack_content
 
 FIELDS = ("title_words", "body_words", "grams", "title_grams", "chars", "title_chars", "keys")
 #: Attribute name -> Sphinx type (``rt_attr_<type>``).
@@ -202,7 +201,7 @@ def bigrams(folded: str) -> list[str]:
 def gram_stream(value: str) -> list[str]:
     """Return the recall tokens of a field value, :data:`SECTION_GAP` between its sections.
 
-    Sections are folded by :func:`search.recall.fold_sections`, so two bigrams
+    Sections are folded by :func:`search.analysis.fold_sections`, so two bigrams
     are adjacent here exactly when the recall index has them at consecutive
     positions (no bigram spans two sections).
 

@@ -33,8 +33,7 @@ import math
 from dataclasses import dataclass
 
 from .. import plan
-from ..query import TITLE_WEIGHT
-from ..searcher import BM25_B, BM25_K1
+from ..ranking import BM25_B, BM25_K1, TITLE_WEIGHT
 from .documents import FIELDS, bigrams
 from .match import to_match
 

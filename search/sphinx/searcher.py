@@ -23,20 +23,18 @@ from typing import Self
 import numpy as np
 
 from .. import plan
-from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, word_counts
-from ..errors import IndexNotFoundError, SearchError
-from ..highlight import highlight_title, make_snippet
+from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, fold_sections, word_counts
+from ..backend import KEY_TERMS, IndexBase, StoredPost, by_date, similar_text
 from ..corpus import Problem
+from ..errors import IndexNotFoundError
+from ..facets import ordered
+from ..fallback import PARTIAL_LIMIT, coverage, partial_scores, wants_partial
 from ..permalinks import PostUrls, find_unlinked
 from ..query import Node, plan_query
-from ..readings import search_as_meant
-from ..results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, SearchResults
-from ..facets import DATED, FACET_LIMIT
-from ..fallback import PARTIAL_LIMIT, coverage, partial_scores, wants_partial
-from ..recall import fold_sections
-from ..searcher import COVERAGE_DAYS, FACETS, Filters, SearchRequest, read_request
+from ..request import COVERAGE_DAYS, FACETS, SearchRequest, page_bounds
+from ..results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
 from ..synonyms import Synonyms, read_synonyms
-from ..vocabulary import SUGGESTIONS
+from ..vocabulary import SUGGESTIONS, Vocabulary
 from .cluster import ClusterMap, map_from_dict, node_status
 from .connection import ClusterURL, QueryNodes, Result
 from .documents import doc_key, unpack_row_content, word_token
@@ -47,16 +45,11 @@ from .ranking import SCALE, Collection, ranked_match, ranker_options
 REFRESH_SECONDS = 5.0
 #: Distinct facet values one query can count exactly (searchd keeps this many groups per shard).
 FACET_GROUPS = 10_000
-#: Key terms of a post looked up for related posts (as Whoosh's ``more_like``).
-KEY_TERMS = 12
-#: Characters of a post's text its related posts are chosen from (as the local index).
-RELATED_TEXT_CHARS = 4000
 #: Most distinct words of that text whose statistics are looked up.
 RELATED_CANDIDATES = 500
 #: Most posts related-coverage ranks (the local index ranks every post with a key term).
 COVERAGE_CANDIDATES = 1000
 _POST = "id, doc_id, title, source, categories, date, dated, date_zoned, front_matter, image, story, lang"
-_COLUMNS = _POST.split(", ")
 #: Posts searchd ranks for the partial matches (the best :data:`search.fallback.PARTIAL_LIMIT` are listed).
 PARTIAL_CANDIDATES = 2 * PARTIAL_LIMIT
 #: A post's story: the canonical copy's id, or its own id when it has no copies.
@@ -64,12 +57,23 @@ _STORY = "IF(story = 0, id, story)"
 _EARLIEST = int(datetime(1000, 1, 1, tzinfo=UTC).timestamp())  # as the local index's stats
 
 
-class SphinxIndex:
+class SphinxIndex(IndexBase):
     """A search index on a Sphinx cluster.
 
     >>> ix = SphinxIndex.open(ClusterURL.parse("sphinx://127.0.0.1:9306"))   # doctest: +SKIP
     >>> ix.search("冬奥", sort="newest").total                                # doctest: +SKIP
+
+    Queries are read as for the local index, except that the cluster keeps no
+    vocabulary: pinyin and typos are not read (``SearchResults.reading`` is
+    only ever the date words searched as text), and :meth:`suggest` suggests
+    nothing. Ranking follows the local index as far as searchd's ranker
+    reaches (see :mod:`.ranking`); scores cannot be explained feature by
+    feature here. Searches raise :class:`ClusterUnavailableError` if the
+    cluster cannot answer completely.
     """
+
+    cannot_explain = ("explaining scores needs the local index (searchd ranks with one expression); "
+                      "run the query without --backend, on an index built with news-search build")
 
     def __init__(self, url: ClusterURL, *, post_urls: PostUrls | None = None,
                  synonyms: Synonyms | Path | str | None = None):
@@ -103,13 +107,16 @@ class SphinxIndex:
         """Re-read what the last build or update recorded; return True if it changed."""
         meta_result, counts = self._nodes.select([
             f"SELECT data FROM {self.url.index}_meta WHERE id = 1",
-            f"SELECT COUNT(*), SUM(title_words_len), SUM(body_words_len) FROM {self.url.index}",
+            f"SELECT COUNT(*) AS docs, SUM(title_words_len) AS title_length, SUM(body_words_len) AS body_length "
+            f"FROM {self.url.index}",
         ])
         if not meta_result.rows:
             raise IndexNotFoundError(f"the cluster at {self.url} holds no index; build one with: "
                                      f"news-search build --corpus DIR --backend {self.url} --cluster FILE")
-        meta = json.loads(meta_result.rows[0][0])
-        docs, title_length, body_length = (int(v or 0) for v in (counts.rows[0] if counts.rows else (0, 0, 0)))
+        meta = json.loads(meta_result.rows[0]["data"])
+        totals = counts.rows[0] if counts.rows else {}
+        docs, title_length, body_length = (int(totals.get(name) or 0)
+                                           for name in ("docs", "title_length", "body_length"))
         shards = len(meta.get("topology", {}).get("shards", ())) or 1
         with self._lock:
             changed = meta != self._meta or docs != self._docs
@@ -141,34 +148,9 @@ class SphinxIndex:
 
     # --- searching ---------------------------------------------------------------------------
 
-    def search(self, text: str, *, page: int = 1, per_page: int = 10, sort: str = "relevance",
-               filters: Filters | dict | None = None, half_life_days: float | None = None,
-               now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
-               facets: bool = True, fold: bool = True, as_typed: bool = False, partial: bool = True,
-               explain: bool = False) -> SearchResults:
-        """Return one page of results for ``text``, as :meth:`search.Index.search` does.
-
-        Queries are read as for the local index, except that the cluster keeps
-        no vocabulary: pinyin and typos are not read (``SearchResults.reading``
-        is only ever the date words searched as text), and :meth:`suggest`
-        suggests nothing. Ranking follows the local index as far as searchd's
-        ranker reaches (see :mod:`.ranking`); scores cannot be explained
-        feature by feature here.
-
-        :raises QuerySyntaxError: for a bad query, filter, page or sort.
-        :raises ClusterUnavailableError: if the cluster cannot answer completely.
-        :raises SearchError: if ``explain`` is asked for.
-        """
-        if explain:
-            raise SearchError("explaining scores needs the local index (searchd ranks with one expression); "
-                              "run the query without --backend, on an index built with news-search build")
-        started = time.perf_counter()
+    def _search_state(self) -> tuple[date | None, Vocabulary | None]:
         last = self.stats().last_date
-        request = read_request(text, page=page, per_page=per_page, sort=sort, filters=filters,
-                               half_life_days=half_life_days, now=now, date_parse=date_parse,
-                               newest=last.date() if last else None)
-        return search_as_meant(self, request, vocabulary=None, as_typed=as_typed, started=started, page=page,
-                               per_page=per_page, snippets=snippets, facets=facets, fold=fold, partial=partial)
+        return (last.date() if last else None), None
 
     def suggest(self, prefix: str, *, limit: int = SUGGESTIONS) -> list[str]:
         """Return no completions: the cluster keeps no vocabulary (see :meth:`search`)."""
@@ -191,9 +173,11 @@ class SphinxIndex:
         return result.total_found
 
     def search_tree(self, request: SearchRequest, node: Node | None, dates: tuple[QueryDate, ...], *, page: int,
-                    per_page: int, snippets: bool, facets: bool, fold: bool, partial: bool = True) -> SearchResults:
+                    per_page: int, snippets: bool, facets: bool, fold: bool, partial: bool = True,
+                    explain: bool = False) -> SearchResults:
         """Return one page of results for the syntax tree ``node`` under ``request``'s filters and sort (and,
-        with ``partial``, the partial matches that follow too few full ones)."""
+        with ``partial``, the partial matches that follow too few full ones); ``explain`` is never asked here
+        (see :attr:`cannot_explain`)."""
         meta, collection = self._current()
         planned, node = self._matching(request, node)
         match, ranked = to_match(node), ranked_match(node)
@@ -205,7 +189,7 @@ class SphinxIndex:
                     f"{request.half_life_days * 86400.0:.1f}), 0.5)")
         order = {"relevance": "score DESC", "newest": "date DESC", "oldest": "date ASC"}[request.sort]
         grouping = f"GROUP BY story_key WITHIN GROUP ORDER BY {order} " if folding else ""
-        first = (page - 1) * per_page
+        first, _ = page_bounds(page, per_page)
 
         def page_of(count: int) -> str:
             return (f"SELECT {_POST}, {'content, ' if snippets else ''}{_STORY} AS story_key, {rank} AS score "
@@ -228,30 +212,28 @@ class SphinxIndex:
             total = copied.stories(results[-1].total_found)
         if not per_page and len(rows) < total:  # posts were added since the last refresh
             rows = self._nodes.select([page_of(total)], [ranked])[0].rows
-        partly: list[tuple[tuple, tuple[str, ...]]] = []
+        partly: list[tuple[dict, tuple[str, ...]]] = []
         if partial and planned.relaxed is not None and wants_partial(total):
             partly = self._partial(planned, request.filters.plan(), collection, rank, order, folding, match)
             start = max(0, first - total)
             shown = partly[start:start + per_page - len(rows)] if per_page else partly
-            if not snippets:  # partial rows always carry the text (coverage is read from it): drop it
-                shown = [((*row[:len(_COLUMNS)], *row[len(_COLUMNS) + 1:]), missing) for row, missing in shown]
             rows = [*rows, *(row for row, _ in shown)]
-        missing = {row[0]: lacks for row, lacks in partly}
+        missing = {row["id"]: lacks for row, lacks in partly}
         copies = self._copies([_Row(row) for row in rows]) if folding else {}
-        hits = tuple(self._hit(row, planned.highlights, planned.title_highlights, snippets, copies.get(row[0], ()),
-                               missing.get(row[0]))
+        hits = tuple(self._hit(row, planned.highlights, planned.title_highlights, snippets, copies.get(row["id"], ()),
+                               missing.get(row["id"]))
                      for row in rows)
-        counted = {name: copied.facet(i, _counts(result))
+        counted = {name: copied.facet(name, _counts(result, name))
                    for i, (name, result) in enumerate(zip(FACETS, results[1:1 + len(FACETS)] if facets else ()))}
         posts = results[-1].total_found if folding else total
         return SearchResults(
             query=request.text, total=total + len(partly), page=page, per_page=per_page, sort=request.sort,
-            hits=hits, facets={name: _ordered(name, counts) for name, counts in counted.items()},
+            hits=hits, facets={name: ordered(name, counts) for name, counts in counted.items()},
             total_posts=posts + len(partly), counts="stories" if folding else "posts", dates=dates,
-            partial=len(partly))
+            partial=len(partly), sorts=request.sorts)
 
     def _partial(self, planned: plan.Plan, filtered: plan.Node | None, collection: Collection, rank: str,
-                 order: str, folding: bool, match: str) -> list[tuple[tuple, tuple[str, ...]]]:
+                 order: str, folding: bool, match: str) -> list[tuple[dict, tuple[str, ...]]]:
         """Return the best partial matches (see :mod:`search.fallback`) as ``(row, units it lacks)``, best first.
 
         As on the local index: posts (one per story when folded) holding some
@@ -271,35 +253,26 @@ class SphinxIndex:
             *(f"SELECT id FROM {self.url.index} WHERE MATCH(%s) LIMIT 1 OPTION ranker=none" for _ in planned.units)]
         full, found, *units = self._nodes.select(
             statements, [match, ranked_match(node), *(to_match(u.match) for u in planned.units)])
-        left_out = {int(key) for row in full.rows for key in row}  # the full matches' ids and stories
-        rows = [row for row in found.rows if int(row[0]) not in left_out and int(row[-2]) not in left_out]
+        left_out = {int(row[key]) for row in full.rows for key in ("id", "story_key")}  # full matches, their stories
+        rows = [row for row in found.rows if int(row["id"]) not in left_out and int(row["story_key"]) not in left_out]
         if not rows:
             return []
         held = np.array([[any(t in folded for t in unit.texts) for unit in planned.units]
                          for folded in map(_folded, rows)])
         if order.startswith("score"):
             covered = coverage(held, np.array([u.total_found for u in units]), self._docs)
-            weighted = partial_scores(covered, np.array([float(row[-1]) for row in rows]))
-            ranking = np.lexsort((np.array([int(row[0]) for row in rows]), -weighted))
-            rows = [(*rows[i][:-1], weighted[i]) for i in ranking]
+            weighted = partial_scores(covered, np.array([float(row["score"]) for row in rows]))
+            ranking = np.lexsort((np.array([int(row["id"]) for row in rows]), -weighted))
+            rows = [{**rows[i], "score": weighted[i]} for i in ranking]
             held = held[ranking]
         return [(row, plan.Unit.missing(planned.units, has.tolist()))
                 for row, has in zip(rows[:PARTIAL_LIMIT], held[:PARTIAL_LIMIT])]
 
-    def _hit(self, row: tuple, highlights: tuple[str, ...], title_highlights: tuple[str, ...], snippets: bool,
+    def _hit(self, row: dict, highlights: tuple[str, ...], title_highlights: tuple[str, ...], snippets: bool,
              copies: tuple[Copy, ...] = (), missing: tuple[str, ...] | None = None) -> Hit:
-        post = _Row(row)
-        text = unpack_row_content(row[len(_COLUMNS)])[0] if snippets else ""
-        return Hit(id=post.doc_id, title=post.title, title_html=highlight_title(post.title, title_highlights),
-                   source=post.source, categories=post.categories, date=post.date, image=post.image,
-                   score=float(row[-1]) / SCALE, snippet=make_snippet(text, highlights) if snippets else "",
-                   url=self._url(post), copies=copies, lang=post.lang, partial=missing is not None,
-                   missing=missing or ())
-
-    def _url(self, post: _Row) -> str | None:
-        if self.post_urls is None:
-            return None
-        return self.post_urls.url(**post.link_fields())
+        text = unpack_row_content(row["content"])[0] if snippets else ""
+        return self._make_hit(_Row(row).post, float(row["score"]) / SCALE, text, highlights, title_highlights,
+                              snippets=snippets, copies=copies, missing=missing)
 
     def unlinked(self) -> list[Problem]:
         """Return the posts that get no URL on the blog, each with the reason (as :meth:`search.Index.unlinked`)."""
@@ -310,10 +283,10 @@ class SphinxIndex:
         while True:  # in pages of FACET_GROUPS posts, by key
             rows = self._nodes.select([f"SELECT {_POST} FROM {self.url.index} WHERE id > {last} ORDER BY id ASC "
                                        f"LIMIT 0, {FACET_GROUPS} OPTION max_matches={FACET_GROUPS}"])[0].rows
-            posts += [_Row(row).link_fields() for row in rows]
+            posts += [_Row(row).post.link_fields() for row in rows]
             if len(rows) < FACET_GROUPS:
                 return find_unlinked(self.post_urls, posts)
-            last = int(rows[-1][0])
+            last = int(rows[-1]["id"])
 
     def _copies(self, posts: list[_Row]) -> dict[int, tuple[Copy, ...]]:
         """Return ``{post: the other copies of its story, earliest first}`` for the posts that have copies."""
@@ -327,9 +300,8 @@ class SphinxIndex:
         for row in result.rows:
             member = _Row(row)
             members.setdefault(member.story, []).append(member)
-        return {post.key: tuple(Copy(id=m.doc_id, title=m.title, source=m.source, date=m.date, url=self._url(m),
-                                     lang=m.lang)
-                                for m in members.get(post.story, ()) if m.key != post.key) for post in posts}
+        return {post.key: tuple(self._make_copy(m.post) for m in members.get(post.story, ()) if m.key != post.key)
+                for post in posts}
 
     # --- single posts ------------------------------------------------------------------------
 
@@ -339,16 +311,14 @@ class SphinxIndex:
         if row is None:
             return None
         post = _Row(row)
-        text, html = unpack_row_content(row[-1])
-        return Post(id=post.doc_id, title=post.title, source=post.source, categories=post.categories,
-                    date=post.date, image=post.image, text=text, html=html, url=self._url(post),
-                    copies=self._copies([post]).get(post.key, ()), lang=post.lang)
+        text, html = unpack_row_content(row["content"])
+        return self._make_post(post.post, text, html, self._copies([post]).get(post.key, ()))
 
-    def _row(self, doc_id: str) -> tuple | None:
+    def _row(self, doc_id: str) -> dict | None:
         """Return the post columns and content of ``doc_id``, or None."""
         self._current()
         result = self._nodes.select([f"SELECT {_POST}, content FROM {self.url.index} WHERE id = {doc_key(doc_id)}"])
-        return next((row for row in result[0].rows if row[1] == doc_id), None)
+        return next((row for row in result[0].rows if row["doc_id"] == doc_id), None)
 
     def more_like(self, doc_id: str, *, limit: int = 5) -> list[Hit]:
         """Return up to ``limit`` posts similar to ``doc_id`` (key terms of its title and body)."""
@@ -378,10 +348,9 @@ class SphinxIndex:
                 shown.append(rows.get(story, candidate))
         shown = shown[:limit]
         copies = self._copies(shown)
-        hits = [self._hit(r.row, (), (), True, copies.get(r.key, ())) for r in shown]
-        return sorted(hits, key=lambda h: (h.date is None, h.date or datetime.min.replace(tzinfo=UTC)))
+        return by_date([self._hit(r.row, (), (), True, copies.get(r.key, ())) for r in shown])
 
-    def _similar(self, post: Post, limit: int, window: tuple[int, int] | None = None) -> list[tuple]:
+    def _similar(self, post: Post, limit: int, window: tuple[int, int] | None = None) -> list[dict]:
         """Return rows of the posts most like ``post`` (best first, itself left out), optionally within a
         ``(first, last)`` window of publication times.
 
@@ -390,7 +359,7 @@ class SphinxIndex:
         statistics); the posts containing them are ranked by BM25.
         """
         _, collection = self._current()
-        counts = word_counts(f"{post.title} {post.title} {post.text[:RELATED_TEXT_CHARS]}", self.segmenter)
+        counts = word_counts(similar_text(post), self.segmenter)
         tokens = {word_token(w): w for w in sorted(counts, key=lambda w: -counts[w])[:RELATED_CANDIDATES]}
         if not tokens:
             return []
@@ -424,10 +393,10 @@ class SphinxIndex:
             docs=self._docs, size_bytes=_size(map_from_dict(meta["cluster"])) if meta.get("cluster") else 0,
             built_at=meta.get("built_at"), corpus=meta.get("corpus"), generation=f"{self.url} {meta.get('updated_at')}",
             segmenter=meta.get("segmenter"),
-            first_date=_date(first.rows[0][0], 1) if first.rows else None,
-            last_date=_date(last.rows[0][0], 1) if last.rows else None,
-            sources=_ordered("source", _counts(sources), limit=None),
-            categories=_ordered("category", _counts(categories), limit=None))
+            first_date=_date(first.rows[0]["date"], 1) if first.rows else None,
+            last_date=_date(last.rows[0]["date"], 1) if last.rows else None,
+            sources=ordered("source", _counts(sources, "source"), limit=None),
+            categories=ordered("category", _counts(categories, "category"), limit=None))
         with self._lock:
             self._stats = stats
         return stats
@@ -435,36 +404,28 @@ class SphinxIndex:
     def _count_by(self, attribute: str, *, matching: bool = False) -> str:
         """Return the statement counting posts per value of ``attribute`` (among the matches of ``%s``)."""
         where = "WHERE MATCH(%s) " if matching else ""
-        return (f"SELECT {attribute}, COUNT(*) FROM {self.url.index} {where}GROUP BY {attribute} "
+        return (f"SELECT {attribute}, COUNT(*) AS posts FROM {self.url.index} {where}GROUP BY {attribute} "
                 f"LIMIT 0, {FACET_GROUPS} OPTION ranker=none, max_matches={FACET_GROUPS}")
 
 
-def _folded(row: tuple) -> str:
+def _folded(row: dict) -> str:
     """Return a post's searchable text as the recall field holds it: sections folded, compacted, apart."""
-    post = _Row(row)
-    text = unpack_row_content(row[len(_COLUMNS)])[0]
+    post = _Row(row).post
+    text = unpack_row_content(row["content"])[0]
     return SECTION_BREAK.join(fold_sections(SECTION_BREAK.join([post.title, post.source, " ".join(post.categories),
                                                                  text])))
 
 
 class _Row:
-    """The post columns (:data:`_POST`) of a result row, decoded."""
+    """A result row holding the post columns (:data:`_POST`), decoded: its key, story and stored fields."""
 
-    def __init__(self, row: tuple):
+    def __init__(self, row: dict):
         self.row = row
-        key, self.doc_id, self.title, self.source, categories, published, dated, zoned, front_matter, image, story, \
-            lang = row[:12]
-        self.key, self.story = int(key), int(story)
-        self.categories = tuple(json.loads(categories))
-        self.date = _date(published, dated)
-        self.date_zoned, self.front_matter = bool(int(zoned)), json.loads(front_matter or "{}")
-        self.image = image or None
-        self.lang = lang or None
-
-    def link_fields(self) -> dict:
-        """What the post's blog URL is made of (:meth:`search.PostUrls.link`'s arguments)."""
-        return {"doc_id": self.doc_id, "title": self.title, "categories": self.categories, "date": self.date,
-                "date_zoned": self.date_zoned, "front_matter": self.front_matter}
+        self.key, self.story = int(row["id"]), int(row["story"])
+        self.post = StoredPost(
+            id=row["doc_id"], title=row["title"], source=row["source"], categories=tuple(json.loads(row["categories"])),
+            date=_date(row["date"], row["dated"]), image=row["image"] or None, lang=row["lang"] or None,
+            date_zoned=bool(int(row["date_zoned"])), front_matter=json.loads(row["front_matter"] or "{}"))
 
 
 def _date(value, dated) -> datetime | None:
@@ -472,44 +433,34 @@ def _date(value, dated) -> datetime | None:
 
 
 class _Copied:
-    """The matches that have copies, as ``(story, source, category, month)`` rows.
+    """The matches that have copies: each one's story and facet values (:data:`FACETS`).
 
     Counts of stories are counts of posts less the extra copies: searchd
     counts distinct values per shard, and a story's copies may lie on
     different shards, so the difference is taken here, exactly.
     """
 
-    def __init__(self, rows: list[tuple]):
-        self.rows = [(int(story), *values) for story, *values in rows]
+    def __init__(self, rows: list[dict]):
+        self.rows = [{**row, "story": int(row["story"])} for row in rows]
 
     def stories(self, posts: int) -> int:
         """Return how many stories ``posts`` matching posts make."""
-        per_story = Counter(story for story, *_ in self.rows)
+        per_story = Counter(row["story"] for row in self.rows)
         return posts - sum(n - 1 for n in per_story.values())
 
-    def facet(self, column: int, counts: dict[str, int]) -> dict[str, int]:
-        """Return a facet's counts of posts (``column`` of :data:`FACETS`) as counts of stories."""
-        per_value = Counter((str(values[column]), story) for story, *values in self.rows)
+    def facet(self, name: str, counts: dict[str, int]) -> dict[str, int]:
+        """Return a facet's counts of posts as counts of stories."""
+        per_value = Counter((str(row[name]), row["story"]) for row in self.rows)
         extra = Counter()
         for (value, _), n in per_value.items():
             extra[value] += n - 1
         return {value: n - extra[value] for value, n in counts.items()}
 
 
-def _counts(result: Result) -> dict[str, int]:
-    """Return ``{value: count}`` of a ``GROUP BY`` result (empty values left out, as the local index does)."""
-    return {str(row[0]): int(row[-1]) for row in result.rows if row[0]}
-
-
-def _ordered(name: str, counted: dict[str, int], limit: int | None = FACET_LIMIT) -> tuple[FacetCount, ...]:
-    """Order facet counts as the local index does: months in order, other values by count (then value)."""
-    counts = list(counted.items())
-    if name in DATED:
-        counts.sort()
-    else:
-        counts.sort(key=lambda item: (-item[1], item[0]))
-        counts = counts[:limit] if limit else counts
-    return tuple(FacetCount(v, n) for v, n in counts)
+def _counts(result: Result, attribute: str) -> dict[str, int]:
+    """Return ``{value: count}`` of a ``GROUP BY attribute`` result (empty values left out, as the local index
+    does)."""
+    return {str(row[attribute]): int(row["posts"]) for row in result.rows if row[attribute]}
 
 
 def _keyword_hits(meta: dict[str, str]) -> dict[str, int]:

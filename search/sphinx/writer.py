@@ -23,7 +23,6 @@ write to start; a node lost halfway leaves its mirrors unequal
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -36,10 +35,11 @@ import numpy as np
 from .. import storage
 from ..analysis import Segmenter
 from ..corpus import read_post
-from ..duplicates import NO_DAY, Fingerprint, FingerprintTable, find_stories, fingerprint
+from ..duplicates import Fingerprint, FingerprintTable, date_order, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
-from ..indexer import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, _diff,
-                       _manifest_entry, _scan, storage_id)
+from ..processes import in_workers
+from ..writing import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, diff_corpus,
+                       manifest_entry, scan_corpus, storage_id)
 from .cluster import ClusterConfigError, ClusterMap
 from .connection import connect, fetch_all
 from .documents import FileStamp, doc_key, document_row
@@ -62,7 +62,7 @@ def build_cluster(corpus_dir: Path, cluster: ClusterMap, *, userdict: str | None
     started = time.perf_counter()
     corpus_dir = Path(corpus_dir).resolve()
     words = Segmenter(segmenter, userdict)
-    paths, problems = _scan(corpus_dir)
+    paths, problems = scan_corpus(corpus_dir)
     report = BuildReport(problems=problems)
     with storage.writer_lock(_state_dir(cluster), wait=wait), ClusterWriter(cluster) as writer:
         writer.truncate()
@@ -92,11 +92,11 @@ def update_cluster(cluster: ClusterMap, corpus_dir: Path | None = None, *, procs
                                      "news-search build --corpus DIR --backend URL --cluster FILE")
         words = Segmenter.from_meta(meta)
         corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
-        paths, problems = _scan(corpus_dir)
+        paths, problems = scan_corpus(corpus_dir)
         report = BuildReport(problems=problems)
         old_unindexed = meta.get("unindexed", {})
         old = writer.read_manifest() | old_unindexed
-        manifest, todo, deleted = _diff(corpus_dir, paths, old, report)
+        manifest, todo, deleted = diff_corpus(corpus_dir, paths, old, report)
         report.deleted = len(deleted)
         if not todo and not deleted and str(corpus_dir) == meta.get("corpus"):
             report.total_docs, report.stories = meta.get("docs", 0), meta.get("stories", 0)
@@ -157,9 +157,8 @@ def _record_stories(writer: ClusterWriter, table: FingerprintTable) -> int:
     table.save(_fingerprints_file(writer.cluster))
     canonical = find_stories(table)
     rows = np.arange(len(table))
-    days = np.where(table.days == NO_DAY, np.iinfo(np.int32).max, table.days)
     rank = np.empty(len(table), dtype=np.int64)
-    rank[np.lexsort((rows, days))] = rows  # date order, as the local index lists a story's copies
+    rank[date_order(table.days, rows)] = rows  # as the local index lists a story's copies
     copied = np.flatnonzero(canonical != rows)
     members = np.union1d(copied, canonical[copied])
     writer.set_stories({table.ids[i]: (doc_key(table.ids[canonical[i]]), int(rank[i])) for i in members.tolist()})
@@ -194,15 +193,20 @@ def _analysed(jobs: list, words: Segmenter, procs: int | None) -> Iterator[tuple
         yield from map(_analyse, jobs)
         return
     words.warm_up()  # load the segmenter once, before forking, so workers share it
-    with multiprocessing.get_context("fork").Pool(procs) as pool:
-        yield from pool.imap(_analyse, jobs, chunksize=8)
+    for _, analysed in in_workers(_analyse_each, [jobs[worker::procs] for worker in range(procs)]):
+        yield analysed
+
+
+def _analyse_each(jobs: list) -> Iterator[tuple]:
+    """A worker's share of the posts, analysed one by one (see :func:`_analyse`)."""
+    return map(_analyse, jobs)
 
 
 def _analyse(job: tuple[Path, Path, Segmenter]) -> tuple:
     """Read one post; return ``(id, problems, manifest entry, row or None, fingerprint or None)`` (in a worker)."""
     corpus_dir, path, words = job
     result = read_post(corpus_dir, path)
-    entry = _manifest_entry(path, result.sha1)
+    entry = manifest_entry(path, result.sha1)
     row = printed = None
     if result.document is not None:
         row = document_row(result.document, FileStamp(*entry) if entry else None, words)
