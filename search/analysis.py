@@ -305,3 +305,16 @@ def word_counts(value: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> dict[st
 def char_counts(value: str) -> dict[str, int]:
     """Return ``{character: frequency}`` as :class:`search.tokenizers.CharTokenizer` would produce for ``value``."""
     return Counter("".join(normalise(value.replace(SECTION_BREAK, " ")).split()))
+
+
+#: Whoosh analyzer parts that lived here before :mod:`search.tokenizers`: an index's schema is pickled
+#: with their names, so indexes written before the move still find them (imported only then, which
+#: keeps this module free of Whoosh).
+_MOVED_TO_TOKENIZERS = frozenset({"JiebaTokenizer", "PunctuationFilter", "CharTokenizer"})
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_TOKENIZERS:
+        from . import tokenizers
+        return getattr(tokenizers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
