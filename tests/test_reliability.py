@@ -90,8 +90,10 @@ def search_ids(base: str, q: str) -> list[str]:
 
 # --- kill -9 at random points ------------------------------------------------------------------
 
-def _kill_at_random_point(proc: subprocess.Popen, index_dir: Path, rng: random.Random, early: bool) -> str:
-    """Kill ``proc`` with SIGKILL: during start-up/scanning (``early``) or while it writes a generation."""
+def _kill_at_random_point(proc: subprocess.Popen, index_dir: Path, rng: random.Random, early: bool,
+                          writing_for: float = 1.2) -> str:
+    """Kill ``proc`` with SIGKILL: during start-up/scanning (``early``) or while it writes a generation,
+    up to ``writing_for`` seconds after it starts writing (about as long as it writes)."""
     before = set(generations(index_dir))
     if early:
         time.sleep(rng.uniform(0.0, 1.0))
@@ -99,7 +101,7 @@ def _kill_at_random_point(proc: subprocess.Popen, index_dir: Path, rng: random.R
         deadline = time.monotonic() + 30
         while set(generations(index_dir)) <= before and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 1.2))
+        time.sleep(rng.uniform(0.0, writing_for))
     if proc.poll() is not None:
         return "finished"
     proc.send_signal(signal.SIGKILL)
@@ -153,7 +155,8 @@ def test_optimize_killed_three_times_at_random_points_leaves_the_live_index_answ
         update_index(index_dir, policy=None)
         expected, live = snapshot(index_dir), current_generation(index_dir)
         proc = start_news_search("optimize", "--index", index_dir, "-q", "--procs", "2")
-        outcome = _kill_at_random_point(proc, index_dir, rng, early=round_ == 0)
+        # merging 750 posts takes well under a second once the generation is started
+        outcome = _kill_at_random_point(proc, index_dir, rng, early=round_ == 0, writing_for=0.25)
         proc.stderr.close()
         if outcome == "killed" and current_generation(index_dir) != live:
             outcome = "killed after committing"
