@@ -118,8 +118,9 @@ def _tree(pid: int) -> list[int]:
         member = todo.pop()
         found.append(member)
         try:
-            for task in os.scandir(f"/proc/{member}/task"):
-                todo.extend(int(c) for c in Path(task.path, "children").read_text().split())
+            with os.scandir(f"/proc/{member}/task") as tasks:
+                for task in tasks:
+                    todo.extend(int(c) for c in Path(task.path, "children").read_text().split())
         except OSError:  # exited between the listing and the read
             continue
     return found

@@ -126,7 +126,8 @@ def find_posts(root: Path) -> tuple[list[Path], list[Problem]]:
             return
         seen.add(key)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:
             problems.append(Problem(_rel(root, directory), f"cannot read directory: {exc.strerror}"))
             return
