@@ -42,8 +42,8 @@ from whoosh.reading import TermNotFound
 
 from .whoosh_query import Maybe, Without
 from .recall import RecallQuery, average_length, recall_scores
-from .whoosh_internals import (field_b, has_numeric_column, read_field_lengths, read_numeric_column, reader_cache,
-                               terminfo_postings)
+from .whoosh_internals import (field_b, has_numeric_column, live_documents, read_field_lengths, read_numeric_column,
+                               reader_cache, terminfo_postings)
 
 #: Whoosh builds an ``Or`` of more than two parts as a preloaded array union in segments this small.
 _PRELOAD_MAX_DOCS = 5000
@@ -150,9 +150,7 @@ class _Segment:
         self.postings: dict = {}  # (field, term) -> live (document numbers, weights)
         self.required: dict = {}  # id of a Maybe's required side -> its part, evaluated ahead (And)
         self.size = self.reader.doc_count_all()
-        self.live = np.ones(self.size, dtype=bool)
-        if self.reader.has_deletions():
-            self.live[np.fromiter(self.reader.segment().deleted_docs(), np.int64)] = False
+        self.live = live_documents(self.reader)
 
     def empty(self) -> _Part:
         return _Part(np.zeros(self.size, dtype=bool), np.zeros(self.size))

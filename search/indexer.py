@@ -57,8 +57,9 @@ BATCH_POSTS = 200
 #: Fields of :func:`document_fields` indexed by :mod:`search.recall` rather than by Whoosh.
 RECALL_FIELDS = ("grams", "title_grams")
 
-#: An update works the vocabulary out again once this share of the posts has changed since it last did ...
-VOCABULARY_DRIFT = 0.02
+#: An update works the vocabulary out again once this share of the posts has changed since it last did
+#: (a burst; its new words wait for pinyin and suggestions at most this long) ...
+VOCABULARY_DRIFT = 0.05
 #: ... or once it is this old (and any post changed).
 VOCABULARY_AGE = timedelta(hours=1)
 #: How updates keep the number of segments small (see :mod:`search.merging`).

@@ -49,7 +49,7 @@ from whoosh import query as wq
 from whoosh.matching import ListMatcher, NullMatcher
 
 from .analysis import fold_sections
-from .whoosh_internals import DamagedFileError, reader_cache
+from .whoosh_internals import DamagedFileError, live_documents, reader_cache
 
 #: File name extension of a segment's recall index.
 EXTENSION = ".rcl"
@@ -593,7 +593,7 @@ def recall_scores(reader, q: RecallQuery, memo: dict | None = None, *,
     recall = recall_index(reader)
     docs, counts = recall.matches(q.fieldname, q.text, memo)
     if len(docs) and reader.has_deletions():
-        live = ~np.isin(docs, np.fromiter(reader.segment().deleted_docs(), np.int64))
+        live = live_documents(reader)[docs]
         docs, counts = docs[live], counts[live]
     lengths = recall.lengths(q.fieldname)
     norm = lengths[docs] / average if len(docs) else np.zeros(0)

@@ -27,7 +27,7 @@ import itertools
 import math
 import os
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,20 +85,19 @@ def write_vocabulary(generation: Path, reader) -> int:
 
     ``reader`` is a Whoosh reader of the generation's final documents. Pinyin
     already worked out for the generation this one was cloned from (an
-    update) is reused, so only new words are looked up.
+    update) is reused, so only new words are looked up; so are the word
+    counts of segments this process has read before (:func:`_segment_words`).
     """
-    from .whoosh_internals import document_frequencies  # the write path's: reading a vocabulary needs no Whoosh
-
     titles: Counter[str] = Counter()
     posts: Counter[str] = Counter()
+    folded_titles: list[str] = []
     for segment, _ in reader.leaf_readers():
-        for counts, field in ((titles, "title"), (posts, "body")):
-            for term, documents in document_frequencies(segment, field):
-                word = term.decode("utf-8")
-                if _kept(word):
-                    counts[word] += documents
+        words = _segment_words(segment)
+        titles.update(words.titles)
+        posts.update(words.posts)
+        folded_titles += (t for docnum, t in enumerate(words.folded_titles) if not segment.is_deleted(docnum))
     words = [w for w in posts.keys() | titles.keys() if titles[w] or posts[w] >= MIN_BODY_POSTS]
-    phrases = _title_phrases(reader, titles)
+    phrases = _title_phrases(folded_titles, titles)
     entries = sorted([(w, 0) for w in words] + [(p, 1) for p in phrases])
     known = _previous_spellings(generation / VOCABULARY)
     spellings = [known.get(w) or spell(w) if is_han(w) else "" for w, _ in entries]
@@ -131,7 +130,7 @@ def write_vocabulary(generation: Path, reader) -> int:
     return len(entries)
 
 
-def _title_phrases(reader, titles: Counter[str]) -> Counter[str]:
+def _title_phrases(folded_titles: list[str], titles: Counter[str]) -> Counter[str]:
     """Return ``{two adjacent title words joined: titles holding them}`` for pairs in enough titles.
 
     Titles are cut by longest match against the title words found in several
@@ -140,10 +139,7 @@ def _title_phrases(reader, titles: Counter[str]) -> Counter[str]:
     """
     common = {w for w, n in titles.items() if n >= MIN_PHRASE_TITLES and len(w) >= 2}
     pairs: Counter[str] = Counter()
-    for docnum in range(reader.doc_count_all()):
-        if reader.is_deleted(docnum):
-            continue
-        folded = normalise(reader.stored_fields(docnum).get("title") or "")
+    for folded in folded_titles:
         found, previous, i = set(), None, 0
         while i < len(folded):
             for j in range(min(len(folded), i + MAX_HAN_CHARS), i + 1, -1):
@@ -157,6 +153,42 @@ def _title_phrases(reader, titles: Counter[str]) -> Counter[str]:
                 previous, i = None, i + 1
         pairs.update(found)
     return Counter({p: n for p, n in pairs.items() if n >= MIN_PHRASE_TITLES and p not in titles})
+
+
+@dataclass(frozen=True)
+class _SegmentWords:
+    """What the vocabulary reads from one segment (its deleted posts included: a segment never changes)."""
+
+    titles: Counter[str]  # kept title words -> posts holding them
+    posts: Counter[str]  # kept body words -> posts holding them
+    folded_titles: list[str]  # by document number
+
+
+#: The words of the segments read last, by segment id. Segments are immutable and an update's generation
+#: shares all but its newest with the last one, so ``news-search watch`` reads each segment once, not at
+#: every vocabulary (reading a term table is most of a vocabulary's cost: about 2 s at 10,000 posts).
+_SEGMENT_WORDS: OrderedDict[str, _SegmentWords] = OrderedDict()
+_SEGMENTS_REMEMBERED = 32
+
+
+def _segment_words(segment) -> _SegmentWords:
+    from .whoosh_internals import document_frequencies  # the write path's: reading a vocabulary needs no Whoosh
+
+    key = segment.segment().segment_id()
+    words = _SEGMENT_WORDS.get(key)
+    if words is None:
+        counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+        for found, field in zip(counts, ("title", "body")):
+            for term, documents in document_frequencies(segment, field):
+                word = term.decode("utf-8")
+                if _kept(word):
+                    found[word] = documents
+        titles = [normalise(segment.stored_fields(d).get("title") or "") for d in range(segment.doc_count_all())]
+        words = _SEGMENT_WORDS[key] = _SegmentWords(*counts, titles)
+        while len(_SEGMENT_WORDS) > _SEGMENTS_REMEMBERED:
+            _SEGMENT_WORDS.popitem(last=False)
+    _SEGMENT_WORDS.move_to_end(key)
+    return words
 
 
 def _previous_spellings(path: Path) -> dict[str, str]:

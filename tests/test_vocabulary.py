@@ -56,6 +56,15 @@ def test_an_update_rewrites_the_vocabulary(posts, tmp_path):
     assert vocabulary.get("冬奥会").titles == 2
 
 
+def test_a_deleted_posts_title_phrases_leave_the_vocabulary_its_segment_was_remembered_with(posts, tmp_path):
+    build_index(posts, tmp_path / "index", procs=1)  # the process now remembers the segment's words
+    (posts / "b.md").unlink()
+    update_index(tmp_path / "index", procs=1, policy=None)  # the segment stays, with b.md deleted
+    vocabulary = vocabulary_of(tmp_path / "index")
+    assert vocabulary.complete("北京冬") == []  # the phrase is in one title now
+    assert vocabulary.get("冬奥会").titles == 2  # a term table counts its deleted posts until a merge
+
+
 def test_heteronyms_give_every_spelling_the_context_reading_first():
     assert spell("银行") == "yin'hang"  # a phrase of pypinyin's dictionary: its reading
     assert spell("行街") == "xing'jie|hang'jie|heng'jie"  # not a phrase: every reading of 行

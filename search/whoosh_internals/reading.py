@@ -28,6 +28,19 @@ def reader_cache(reader, name: str) -> dict:
     return reader.__dict__.setdefault(_CACHE_PREFIX + name, {})
 
 
+def live_documents(reader) -> np.ndarray:
+    """Return a segment reader's live documents as a read-only boolean mask (worked out once per reader:
+    a segment of an updated index holds deletions, and every query of every segment asks)."""
+    cache = reader_cache(reader, "live")
+    if "mask" not in cache:
+        mask = np.ones(reader.doc_count_all(), dtype=bool)
+        if reader.has_deletions():
+            mask[np.fromiter(reader.segment().deleted_docs(), np.int64)] = False
+        mask.flags.writeable = False
+        cache["mask"] = mask
+    return cache["mask"]
+
+
 def read_field_lengths(reader, fieldname: str) -> np.ndarray:
     """Return every document's length in ``fieldname`` of a segment as Whoosh scores it (quantised to a
     byte, then decoded), as floats; 0 for a field none of the segment's documents has."""
