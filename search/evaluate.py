@@ -267,7 +267,9 @@ class _Segment:
             part = self.evaluate(sub, scored=scored)  # first: it records the sizes of sub's terms
             if combine is _both and not part.mask.any():
                 return self.empty()  # one part matches nothing: neither does the whole
-            parts.append((weight_of(sub), part))
+            # Weights only order the sums, and two parts add up alike either way round (a range's size
+            # alone walks its terms in every segment).
+            parts.append((weight_of(sub) if len(subs) > 2 else 0, part))
         part = _weighted_tree(parts, combine)
         if q.boost != 1.0:
             part = _Part(part.mask, None if part.scores is None else part.scores * q.boost)
