@@ -293,7 +293,8 @@ class Index(IndexBase):
         if stories is not None:
             shown = np.zeros(size, dtype=bool)
             shown[stories.canonical[full]] = True
-            candidates &= ~shown[stories.canonical]
+            some = np.flatnonzero(candidates)
+            candidates[some[shown[stories.canonical[some]]]] = False
         docnums, scores = _matches(searcher, _filtered(to_whoosh(planned.relaxed), extra), memo,
                                    within=np.flatnonzero(candidates))
         keep = candidates[docnums]  # all of them, unless Whoosh evaluated the query over every post
