@@ -33,6 +33,7 @@ runs it through Whoosh instead, so correctness never depends on coverage.
 from __future__ import annotations
 
 import bisect
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,13 +64,18 @@ class Evaluated:
     scores: np.ndarray  # float64
 
 
-def evaluate(searcher, q: wq.Query, *, memo: dict | None = None) -> Evaluated:
+def evaluate(searcher, q: wq.Query, *, memo: dict | None = None, within: np.ndarray | None = None) -> Evaluated:
     """Return every document ``q`` matches in ``searcher``'s index, with the score Whoosh would give it.
 
     ``searcher`` is the top-level searcher (its weighting must be BM25F; a
     weighting with a ``final`` step must offer it for arrays as ``final_scores``).
     Queries evaluated with the same ``memo`` (a dict, for one searcher) share
     what they read: terms' postings and sizes, recall bigrams and the posts holding each string.
+    ``within`` (global document numbers, ascending) evaluates ``q`` on those
+    documents only: the same matches and scores among them, found at a cost
+    that follows their number rather than the index's size (a query's partial
+    matches are scored among the posts holding one of its words, a few
+    hundred where the index holds tens of thousands).
 
     :raises Unsupported: if a part of ``q`` or the weighting cannot be evaluated here.
     """
@@ -85,9 +91,14 @@ def evaluate(searcher, q: wq.Query, *, memo: dict | None = None) -> Evaluated:
             segment = _Segment(leaf, searcher)
             if memo is not None:
                 memo[offset] = segment
+        if within is not None:
+            first, last = np.searchsorted(within, (offset, offset + segment.size))
+            if first == last:
+                continue
+            segment = segment.among(within[first:last] - offset)
         part = segment.evaluate(q, scored=True)
         found = np.flatnonzero(part.mask & segment.live)
-        docnums.append(found + offset)
+        docnums.append((found if segment.rows is None else segment.rows[found]) + offset)
         scores.append(part.values()[found])
     result = Evaluated(np.concatenate(docnums) if docnums else np.zeros(0, np.int64),
                        np.concatenate(scores) if scores else np.zeros(0, np.float64))
@@ -140,7 +151,7 @@ class _Part:
 
 
 class _Segment:
-    """Evaluates query nodes over one leaf searcher's documents."""
+    """Evaluates query nodes over one leaf searcher's documents (or some of them: :meth:`among`)."""
 
     def __init__(self, leaf, top):
         self.leaf, self.top = leaf, top
@@ -149,8 +160,33 @@ class _Segment:
         self.decoded: dict = {}  # recall bigrams and matches this query has looked up in this segment
         self.postings: dict = {}  # (field, term) -> live (document numbers, weights)
         self.required: dict = {}  # id of a Maybe's required side -> its part, evaluated ahead (And)
-        self.size = self.reader.doc_count_all()
+        self.size = self.segment_size = self.reader.doc_count_all()
+        self.rows: np.ndarray | None = None  # the documents evaluated, when not all (see among)
         self.live = live_documents(self.reader)
+        self.segment_live = self.live  # every document's, also in a view of some (see among)
+
+    def among(self, rows: np.ndarray) -> _Segment:
+        """Return this segment evaluating only the documents ``rows`` (ascending): array position ``i``
+        stands for document ``rows[i]``. It shares what this one has read."""
+        view = copy.copy(self)
+        view.rows, view.size, view.live, view.required = rows, len(rows), self.live[rows], {}
+        return view
+
+    def sparse(self, docs: np.ndarray, scores: np.ndarray) -> _Part:
+        """The part of documents ``docs`` (ascending) scoring ``scores``."""
+        if self.rows is not None:
+            docs, scores = self.rows_of(docs, scores)
+        part = self.empty()
+        part.mask[docs] = True
+        part.scores[docs] = scores
+        return part
+
+    def rows_of(self, docs: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Return the positions of those of ``docs`` (ascending) that are evaluated, and their ``values``."""
+        at = np.searchsorted(self.rows, docs)
+        inside = at < len(self.rows)
+        inside[inside] = self.rows[at[inside]] == docs[inside]
+        return (at[inside], *(v[inside] for v in values))
 
     def empty(self) -> _Part:
         return _Part(np.zeros(self.size, dtype=bool), np.zeros(self.size))
@@ -195,10 +231,7 @@ class _Segment:
 
     def recall(self, q: RecallQuery) -> _Part:
         docs, scores = recall_scores(self.reader, q, self.decoded, average=average_length(self.top, q.fieldname))
-        part = self.empty()
-        part.mask[docs] = True
-        part.scores[docs] = scores
-        return part
+        return self.sparse(docs, scores)
 
     def term(self, q: wq.Term) -> _Part:
         schema = self.reader.schema
@@ -218,9 +251,12 @@ class _Segment:
                 return self.empty()
             self.sizes.known[q.fieldname, btext] = terminfo.doc_frequency()
             ids, weights = terminfo_postings(self.reader, terminfo)
-            keep = self.live[ids]
+            keep = self.segment_live[ids]
             found = self.postings[q.fieldname, btext] = ids[keep], weights[keep]
         ids, weights = found
+        at = ids
+        if self.rows is not None:  # scored element by element: the same scores for fewer documents
+            at, ids, weights = self.rows_of(ids, ids, weights)
         if field.scorable:
             scores = self.bm25(q.fieldname, btext, weights, field_lengths(self.reader, q.fieldname)[ids])
         else:
@@ -228,8 +264,8 @@ class _Segment:
         if q.boost != 1.0:
             scores = scores * q.boost
         part = self.empty()
-        part.mask[ids] = True
-        part.scores[ids] = scores
+        part.mask[at] = True
+        part.scores[at] = scores
         return part
 
     def bm25(self, fieldname: str, btext: bytes, tf: np.ndarray, fl: np.ndarray) -> np.ndarray:
@@ -246,6 +282,8 @@ class _Segment:
         """Documents whose date is in the range, from the date column (which holds the same
         microsecond counts as the range's ends; an undated post holds the field's default)."""
         values = column_values(self.reader, "date")
+        if self.rows is not None:
+            values = values[self.rows]
         mask = values != np.uint64(self.reader.schema["date"].default)
         if q.start is not None:
             mask &= values > np.uint64(q.start) if q.startexcl else values >= np.uint64(q.start)
@@ -296,7 +334,7 @@ class _Segment:
         subs = list(q.subqueries)
         if q.scale:
             raise Unsupported("Or with a coordination scale")
-        if len(subs) < 2 or len(subs) >= _TOO_MANY_CLAUSES or len(subs) == 2 or self.size > _PRELOAD_MAX_DOCS:
+        if len(subs) < 2 or len(subs) >= _TOO_MANY_CLAUSES or len(subs) == 2 or self.segment_size > _PRELOAD_MAX_DOCS:
             if len(subs) >= _TOO_MANY_CLAUSES:
                 raise Unsupported("Or of 1024 parts or more")
             return self.compound(q, scored, _either, lambda sub: sub.estimate_size(self.sizes))

@@ -8,6 +8,7 @@ is the one string templates may trust.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from html import escape
@@ -39,13 +40,12 @@ def find_spans(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
 
 def _matches(text: str, needles: Iterable[str]) -> list[tuple[int, int, int]]:
     """Return ``(start, end, which needle)`` for each match, in text order, unmerged."""
-    needles = sorted({n for n in needles if n}, key=len, reverse=True)
-    if not needles or not text:
+    pattern = _pattern(frozenset(needles))
+    if pattern is None or not text:
         return []
     folded, origin = normalise(text), None
     if len(folded) != len(text) or any(z in text for z in ZERO_WIDTH):
         folded, origin = normalise_with_offsets(text)
-    pattern = re.compile("|".join("(" + r"\s*".join(map(re.escape, n)) + ")" for n in needles))
     found = []
     for match in pattern.finditer(folded):
         start, last = match.start(), match.end() - 1
@@ -53,6 +53,16 @@ def _matches(text: str, needles: Iterable[str]) -> list[tuple[int, int, int]]:
             start, last = origin[start], origin[last]
         found.append((start, last + 1, match.lastindex))
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(needles: frozenset[str]) -> re.Pattern | None:
+    """The pattern finding ``needles`` (longest first; whitespace allowed between characters), None for none:
+    built once for a page's hits, which share their needles."""
+    ordered = sorted((n for n in needles if n), key=len, reverse=True)
+    if not ordered:
+        return None
+    return re.compile("|".join("(" + r"\s*".join(map(re.escape, n)) + ")" for n in ordered))
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -277,20 +277,32 @@ class Index(IndexBase):
     def _partial(self, searcher: Searcher, planned: plan.Plan, extra: wq.Query | None, full: np.ndarray,
                  stories: StoryMap | None, sort: str, memo: dict) -> _Partial:
         """Return the best partial matches (see :mod:`search.fallback`): posts holding some of the plan's
-        units, none of them a full match (or, folded, a copy of one), best first."""
-        docnums, scores = _matches(searcher, _filtered(to_whoosh(planned.relaxed), extra), memo)
-        keep = ~np.isin(docnums, full)
+        units, none of them a full match (or, folded, a copy of one), best first.
+
+        Only posts holding a unit can match the relaxed plan, so it is scored
+        among those that are not full matches: a few hundred posts, not the
+        whole index, and never the full matches again.
+        """
+        size = searcher.doc_count_all()
+        found = [_matches(searcher, to_whoosh(unit.match), memo)[0] for unit in planned.units]
+        holds = np.zeros((len(found), size), dtype=bool)  # unit x post (a mask is cheaper than sorting)
+        for row, posts in zip(holds, found):
+            row[posts] = True
+        candidates = holds.any(axis=0)
+        candidates[full] = False
         if stories is not None:
-            keep &= ~np.isin(stories.canonical[docnums], stories.canonical[full])
+            shown = np.zeros(size, dtype=bool)
+            shown[stories.canonical[full]] = True
+            some = np.flatnonzero(candidates)
+            candidates[some[shown[stories.canonical[some]]]] = False
+        docnums, scores = _matches(searcher, _filtered(to_whoosh(planned.relaxed), extra), memo,
+                                   within=np.flatnonzero(candidates))
+        keep = candidates[docnums]  # all of them, unless Whoosh evaluated the query over every post
         docnums, scores = docnums[keep], scores[keep]
         if not len(docnums):
             return _Partial.none()
-        held, frequencies = [], []
-        for unit in planned.units:
-            found = _matches(searcher, to_whoosh(unit.match), memo)[0]
-            held.append(np.isin(docnums, found))
-            frequencies.append(len(found))
-        held = np.stack(held, axis=1)
+        held = holds[:, docnums].T
+        frequencies = [len(posts) for posts in found]
         covered = coverage(held, np.array(frequencies), searcher.doc_count())
         keys = partial_scores(covered, scores) if sort == "relevance" else -_date_keys(searcher, docnums, sort)
         order = _best(keys, docnums, PARTIAL_LIMIT, stories)
@@ -519,10 +531,12 @@ def _date_keys(searcher: Searcher, docnums: np.ndarray, sort: str) -> np.ndarray
     return -keys if sort == "newest" else keys
 
 
-def _matches(searcher: Searcher, q: wq.Query, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return every match of ``q`` (document numbers, ascending) and its score."""
+def _matches(searcher: Searcher, q: wq.Query, memo: dict | None = None, *,
+             within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return every match of ``q`` (document numbers, ascending) and its score; with ``within`` (document
+    numbers, ascending), at least those among them (see :func:`search.evaluate.evaluate`)."""
     try:
-        found = evaluate(searcher, q, memo=memo)
+        found = evaluate(searcher, q, memo=memo, within=within)
     except Unsupported:
         results, _ = _run(searcher, q, limit=None)
         pairs = sorted((docnum, float(score or 0.0)) for score, docnum in results.top_n)

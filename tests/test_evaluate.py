@@ -19,8 +19,8 @@ from search import evaluate as evaluate_module
 from search import searcher as searcher_module
 from search.evaluate import Unsupported, evaluate
 from search.whoosh_internals import read_postings
-from search.query import parse_query
-from search.whoosh_query import compile_query
+from search.query import parse_query, plan_query
+from search.whoosh_query import compile_query, to_whoosh
 from tests.helpers import EVAL, require_shared, write_post
 
 NOW = datetime(2022, 10, 1)
@@ -112,6 +112,20 @@ def test_dev_queries_are_evaluated_with_numpy(rsshub):
         except Unsupported:
             declined.append(text)
     assert declined == []
+
+
+@pytest.mark.parametrize("text", ["冬奥会 火星基地", "家用 NAS 怎么搭建", "手机 -美国", "K8s", "芯片 date:2022-09"])
+def test_a_query_evaluated_within_some_posts_matches_and_scores_them_as_over_all(rsshub, text):
+    searcher = rsshub._searcher
+    plan = plan_query(parse_query(text), segmenter=rsshub.segmenter, synonyms=rsshub.synonyms)
+    for node in filter(None, (plan.match, plan.relaxed)):
+        q = to_whoosh(node)
+        every = evaluate(searcher, q, memo={})
+        within = np.arange(0, searcher.doc_count_all(), 3)
+        some = evaluate(searcher, q, memo={}, within=within)
+        kept = np.isin(every.docnums, within)
+        assert some.docnums.tolist() == every.docnums[kept].tolist()
+        assert some.scores.tolist() == every.scores[kept].tolist()
 
 
 def test_an_unsupported_node_falls_back_to_whoosh(index, monkeypatch):
