@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from search.local import LocalBackend
+from search.local.backend import LocalBackend
 from search.sphinx import SphinxBackend
 from search.sphinx.cluster import MAP_FILE, load_map, plan_cluster, start, status, stop, write_map
 

@@ -4,7 +4,7 @@ Whoosh's public extension point for how a segment is written is the codec
 (``whoosh.codec.base``: ``Codec``, ``FieldWriter``, ``PostingsWriter``). Its
 ``FieldWriter`` takes postings one call at a time (``start_term``, ``add``
 per posting, ``finish_term``) and writes blocks of pickled tuples; our
-:class:`search.segments.BulkSegmentWriter` takes a term's whole list and
+:class:`search.local.segments.BulkSegmentWriter` takes a term's whole list and
 writes typed-array blocks. This script reads every posting list of an index
 (all of its indexed fields), writes them into a fresh segment both ways, and
 reports the time per posting and per term, and the postings file's size.
@@ -24,9 +24,9 @@ import click
 from whoosh import index as whoosh_index
 from whoosh.codec import default_codec
 
-from search.segments import BulkSegmentWriter
+from search.local.segments import BulkSegmentWriter
 from search.whoosh_internals import field_terms, index_segments, terminfo_postings, write_term
-from search.storage import current_generation
+from search.writing.storage import current_generation
 
 
 @click.command()

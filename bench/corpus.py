@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from search import normalise, read_post
-from search.corpus import find_posts
+from search.corpus.posts import find_posts
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TARBALL = REPO.parent / "shared" / "corpus" / "news-big.tar.xz"

@@ -14,7 +14,7 @@ import resource
 import time
 from dataclasses import dataclass
 
-from search.analysis import DEFAULT_SEGMENTER, Segmenter
+from search.text.analysis import DEFAULT_SEGMENTER, Segmenter
 
 #: Texts per task: small enough to balance two workers, large enough that scheduling costs nothing.
 CHUNK = 200

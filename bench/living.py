@@ -36,8 +36,8 @@ import click
 
 from search import Index, build_index, optimize_index, update_index
 from search.cli import demo_corpus
-from search.merging import MergePolicy
-from search.storage import current_generation
+from search.local.merging import MergePolicy
+from search.writing.storage import current_generation
 
 from . import corpus, queries
 from .chart import write_panels

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from search import Document, read_post
-from search.analysis import DEFAULT_SEGMENTER, is_cjk, is_word, normalise
+from search.text.analysis import DEFAULT_SEGMENTER, is_cjk, is_word, normalise
 
 from .corpus import REPO, every_kth
 

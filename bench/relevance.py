@@ -35,8 +35,9 @@ import numpy as np
 from whoosh import scoring
 
 from search import Index, build_index
-from search import fallback, query, ranking, searcher, terms
-from search.synonyms import Synonyms, default_synonyms
+from search.query import fallback, syntax as query, ranking, terms
+from search.local import searcher
+from search.query.synonyms import Synonyms, default_synonyms
 
 from .corpus import REPO
 
@@ -232,7 +233,7 @@ def _digest_prior(ix: Index, weight: float) -> Iterator[None]:
     times as much."""
     import re
 
-    from search.analysis import normalise
+    from search.text.analysis import normalise
 
     roundup = re.compile(r"早报|晚报|晨报|日报|周报|周刊|月报|一周|精选|汇总|合集|速览|简报|要闻|盘点|回顾"
                          r"|vol\.?0|第0+期")

@@ -25,9 +25,9 @@ import click
 if __package__ in (None, ""):  # run as ``python bench/run.py``: make the ``bench`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from search.analysis import ENGINES, Segmenter  # noqa: E402
+from search.text.analysis import ENGINES, Segmenter  # noqa: E402
 from search.cli import demo_corpus  # noqa: E402
-from search.storage import current_generation  # noqa: E402
+from search.writing.storage import current_generation  # noqa: E402
 
 from bench import classic, corpus, floor, queries, report, web  # noqa: E402
 from bench.chart import write_chart  # noqa: E402

@@ -5,7 +5,7 @@
 news-big's ``MANIFEST.tsv`` marks groups of posts with the same title and date
 whose bodies were edited (``same_title_date_n`` > 1, ``same_title_date_first``
 names the group). This reads every post, fingerprints it and groups the
-fingerprints exactly as a build does (:mod:`search.duplicates`), then reports:
+fingerprints exactly as a build does (:mod:`search.corpus.duplicates`), then reports:
 
 * pairwise precision and recall: post pairs put in one story against pairs in
   one manifest group;
@@ -30,8 +30,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from search.corpus import find_posts, read_post
-from search.duplicates import FingerprintTable, find_stories, fingerprint
+from search.corpus.posts import find_posts, read_post
+from search.corpus.duplicates import FingerprintTable, find_stories, fingerprint
 
 DEFAULT_CORPUS = Path("/tmp/corpus-big")
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import click
 
-from search import Index, build_index, storage
+from search import Index, build_index
+from search.writing import storage
 from search.cli import demo_corpus
 
 from . import corpus

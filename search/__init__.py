@@ -17,21 +17,24 @@ load without Whoosh.
 
 from importlib import import_module
 
-from .analysis import normalise
-from .corpus import Document, Problem, read_post
+from .text.analysis import normalise
+from .corpus.posts import Document, Problem, read_post
 from .errors import (CorpusError, IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexVersionError,
                      IndexWriteError, QuerySyntaxError, SearchError, SynonymFileError, WhooshIncompatibleError)
-from .permalinks import PostUrls
-from .query import parse_query
-from .request import Filters
-from .results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, Reading, Rewrite, SearchResults
-from .storage import DEFAULT_INDEX_DIR
-from .synonyms import NO_SYNONYMS, Synonyms, default_synonyms
-from .writing import BuildReport, OptimizeReport
+from .corpus.permalinks import PostUrls
+from .query.syntax import parse_query
+from .query.request import Filters
+from .query.results import Copy, FacetCount, Hit, IndexStats, Post, QueryDate, Reading, Rewrite, SearchResults
+from .writing.storage import DEFAULT_INDEX_DIR
+from .query.synonyms import NO_SYNONYMS, Synonyms, default_synonyms
+from .writing.builds import BuildReport, OptimizeReport
+from . import moved
+
+moved.register()  # module paths that existing indexes' pickled schemas name
 
 #: Names of the local (Whoosh) index, by the module that holds them.
-_LOCAL = {"Index": "searcher", "build_index": "indexer", "optimize_index": "indexer", "update_index": "indexer",
-          "word_analyzer": "tokenizers"}
+_LOCAL = {"Index": "local.searcher", "build_index": "local.indexer", "optimize_index": "local.indexer",
+          "update_index": "local.indexer", "word_analyzer": "local.tokenizers"}
 
 __all__ = [
     "BuildReport", "Copy", "CorpusError", "DEFAULT_INDEX_DIR", "Document", "FacetCount", "Filters", "Hit", "Index",

@@ -18,18 +18,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from .analysis import Segmenter
+from .text.analysis import Segmenter
 from .errors import QuerySyntaxError, SearchError
-from .highlight import highlight_title, make_snippet
-from .permalinks import PostUrls
-from .query import parse_query, plan_query
-from .readings import search_as_meant
-from .request import DEFAULT_SORT, Filters, read_request
-from .results import Copy, Hit, IndexStats, Post, SearchResults, Share
-from .storage import DEFAULT_INDEX_DIR
-from .vocabulary import Vocabulary
-from .synonyms import Synonyms
-from .writing import BuildReport, OptimizeReport, ProgressCallback
+from .query.highlight import highlight_title, make_snippet
+from .corpus.permalinks import PostUrls
+from .query.syntax import parse_query, plan_query
+from .query.readings import search_as_meant
+from .query.request import DEFAULT_SORT, Filters, read_request
+from .query.results import Copy, Hit, IndexStats, Post, SearchResults, Share
+from .writing.storage import DEFAULT_INDEX_DIR
+from .query.vocabulary import Vocabulary
+from .query.synonyms import Synonyms
+from .writing.builds import BuildReport, OptimizeReport, ProgressCallback
 
 #: How ``--backend`` URLs look (the local index needs no URL).
 BACKEND_URLS = "sphinx://HOST:PORT[,HOST:PORT…][/INDEX]"
@@ -80,7 +80,7 @@ class StoredPost:
     image: str | None
     lang: str | None
     date_zoned: bool
-    front_matter: Any  # the front matter a URL may need (see search.permalinks), or None/{} without
+    front_matter: Any  # the front matter a URL may need (see search.corpus.permalinks), or None/{} without
 
     def link_fields(self) -> dict:
         """What the post's blog URL is made of (:meth:`search.PostUrls.link`'s arguments)."""
@@ -93,7 +93,7 @@ class IndexBase:
 
     An engine's index sets ``segmenter``, ``synonyms`` and ``post_urls`` and
     provides ``search_tree`` and ``count_tree`` (see
-    :class:`search.readings.TreeSearcher`) and :meth:`_search_state`.
+    :class:`search.query.readings.TreeSearcher`) and :meth:`_search_state`.
     """
 
     segmenter: Segmenter
@@ -107,7 +107,7 @@ class IndexBase:
                now: datetime | date | None = None, date_parse: bool = True, snippets: bool = True,
                facets: bool = True, fold: bool = True, as_typed: bool = False, partial: bool = True,
                explain: bool = False) -> SearchResults:
-        """Return one page of results for ``text`` in the query language (see :mod:`search.query`).
+        """Return one page of results for ``text`` in the query language (see :mod:`search.query.syntax`).
 
         ``sort`` is ``relevance`` (default), ``newest`` or ``oldest``; a
         query with no words to rank by (``去年``, ``source:新华社``) is listed
@@ -117,13 +117,13 @@ class IndexBase:
 
         Date words in Chinese (``去年``, ``2022年3月``, ``近三天``) become date
         filters, listed in ``SearchResults.dates``; ``date_parse=False``
-        searches them as text (see :mod:`search.dates`). ``now`` is the
+        searches them as text (see :mod:`search.query.dates`). ``now`` is the
         moment relative dates and ages count from (default: the current
         time; a date means its start, UTC).
 
         A query that finds nothing or very little is read as the reader may
         have meant it (pinyin, typos, date words as text; see
-        :mod:`search.readings`): the reading searched instead is
+        :mod:`search.query.readings`): the reading searched instead is
         ``SearchResults.reading``, others are ``SearchResults.offered``.
         ``as_typed=True`` searches exactly what was typed.
 
@@ -137,10 +137,10 @@ class IndexBase:
 
         When fewer than ten results hold every required word, the best posts
         holding some of them follow, marked ``Hit.partial`` (see
-        :mod:`search.fallback`); ``partial=False`` lists only full matches.
+        :mod:`search.query.fallback`); ``partial=False`` lists only full matches.
 
         ``explain`` gives every hit its score feature by feature
-        (``Hit.explanation``, see :mod:`search.explain`); it costs a search per
+        (``Hit.explanation``, see :mod:`search.local.explain`); it costs a search per
         feature.
 
         :raises QuerySyntaxError: for a bad query, filter, page or sort; the message says why.
@@ -215,7 +215,7 @@ def open_backend(url: str | None = None, *, index_dir: Path | str = DEFAULT_INDE
     :raises SearchError: for a URL of no known backend.
     """
     if not url:
-        from .local import LocalBackend
+        from .local.backend import LocalBackend
 
         return LocalBackend(Path(index_dir))
     if url.startswith("sphinx://"):

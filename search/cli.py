@@ -20,18 +20,18 @@ from pathlib import Path
 
 import click
 
-from .analysis import ENGINES
+from .text.analysis import ENGINES
 from .backend import BACKEND_URLS, Backend, SearchIndex, open_backend
-from .blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
-from .corpus import Problem
+from .corpus.blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
+from .corpus.posts import Problem
 from .errors import SearchError
-from .indexer import build_index
-from .permalinks import PostUrls
-from .results import SearchResults
-from .request import MAX_PER_PAGE, MAX_SERVED_PER_PAGE, SORTS
-from .searcher import warm_up_segmenter
-from .storage import DEFAULT_INDEX_DIR
-from .writing import BuildReport
+from .local.indexer import build_index
+from .corpus.permalinks import PostUrls
+from .query.results import SearchResults
+from .query.request import MAX_PER_PAGE, MAX_SERVED_PER_PAGE, SORTS
+from .local.searcher import warm_up_segmenter
+from .writing.storage import DEFAULT_INDEX_DIR
+from .writing.builds import BuildReport
 from .sphinx.commands import cluster, cluster_option
 
 EXIT_SKIPPED = 3
@@ -240,7 +240,7 @@ def watch_options(fn):
 
 
 def watch_settings(debounce: float, settle: float, rescan: float, poll_interval: float | None, retry: float):
-    from .watching import WatchSettings
+    from .local.watching import WatchSettings
 
     return WatchSettings(debounce=debounce, settle=settle, rescan=rescan, retry=retry,
                          polling=True if poll_interval else None, poll_interval=poll_interval or 1.0)
@@ -269,7 +269,7 @@ def watch(corpus, index_dir, debounce, settle, rescan, poll_interval, retry, pro
     """
     import signal
 
-    from .watching import Watcher
+    from .local.watching import Watcher
 
     logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", level=logging.INFO)
     backend = open_backend(None, index_dir=index_dir)
@@ -576,7 +576,7 @@ def _watch_forever(index_dir: Path, corpus: Path | None, settings) -> None:
     """The watcher of ``serve --watch``, in its own process: stops on SIGTERM (sent when the server stops)."""
     import signal
 
-    from .watching import Watcher
+    from .local.watching import Watcher
 
     logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", level=logging.INFO)
     watcher = Watcher(index_dir, corpus, settings=settings, procs=1)

@@ -1,14 +1,13 @@
 """The shared normaliser and analyzers: folding, offsets, word positions, single characters."""
 
-import pickle
 import unicodedata
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.analysis import ENGINES, Segmenter, compact, nfkc, normalise, normalise_with_offsets
-from search.tokenizers import CharTokenizer, JiebaTokenizer, word_analyzer
+from search.text.analysis import ENGINES, Segmenter, compact, nfkc, normalise, normalise_with_offsets
+from search.local.tokenizers import CharTokenizer, JiebaTokenizer, word_analyzer
 
 
 def test_normalise_folds_traditional_to_simplified():
@@ -104,13 +103,3 @@ def test_a_segmenter_is_recorded_with_its_version():
 
 def test_char_tokenizer_emits_folded_characters():
     assert [t.text for t in CharTokenizer()("國 Ａ")] == ["国", "a"]
-
-
-def test_a_schema_pickled_before_the_tokenizers_moved_still_loads():
-    from search.indexer import make_schema
-
-    old = pickle.dumps(make_schema(), protocol=0).replace(b"csearch.tokenizers\n", b"csearch.analysis\n")
-    assert b"csearch.analysis\nJiebaTokenizer" in old  # an index's TOC as written before the move
-    schema = pickle.loads(old)
-    assert [t.text for t in schema["title"].analyzer("北京冬奥会")] == \
-        [t.text for t in make_schema()["title"].analyzer("北京冬奥会")]

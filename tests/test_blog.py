@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-from search.blog import BlogError, open_blog
+from search.corpus.blog import BlogError, open_blog
 from search.cli import cli
 from tests.helpers import write_post
 from web import create_app

@@ -146,7 +146,7 @@ def test_bad_option_exits_2(runner, small_index_dir):
 
 
 def test_busy_index_exits_1_with_message(runner, corpus_dir, index_dir):
-    from search.storage import writer_lock
+    from search.writing.storage import writer_lock
 
     with writer_lock(index_dir):
         result = runner.invoke(cli, ["build", "--corpus", str(corpus_dir), "--index", str(index_dir)])

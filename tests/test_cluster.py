@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from search import Index, IndexNotFoundError, PostUrls, SearchError
-from search.local import LocalBackend
+from search.local.backend import LocalBackend
 from search.cli import cli
 from search.sphinx import ClusterConfigError, SphinxBackend
 from search.sphinx.cluster import ClusterMap, start, status, stop, write_map

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from search.corpus import find_posts, html_to_text, parse_date, read_post, unwrap_image_url
+from search.corpus.posts import find_posts, html_to_text, parse_date, read_post, unwrap_image_url
 from tests.helpers import write_post
 
 

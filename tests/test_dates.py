@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search import Index, build_index
-from search.dates import read_date, read_dates
-from search.query import And, DateFilter, Not, Or, Term, parse_query
-from search.whoosh_query import compile_query
-from search.results import QueryDate
+from search.query.dates import read_date, read_dates
+from search.query.syntax import And, DateFilter, Not, Or, Term, parse_query
+from search.local.whoosh_query import compile_query
+from search.query.results import QueryDate
 from tests.helpers import write_post
 
 TODAY = date(2023, 6, 15)  # a Thursday

@@ -2,8 +2,8 @@
 
 from datetime import datetime, timedelta, timezone
 
-from search.corpus import Document
-from search.duplicates import FingerprintTable, find_stories, fingerprint
+from search.corpus.posts import Document
+from search.corpus.duplicates import FingerprintTable, find_stories, fingerprint
 
 STORY = ("台风“山竹”今天下午在广东台山海宴镇登陆，登陆时中心附近最大风力十四级。\n"
          "受其影响，广东、广西多地停课停工，深圳、珠海等地的机场取消了大部分航班，铁路部门也暂停了部分列车。\n"
@@ -89,7 +89,7 @@ def test_fingerprint_table_round_trips_through_a_file(tmp_path):
 
 
 def test_boilerplate_masks_worked_out_per_changed_source_equal_a_full_recomputation(tmp_path):
-    from search.duplicates import FingerprintTable, boilerplate_mask, fingerprint
+    from search.corpus.duplicates import FingerprintTable, boilerplate_mask, fingerprint
 
     def post(i: int, source: str, title: str) -> Document:
         footer = "点击关注我们获取更多资讯，本文由编辑部整理发布，转载请注明出处。"

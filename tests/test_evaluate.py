@@ -1,7 +1,7 @@
-"""The numpy evaluation of queries (search.evaluate) against Whoosh's own: the same results, exactly.
+"""The numpy evaluation of queries (search.local.evaluate) against Whoosh's own: the same results, exactly.
 
 Every query runs twice through ``Index.search``: once as shipped (numpy) and
-once with :func:`search.evaluate.evaluate` replaced by one that always
+once with :func:`search.local.evaluate.evaluate` replaced by one that always
 declines, which sends the query down the Whoosh path. The two must list the
 same posts in the same order with the same scores (up to float rounding) and
 the same totals and facets.
@@ -15,12 +15,12 @@ import pytest
 from whoosh import query as wq
 
 from search import Index, build_index, update_index
-from search import evaluate as evaluate_module
-from search import searcher as searcher_module
-from search.evaluate import Unsupported, evaluate
+from search.local import evaluate as evaluate_module
+from search.local import searcher as searcher_module
+from search.local.evaluate import Unsupported, evaluate
 from search.whoosh_internals import read_postings
-from search.query import parse_query, plan_query
-from search.whoosh_query import compile_query, to_whoosh
+from search.query.syntax import parse_query, plan_query
+from search.local.whoosh_query import compile_query, to_whoosh
 from tests.helpers import EVAL, require_shared, write_post
 
 NOW = datetime(2022, 10, 1)

@@ -24,7 +24,7 @@ import lxml.html
 import pytest
 
 from search import Index, build_index
-from search.blog import open_blog
+from search.corpus.blog import open_blog
 from tests.helpers import RSSHUB, require_shared, write_post
 from tests.hexo_site import Blog, generate, make_blog
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from search.merging import MergePolicy
+from search.local.merging import MergePolicy
 from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchError,
                     build_index, update_index)
-from search import indexer
-from search.corpus import read_post
-from search.writing import SCHEMA_VERSION
-from search.storage import writer_lock
+from search.local import indexer
+from search.corpus.posts import read_post
+from search.writing.builds import SCHEMA_VERSION
+from search.writing.storage import writer_lock
 from tests.helpers import write_post
 
 
@@ -92,7 +92,7 @@ def test_second_writer_fails_with_a_clear_message(corpus_dir, index_dir):
 @pytest.mark.slow
 def test_lock_of_a_killed_writer_is_released(corpus_dir, index_dir):
     with subprocess.Popen([sys.executable, "-c", (
-            "import sys, time; from search.storage import writer_lock\n"
+            "import sys, time; from search.writing.storage import writer_lock\n"
             f"with writer_lock({str(index_dir)!r}):\n    print('locked', flush=True); time.sleep(60)")],
             stdout=subprocess.PIPE, text=True) as holder:
         assert holder.stdout.readline().strip() == "locked"
@@ -146,7 +146,7 @@ def test_killed_writer_leaves_the_live_index_answering(tmp_path, corpus_dir, ind
 def test_fast_field_indexing_matches_the_shared_analyzers(field):
     from whoosh import fields
 
-    from search.indexer import make_schema
+    from search.local.indexer import make_schema
 
     text = "國際論壇在港舉行 ＧＤＰ增長５．２％\u200b iPhone15，ok\x1f標題 a"
     fieldobj = make_schema()[field]
@@ -271,7 +271,7 @@ def every_posting(index_dir: Path) -> dict:
 
 
 def test_postings_packed_in_runs_are_written_as_if_kept_whole(tmp_path, monkeypatch):
-    from search import segments
+    from search.local import segments
 
     corpus = tmp_path / "posts"
     for i in range(30):
@@ -346,7 +346,7 @@ def test_an_index_built_with_rjieba_is_updated_and_queried_with_rjieba(corpus_di
 
 
 def test_a_missing_segmenter_is_a_clear_error(corpus_dir, tmp_path, monkeypatch):
-    from search import analysis
+    from search.text import analysis
 
     monkeypatch.setitem(sys.modules, "rjieba", None)  # makes `import rjieba` fail
     analysis._engine.cache_clear()

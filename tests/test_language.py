@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from search import Index, build_index, optimize_index, update_index
-from search.corpus import read_post
-from search.language import detect_language, post_language
+from search.corpus.posts import read_post
+from search.text.language import detect_language, post_language
 from tests.helpers import RSSHUB, require_shared, write_post
 from web import create_app
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from search import Index, build_index, optimize_index, update_index
 from search.cli import cli
-from search.corpus import find_posts
-from search.merging import MergePolicy, SegmentSize
+from search.corpus.posts import find_posts
+from search.local.merging import MergePolicy, SegmentSize
 from tests.helpers import EVAL, RSSHUB, require_shared, write_post
 
 # --- the policy ------------------------------------------------------------------------------------

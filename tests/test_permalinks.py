@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from search import Index, PostUrls, Problem, build_index
-from search.permalinks import Link, find_unlinked, slugize
+from search.corpus.permalinks import Link, find_unlinked, slugize
 from tests.helpers import write_post
 
 SITE = "https://blog.example.com"

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search.errors import QuerySyntaxError
-from search.query import MAX_QUERY_CHARS, And, DateFilter, FieldFilter, Not, Or, Term, parse_query
-from search.terms import units
-from search.whoosh_query import compile_query
+from search.query.syntax import MAX_QUERY_CHARS, And, DateFilter, FieldFilter, Not, Or, Term, parse_query
+from search.query.terms import units
+from search.local.whoosh_query import compile_query
 
 
 def test_plain_words_are_anded():

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from search import Index, SynonymFileError, Synonyms, build_index
 from search.cli import cli
-from search.fallback import FEW_RESULTS, PARTIAL_LIMIT
-from search.synonyms import DEFAULT_FILE, NO_SYNONYMS, default_synonyms
+from search.query.fallback import FEW_RESULTS, PARTIAL_LIMIT
+from search.query.synonyms import DEFAULT_FILE, NO_SYNONYMS, default_synonyms
 from tests.helpers import EVAL, require_shared, write_post
 
 QUANTUM = "科技/新知/快讯/量子计算机.md"

@@ -94,7 +94,7 @@ def test_the_reading_shown_offers_the_query_as_typed(ix):
 def test_a_latin_word_of_the_index_keeps_its_literal_meaning(ix):
     results = ix.search("xiaomi", now=NOW)
     assert results.reading is None
-    assert results.hits[0].id == "公司/小米.md"  # first: the synonym 小米 (search.synonyms) ranks below it
+    assert results.hits[0].id == "公司/小米.md"  # first: the synonym 小米 (search.query.synonyms) ranks below it
 
 
 # --- typos -----------------------------------------------------------------------------------------

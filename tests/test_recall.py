@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search import recall
-from search.analysis import SECTION_BREAK
-from search.recall import RecallReader, RecallWriter, decode_varints, encode_varints, fold_sections
+from search.local import recall
+from search.text.analysis import SECTION_BREAK
+from search.local.recall import RecallReader, RecallWriter, decode_varints, encode_varints, fold_sections
 
 
 def recall_of(tmp_path, *posts: str, field: str = "f") -> RecallReader:

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 
 from search import Index, build_index, update_index
-from search.storage import current_generation
+from search.writing.storage import current_generation
 from tests.helpers import write_post
 from tests.servers import running_server, served
 from web import create_app

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from search import Index, QuerySyntaxError, build_index
-from search.highlight import make_snippet
+from search.query.highlight import make_snippet
 from tests.helpers import write_post
 
 GAMES = "体育/新华/要闻/冬奥会开幕.md"

@@ -2,7 +2,7 @@
 
 from array import array
 
-from search.segments import PostingRun
+from search.local.segments import PostingRun
 
 
 def run_of(terms: dict[bytes, tuple[list[int], list[float]]]) -> PostingRun:

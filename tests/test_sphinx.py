@@ -15,13 +15,14 @@ from datetime import date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from search import SearchError, plan
-from search.analysis import SECTION_BREAK, fold_sections, word_counts
+from search import SearchError
+from search.query import plan
+from search.text.analysis import SECTION_BREAK, fold_sections, word_counts
 from search.backend import open_backend
-from search.local import LocalBackend
+from search.local.backend import LocalBackend
 from search.cli import cli
-from search.query import parse_query, plan_query
-from search.ranking import BM25_B, BM25_K1
+from search.query.syntax import parse_query, plan_query
+from search.query.ranking import BM25_B, BM25_K1
 from search.sphinx import ClusterURL, SphinxBackend
 from search.sphinx.cluster import (MAP_FILE, ClusterConfigError, load_map, map_from_dict, plan_cluster, searchd_config,
                                    write_map)
@@ -42,8 +43,8 @@ WITHOUT_WHOOSH = """
 import sys
 sys.modules["whoosh"] = None  # any `import whoosh...` now raises ImportError
 from search import Filters, SearchResults
-from search.request import read_request
-from search.query import plan_query
+from search.query.request import read_request
+from search.query.syntax import plan_query
 import search.sphinx, search.sphinx.searcher, search.sphinx.writer
 from search.sphinx.match import to_match
 from search.sphinx.ranking import ranked_match

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from search import build_index, storage, update_index
-from search.vocabulary import VOCABULARY, Vocabulary, char_syllables, spell
+from search import build_index, update_index
+from search.writing import storage
+from search.query.vocabulary import VOCABULARY, Vocabulary, char_syllables, spell
 from tests.helpers import write_post
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from search import Index, build_index, storage
-from search.watching import Watcher, WatchSettings
+from search import Index, build_index
+from search.writing import storage
+from search.local.watching import Watcher, WatchSettings
 from tests import helpers
 from tests.helpers import write_post
 

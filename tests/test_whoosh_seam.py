@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from whoosh import scoring
 from whoosh.writing import SegmentWriter
 
-import search.searcher
+import search.local.searcher
 from search import Index, IndexCorruptError, IndexVersionError, WhooshIncompatibleError, update_index
 from search.cli import cli
 from search.whoosh_internals import HookedSegmentWriter, check_internals, compat
@@ -280,7 +280,7 @@ def test_a_bug_while_opening_surfaces_as_itself(demo_index_dir, monkeypatch):
     def broken(reader, facets):
         raise TypeError("a plain bug")
 
-    monkeypatch.setattr(search.searcher, "FacetTable", broken)
+    monkeypatch.setattr(search.local.searcher, "FacetTable", broken)
     with pytest.raises(TypeError, match="a plain bug"):
         Index.open(demo_index_dir)
 
@@ -290,7 +290,7 @@ def test_a_bug_while_searching_surfaces_as_itself(demo_index_dir, monkeypatch):
         def broken(*args, **kwargs):
             raise TypeError("a plain bug")
 
-        monkeypatch.setattr(search.searcher, "evaluate", broken)
+        monkeypatch.setattr(search.local.searcher, "evaluate", broken)
         with pytest.raises(TypeError, match="a plain bug"):
             ix.search("冬奥会")
 
@@ -301,7 +301,7 @@ def test_a_bug_on_the_web_is_a_500_with_a_logged_traceback(demo_index_dir, monke
 
     app = create_app({"TESTING": True, "INDEX_DIR": str(demo_index_dir)})
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    monkeypatch.setattr(search.searcher, "evaluate", broken)
+    monkeypatch.setattr(search.local.searcher, "evaluate", broken)
     with caplog.at_level(logging.ERROR):
         response = app.test_client().get("/api/search?q=冬奥会")
     assert response.status_code == 500 and "a plain bug" not in response.get_data(as_text=True)

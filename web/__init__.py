@@ -14,7 +14,7 @@ from datetime import date
 
 from flask import Flask
 
-from search.request import MAX_SERVED_PER_PAGE
+from search.query.request import MAX_SERVED_PER_PAGE
 
 from . import api, cors, errors, feeds, index, pages, templating, widget
 
@@ -58,10 +58,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     :mod:`web.cors`); with ``BLOG_DIR`` (a Hexo blog's folder, whose ``_config.yml``
     gives the rest) or ``BLOG_URL`` (and ``PERMALINK``, ``BLOG_TIMEZONE``,
     ``BUILD_TIMEZONE``, which win over the blog's settings) hits and posts
-    carry their URL on the blog (see :mod:`search.permalinks`).
+    carry their URL on the blog (see :mod:`search.corpus.permalinks`).
 
     ``TODAY`` fixes the day relative dates in queries count from. ``SYNONYMS`` is a synonym file in Solr's
-    format, ``"none"``, or None for the built-in list (see :mod:`search.synonyms`). ``BACKEND`` (a
+    format, ``"none"``, or None for the built-in list (see :mod:`search.query.synonyms`). ``BACKEND`` (a
     ``sphinx://`` URL) serves the index on a Sphinx cluster instead of the one in ``INDEX_DIR``.
 
     :raises ValueError: for a setting that is malformed or out of range (the message names it).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from search.errors import shown
-from search.request import COVERAGE_DAYS
+from search.query.request import COVERAGE_DAYS
 
 from .index import get_index
 from .openapi import MAX_COVERAGE_DAYS, openapi_document

@@ -16,8 +16,8 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from search import PostUrls, SearchError, SynonymFileError
-from search.blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
-from search.synonyms import read_synonyms
+from search.corpus.blog import HEXO_DEFAULTS, Blog, BlogError, open_blog
+from search.query.synonyms import read_synonyms
 from search.backend import SearchIndex, open_backend
 
 EXTENSION = "news_search"

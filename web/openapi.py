@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search.request import COVERAGE_DAYS, MAX_SERVED_PER_PAGE, SORTS
+from search.query.request import COVERAGE_DAYS, MAX_SERVED_PER_PAGE, SORTS
 
 from .params import MAX_FILTER_CHARS, MAX_PAGE
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from search import SearchResults
-from search.highlight import highlight_title
-from search.request import COVERAGE_DAYS, DEFAULT_SORT, SORT_LABELS
+from search.query.highlight import highlight_title
+from search.query.request import COVERAGE_DAYS, DEFAULT_SORT, SORT_LABELS
 
 from .index import get_index
 from .params import SearchParams, parse_search_args

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from search.errors import shown
-from search.query import parse_date_bound
-from search.request import DEFAULT_SORT, MAX_SERVED_PER_PAGE
+from search.query.syntax import parse_date_bound
+from search.query.request import DEFAULT_SORT, MAX_SERVED_PER_PAGE
 
 #: Deepest page served (the library collects page * per_page hits).
 MAX_PAGE = 500

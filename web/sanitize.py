@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import nh3
 from lxml import etree, html as lxml_html
 
-from search.highlight import find_spans
-from search.language import detect_language
+from search.query.highlight import find_spans
+from search.text.language import detect_language
 
 TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "div", "dl", "dt",

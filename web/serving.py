@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import waitress
 
-from search.processes import die_with_parent
+from search.writing.processes import die_with_parent
 
 log = logging.getLogger("news_search.serve")
 

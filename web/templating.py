@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from search.results import QueryDate
+from search.query.results import QueryDate
 
 #: Beijing time (China has had no daylight saving since 1991); the library gives UTC.
 LOCAL_TIME = timezone(timedelta(hours=8), "北京时间")

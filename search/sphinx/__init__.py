@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..writing import BuildReport, OptimizeReport, ProgressCallback
-from ..permalinks import PostUrls
-from ..synonyms import Synonyms
+from ..writing.builds import BuildReport, OptimizeReport, ProgressCallback
+from ..corpus.permalinks import PostUrls
+from ..query.synonyms import Synonyms
 from .cluster import ClusterConfigError, ClusterMap, load_map
 from .connection import ClusterUnavailableError, ClusterURL
 from .searcher import SphinxIndex

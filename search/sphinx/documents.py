@@ -1,7 +1,7 @@
 """Documents -> rows of a Sphinx real-time index, analysed here exactly as for the local index.
 
 Sphinx receives no raw text to analyse: every full-text field is a string of
-space-separated tokens made by :mod:`search.analysis` and :mod:`search.recall`
+space-separated tokens made by :mod:`search.text.analysis` and :mod:`search.local.recall`
 (the same normaliser, word segmenter, bigram recall stream and character set
 as the local index), and every character the engine sees is a letter, a digit
 or ``_``.
@@ -34,9 +34,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, fold_sections, is_word, normalise
-from ..corpus import Document
-from ..fields import category_keys, filter_key, pack_content, unpack_content
+from ..text.analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, fold_sections, is_word, normalise
+from ..corpus.posts import Document
+from ..writing.fields import category_keys, filter_key, pack_content, unpack_content
 
 FIELDS = ("title_words", "body_words", "grams", "title_grams", "chars", "title_chars", "keys")
 #: Attribute name -> Sphinx type (``rt_attr_<type>``).
@@ -183,7 +183,7 @@ class FileStamp:
 
 
 def words(value: str, segmenter: Segmenter = DEFAULT_SEGMENTER) -> list[str]:
-    """Return the words of ``value`` in order, exactly the terms :func:`search.analysis.word_counts` counts."""
+    """Return the words of ``value`` in order, exactly the terms :func:`search.text.analysis.word_counts` counts."""
     return [w for w, _, _ in segmenter.tokenize(normalise(value)) if is_word(w)]
 
 
@@ -201,7 +201,7 @@ def bigrams(folded: str) -> list[str]:
 def gram_stream(value: str) -> list[str]:
     """Return the recall tokens of a field value, :data:`SECTION_GAP` between its sections.
 
-    Sections are folded by :func:`search.analysis.fold_sections`, so two bigrams
+    Sections are folded by :func:`search.text.analysis.fold_sections`, so two bigrams
     are adjacent here exactly when the recall index has them at consecutive
     positions (no bigram spans two sections).
 

@@ -10,7 +10,7 @@ nothing needs escaping. Scores are not encoded here: ``Weighted`` and
 
 from __future__ import annotations
 
-from .. import plan
+from ..query import plan
 from .documents import ANY, NONE, bigrams, date_cover, encode, key_token, word_token
 
 #: Where a substring of each recall field is looked up: (bigram field, one-character field).

@@ -1,7 +1,7 @@
 """The Sphinx ranker expression: the local index's scoring, as far as Sphinx's ranking factors reach.
 
 The Whoosh index scores a post with BM25 (``K1``, ``B`` of
-:mod:`search.searcher`) over body words, plus ``TITLE_WEIGHT`` times BM25
+:mod:`search.local.searcher`) over body words, plus ``TITLE_WEIGHT`` times BM25
 over title words, plus constant bonuses when a bonus phrase of the plan occurs
 (a multi-word term contiguously, a term in the title, the whole query). The
 expression built here has the same parts:
@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .. import plan
-from ..ranking import BM25_B, BM25_K1, TITLE_WEIGHT
+from ..query import plan
+from ..query.ranking import BM25_B, BM25_K1, TITLE_WEIGHT
 from .documents import FIELDS, bigrams
 from .match import to_match
 

@@ -22,19 +22,19 @@ from typing import Self
 
 import numpy as np
 
-from .. import plan
-from ..analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, fold_sections, word_counts
+from ..query import plan
+from ..text.analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, fold_sections, word_counts
 from ..backend import KEY_TERMS, IndexBase, StoredPost, by_date, similar_text
-from ..corpus import Problem
+from ..corpus.posts import Problem
 from ..errors import IndexNotFoundError
-from ..facets import ordered
-from ..fallback import PARTIAL_LIMIT, coverage, partial_scores, wants_partial
-from ..permalinks import PostUrls, find_unlinked
-from ..query import Node, plan_query
-from ..request import COVERAGE_DAYS, FACETS, SearchRequest, page_bounds
-from ..results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
-from ..synonyms import Synonyms, read_synonyms
-from ..vocabulary import SUGGESTIONS, Vocabulary
+from ..query.facets import ordered
+from ..query.fallback import PARTIAL_LIMIT, coverage, partial_scores, wants_partial
+from ..corpus.permalinks import PostUrls, find_unlinked
+from ..query.syntax import Node, plan_query
+from ..query.request import COVERAGE_DAYS, FACETS, SearchRequest, page_bounds
+from ..query.results import Copy, Hit, IndexStats, Post, QueryDate, SearchResults
+from ..query.synonyms import Synonyms, read_synonyms
+from ..query.vocabulary import SUGGESTIONS, Vocabulary
 from .cluster import ClusterMap, map_from_dict, node_status
 from .connection import ClusterURL, QueryNodes, Result
 from .documents import doc_key, unpack_row_content, word_token
@@ -50,7 +50,7 @@ RELATED_CANDIDATES = 500
 #: Most posts related-coverage ranks (the local index ranks every post with a key term).
 COVERAGE_CANDIDATES = 1000
 _POST = "id, doc_id, title, source, categories, date, dated, date_zoned, front_matter, image, story, lang"
-#: Posts searchd ranks for the partial matches (the best :data:`search.fallback.PARTIAL_LIMIT` are listed).
+#: Posts searchd ranks for the partial matches (the best :data:`search.query.fallback.PARTIAL_LIMIT` are listed).
 PARTIAL_CANDIDATES = 2 * PARTIAL_LIMIT
 #: A post's story: the canonical copy's id, or its own id when it has no copies.
 _STORY = "IF(story = 0, id, story)"
@@ -234,7 +234,7 @@ class SphinxIndex(IndexBase):
 
     def _partial(self, planned: plan.Plan, filtered: plan.Node | None, collection: Collection, rank: str,
                  order: str, folding: bool, match: str) -> list[tuple[dict, tuple[str, ...]]]:
-        """Return the best partial matches (see :mod:`search.fallback`) as ``(row, units it lacks)``, best first.
+        """Return the best partial matches (see :mod:`search.query.fallback`) as ``(row, units it lacks)``, best first.
 
         As on the local index: posts (one per story when folded) holding some
         of the plan's units and not a full match, each unit's rarity counted

@@ -1,14 +1,14 @@
 """Building and updating the index on a Sphinx cluster: analyse posts here, write them to every mirror.
 
 Posts are read, analysed and fingerprinted exactly as for the local index (in
-worker processes, like :func:`search.indexer.build_index`), routed to shard
+worker processes, like :func:`search.local.indexer.build_index`), routed to shard
 ``doc_key(id) % shards`` and written with ``REPLACE`` to that shard's index
 on every mirror. The file fingerprints ``update`` compares are attributes of
 the rows themselves, so the cluster is its own manifest; ``<index>_meta`` on
 every node records what built it (corpus, segmenter, shard map) and the files
 that were read but not indexed.
 
-Stories (copies of one story, see :mod:`search.duplicates`) are found here
+Stories (copies of one story, see :mod:`search.corpus.duplicates`) are found here
 from the near-duplicate fingerprints of every post, which the writer keeps
 beside the shard map (``<map>.fingerprints.npz``), and recorded in the rows
 of the posts that have copies: ``story`` (the canonical copy's id) and
@@ -32,14 +32,14 @@ from typing import Self
 
 import numpy as np
 
-from .. import storage
-from ..analysis import Segmenter
-from ..corpus import read_post
-from ..duplicates import Fingerprint, FingerprintTable, date_order, find_stories, fingerprint
+from ..writing import storage
+from ..text.analysis import Segmenter
+from ..corpus.posts import read_post
+from ..corpus.duplicates import Fingerprint, FingerprintTable, date_order, find_stories, fingerprint
 from ..errors import IndexNotFoundError, IndexWriteError
-from ..processes import in_workers
-from ..writing import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback, diff_corpus,
-                       manifest_entry, scan_corpus, storage_id)
+from ..writing.processes import in_workers
+from ..writing.builds import (PARALLEL_THRESHOLD, SCHEMA_VERSION, BuildReport, OptimizeReport, ProgressCallback,
+                              diff_corpus, manifest_entry, scan_corpus, storage_id)
 from .cluster import ClusterConfigError, ClusterMap
 from .connection import connect, fetch_all
 from .documents import FileStamp, doc_key, document_row

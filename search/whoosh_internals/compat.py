@@ -85,7 +85,7 @@ INTERNALS: tuple[Internal, ...] = (
                 "_default", "_typecode"),
     Internal("whoosh.columns.EmptyColumnReader", "_default", "instance attribute"),
     Internal("whoosh.scoring.BM25F", "_field_B", "instance attribute"),
-    # search.evaluate repeats these computations in the same float-operation order, for the same scores
+    # search.local.evaluate repeats these computations in the same float-operation order, for the same scores
     Internal("whoosh.scoring", "bm25", "source", "idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))"),
     Internal("whoosh.util", "make_weighted_tree", "source", "insort(ls, (a[0] + b[0], fn(a[1], b[1])))"),
     Internal("whoosh.query.compound.Or", "_matcher", "source",

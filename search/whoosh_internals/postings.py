@@ -24,7 +24,7 @@ from whoosh.util.numeric import length_to_byte
 #: Posting lists this short are stored inside the term table (no block, no header).
 INLINE_LIMIT = 6
 #: Postings per block of a longer list. Whoosh writes 128, for its matchers to skip blocks;
-#: :mod:`search.evaluate` reads whole lists, and a block costs a pickle load and a zlib call.
+#: :mod:`search.local.evaluate` reads whole lists, and a block costs a pickle load and a zlib call.
 BLOCK_LIMIT = 1024
 
 _TERMINFO = W3TermInfo._struct

@@ -1,6 +1,6 @@
 """Whole columns of a Whoosh segment read at once, the lengths BM25F sees, and caches kept with a reader.
 
-:mod:`search.evaluate` scores every document of a segment with numpy, so it
+:mod:`search.local.evaluate` scores every document of a segment with numpy, so it
 needs as arrays what Whoosh reads one document at a time: the byte-quantised
 field lengths (a private column per field), numeric columns (fixed-width
 big-endian values after a base position), and a ``BM25F`` weighting's

@@ -4,7 +4,7 @@ A build's workers each write segments into one generation side by side and
 the parent commits them all in one TOC; a merge writes one segment from
 others. Whoosh's ``SegmentWriter`` does neither on its own, so this module
 reaches its private steps (``_check_state``, ``_flush_segment``, ...) and
-gives them public names for :mod:`search.segments`.
+gives them public names for :mod:`search.local.segments`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,282 @@
+"""Keeping the index fresh while posts arrive: watch the corpus folder, index what changes in batches.
+
+Feeds, sync tools and editors change a corpus in bursts: a fetcher drops a
+few posts every hour, a sync tool writes a file in pieces under a temporary
+name and renames it, an editor saves through a swap file. :class:`Watcher`
+turns that into few, complete updates:
+
+* events come from the operating system through watchfiles (inotify on
+  Linux), or from polling where a file system sends none (network mounts,
+  detected from ``/proc/mounts``, or ``polling=True``); hidden files and
+  folders (editors' and sync tools' work files) and anything that is neither a
+  post nor a folder are ignored;
+* a batch starts when the folder has been quiet for ``debounce`` seconds, and
+  each batch is an ordinary :func:`~search.local.indexer.update_index` (a full scan
+  of the corpus, so moved folders and renames need no special case); a post
+  modified less than ``settle`` seconds ago is left for the next batch, so a
+  file being written in pieces is read once, complete;
+* every ``rescan`` seconds a batch runs even without events: the safety net
+  for events the operating system dropped (an overflowing inotify queue);
+* batches are fast updates (new posts searchable at once, stories carried
+  forward); once the folder has been quiet for ``regroup_idle`` seconds, or
+  ``regroup_every`` seconds after the first fast batch, an ordinary update
+  works the stories out again;
+* another writer holding the index is waited for; a failed write (disk full)
+  is logged and retried after ``retry`` seconds, the live index untouched;
+  a corpus folder that disappears is reported once and waited for;
+* :meth:`Watcher.stop` (the CLI's SIGTERM and Ctrl-C) ends the watch between
+  batches, or abandons the batch under way, which publishes nothing.
+
+Each batch logs one line (added / changed / deleted, seconds, segments) on
+the ``news_search.watch`` logger; nothing is logged while nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..writing import storage
+from ..corpus.posts import is_hidden, is_post_name
+from ..errors import IndexBusyError, IndexWriteError, SearchError
+from .indexer import read_meta, update_index
+from ..writing.builds import BuildReport
+
+log = logging.getLogger("news_search.watch")
+logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every set of changes at INFO
+
+#: File systems that deliver no change events to a watcher on this machine.
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph",
+                                 "glusterfs", "fuse.rclone", "fuse.s3fs", "davfs", "fuse.davfs2"})
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """How a :class:`Watcher` batches changes (seconds)."""
+
+    debounce: float = 1.0  # most time changes are gathered for before a batch starts
+    settle: float = 0.5  # a post modified more recently waits for the next batch
+    batch_posts: int = 500  # most posts a batch indexes: a burst is published in parts (on every core)
+    rescan: float = 300.0  # a batch without events, for events the system dropped
+    regroup_idle: float = 2.0  # quiet time after fast batches before the stories are worked out again
+    regroup_every: float = 60.0  # ... and at the latest this long after the first fast batch
+    retry: float = 30.0  # wait before retrying after a failed write (disk full)
+    polling: bool | None = None  # None: poll only on network file systems
+    poll_interval: float = 1.0  # between two polls of the folder
+
+
+class Stopped(Exception):
+    """Raised inside a batch when the watcher is asked to stop: the update is abandoned, nothing published."""
+
+
+class Watcher:
+    """Watches ``corpus_dir`` and keeps ``index_dir`` up to date with it until :meth:`stop` is called.
+
+    ``corpus_dir`` defaults to the corpus the index was built from.
+    """
+
+    def __init__(self, index_dir: Path, corpus_dir: Path | None = None, *,
+                 settings: WatchSettings = WatchSettings(), procs: int | None = None):
+        self.index_dir = Path(index_dir)
+        self.corpus_dir = Path(corpus_dir).resolve() if corpus_dir else _built_from(self.index_dir)
+        self.settings = settings
+        self.procs = procs
+        self._stop = threading.Event()
+        self.batches = 0  # batches that published a new generation
+        self._stale_since: float | None = None  # when a fast batch first carried the stories forward
+
+    def stop(self) -> None:
+        """Stop at the next chance: between batches, or by abandoning the batch under way."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        """Index what changed since the last update, then watch until stopped."""
+        polling = self.settings.polling
+        if polling is None:
+            polling = on_network_filesystem(self.corpus_dir)
+        how = f"polling every {self.settings.poll_interval:g} s" if polling else "file system events"
+        log.info("watching %s for %s (%s)", self.corpus_dir, self.index_dir, how)
+        pending = True  # catch up first
+        while not self.stopping:
+            if not self._wait_for_corpus():
+                break
+            pending = self._watch(polling, pending)
+
+    def _watch(self, polling: bool, pending: bool) -> bool:
+        """Watch until the corpus folder disappears or is replaced, or the watcher stops; return whether
+        changes are waiting for a batch."""
+        import watchfiles  # imported here: the rest of the library does not need it
+
+        folder = _identity(self.corpus_dir)
+        # The catch-up batch (a full scan) runs once the watch has started, so nothing changed in between
+        # goes unseen.
+        again = 0.0 if pending else None  # seconds after the last batch until the next one
+        last_batch = time.monotonic()
+        hints: set[Path] | None = None if pending else set()  # paths events named since; None: scan it all
+        changes = watchfiles.watch(
+            self.corpus_dir, watch_filter=self._relevant, debounce=int(self.settings.debounce * 1000),
+            step=50, stop_event=self._stop, rust_timeout=500, yield_on_timeout=True, raise_interrupt=False,
+            force_polling=polling, poll_delay_ms=int(self.settings.poll_interval * 1000))
+        try:
+            for events in changes:  # a set of changes, or an empty one every half second
+                if _identity(self.corpus_dir) != folder:
+                    return True  # gone, or replaced by another folder: watch it anew when it is back
+                if hints is not None:
+                    hints.update(Path(path) for _, path in events)
+                now = time.monotonic()
+                rescan = now - last_batch >= self.settings.rescan
+                stale = self._stale_since is not None
+                overdue = stale and now - self._stale_since >= self.settings.regroup_every
+                if rescan:
+                    hints = None
+                if events or rescan or again is not None and now - last_batch >= again:
+                    again = self._batch(fast=hints is not None and not overdue, only=hints)
+                    if again is None:
+                        hints = set()
+                    last_batch = time.monotonic()
+                elif stale and (overdue or now - last_batch >= self.settings.regroup_idle):
+                    again = self._batch(fast=False, only=set())  # quiet: work the stories out again
+                    last_batch = time.monotonic()
+        except OSError as exc:  # the folder went away while the watch started or ran
+            log.debug("watch of %s ended: %s", self.corpus_dir, exc)
+            return True
+        finally:
+            changes.close()
+        return again is not None
+
+    def _relevant(self, _change, path: str) -> bool:
+        """Whether a change can matter: a post or a folder (a moved folder), not a hidden work file."""
+        try:
+            parts = Path(path).relative_to(self.corpus_dir).parts
+        except ValueError:
+            return True  # the corpus folder itself
+        if not parts or any(is_hidden(part) for part in parts):
+            return not parts
+        return is_post_name(parts[-1]) or os.path.isdir(path) or "." not in parts[-1]
+
+    def _wait_for_corpus(self) -> bool:
+        """Wait until the corpus folder exists (reporting once that it is gone); False if stopped first."""
+        if self.corpus_dir.is_dir():
+            return True
+        log.warning("corpus folder %s is gone; the index keeps serving, and indexing resumes when it is back",
+                    self.corpus_dir)
+        while not self._stop.wait(self.settings.poll_interval):
+            if self.corpus_dir.is_dir():
+                log.info("corpus folder %s is back", self.corpus_dir)
+                return True
+        return False
+
+    def _batch(self, *, fast: bool, only: set[Path] | None) -> float | None:
+        """Run one update of the paths ``only`` (None: the whole corpus; ``fast``: carrying the stories
+        forward, see :func:`~search.local.indexer.update_index`); return how soon the next batch should run for
+        the posts it left (past its limit, still being written, a failed write), or None if it left none."""
+        started = time.monotonic()
+        try:
+            report = self._update(fast, only)
+        except Stopped:
+            log.info("stopped during a batch; nothing was published")
+            return None
+        except IndexWriteError as exc:
+            log.error("%s; retrying in %g s", exc, self.settings.retry)
+            return self.settings.retry
+        except SearchError as exc:  # a corpus that vanished between the check and the scan, ...
+            log.error("update failed: %s", exc)
+            return self.settings.retry
+        if report.merge is not None:  # a new generation was published
+            self.batches += 1
+            if fast:
+                self._stale_since = self._stale_since or started
+            else:
+                self._stale_since = None
+            if report.indexed or report.deleted or fast:
+                log.info("%s", describe(report, time.monotonic() - started))
+            else:
+                log.info("stories worked out again in %.1f s", time.monotonic() - started)
+        if report.deferred:
+            return 0.0
+        return self.settings.settle if report.unsettled else None
+
+    def _update(self, fast: bool, only: set[Path] | None) -> BuildReport:
+        """Update the index, waiting (and staying stoppable) while another writer holds it."""
+        waited = False
+        while True:
+            try:
+                return update_index(self.index_dir, self.corpus_dir, procs=self.procs, settle=self.settings.settle,
+                                    progress=self._check_stop, fast=fast, only=only,
+                                    limit=self.settings.batch_posts)
+            except IndexBusyError as exc:
+                if not waited:
+                    log.info("%s; waiting", exc)
+                    waited = True
+                if self._stop.wait(1.0):
+                    raise Stopped from None
+
+    def _check_stop(self, _done: int, _total: int) -> None:
+        if self.stopping:
+            raise Stopped
+
+
+def describe(report: BuildReport, seconds: float) -> str:
+    """Return the one log line of a batch.
+
+    >>> describe(BuildReport(added=3, changed=1, deleted=0, total_docs=120), 0.84)
+    'added 3, changed 1, deleted 0 in 0.8 s; 120 posts'
+    """
+    line = f"added {report.added}, changed {report.changed}, deleted {report.deleted} in {seconds:.1f} s; " \
+           f"{report.total_docs} posts"
+    if report.merge:
+        segments = report.merge.segments_after
+        line += f", {segments} segment{'s' if segments != 1 else ''}"
+        if report.merge.merges:
+            line += f" ({report.merge.docs_merged} posts merged)"
+    if report.unsettled:
+        line += f"; {report.unsettled} still being written"
+    if report.skipped:
+        line += f"; skipped {', '.join(p.path for p in report.skipped[:3])}{' …' if len(report.skipped) > 3 else ''}"
+    return line
+
+
+def on_network_filesystem(path: Path, mounts: Iterable[str] | None = None) -> bool:
+    """Whether ``path`` lies on a network file system (from ``/proc/mounts``), where no events arrive.
+
+    >>> on_network_filesystem(Path("/mnt/nas/posts"), ["/dev/vda / ext4 rw 0 0", "nas:/p /mnt/nas nfs4 rw 0 0"])
+    True
+    """
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return False
+    best, kind = "", ""
+    target = str(path)
+    for line in mounts:
+        fields = line.split()
+        if len(fields) >= 3 and (target == fields[1] or target.startswith(fields[1].rstrip("/") + "/")) \
+                and len(fields[1]) > len(best):
+            best, kind = fields[1], fields[2]
+    return kind in NETWORK_FILESYSTEMS
+
+
+def _built_from(index_dir: Path) -> Path:
+    generation = storage.current_generation(index_dir)
+    corpus = read_meta(generation, index_dir).get("corpus")
+    if not corpus:
+        raise SearchError(f"the index in {index_dir}/ records no corpus; pass --corpus DIR")
+    return Path(corpus)
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
