@@ -19,9 +19,9 @@ That means copying a few details of Whoosh's matchers:
   segment (:func:`whoosh.util.make_weighted_tree`), or, for an ``Or`` in a
   segment of at most 5,000 documents, left to right (``ArrayUnionMatcher``);
 * a compound query with a single part ignores its own boost; exclusion
-  (:class:`search.query.syntax.Without`, not Whoosh's buggy ``AndNot``) looks at the
+  (:class:`search.local.whoosh_query.Without`, not Whoosh's buggy ``AndNot``) looks at the
   excluded side in an unscored context; an optional side
-  (:class:`search.query.syntax.Maybe`, not Whoosh's ``AndMaybe``, which could skip
+  (:class:`search.local.whoosh_query.Maybe`, not Whoosh's ``AndMaybe``, which could skip
   past a match) adds its score wherever it matches; ``ConstantScoreQuery`` gives its score
   to every match of its child, except that a score of 0 counts as 1 (in
   Whoosh's ``ListMatcher`` a weight of 0 is taken for "no weight").
