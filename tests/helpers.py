@@ -148,3 +148,12 @@ def _closed(schema):
     if "properties" in schema and "additionalProperties" not in schema:
         closed["additionalProperties"] = False
     return closed
+
+
+def posts_in_segments(index_dir: Path) -> list[int]:
+    """Return the number of posts in each segment of an index's live generation, smallest first."""
+    from whoosh import index as whoosh_index
+
+    live = next(p for p in index_dir.iterdir() if p.name.startswith("gen-"))
+    with whoosh_index.open_dir(live).reader() as reader:
+        return sorted(segment.doc_count_all() for segment, _ in reader.leaf_readers())
