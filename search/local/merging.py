@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import index as whoosh_index
 
-from .segments import live_mask, merge_segments
-from ..whoosh_internals import commit_segments, index_segments
+from .segments import merge_segments
+from ..whoosh_internals import commit_segments, index_segments, live_mask
 
 
 @dataclass(frozen=True)

@@ -357,11 +357,3 @@ def delete_documents(ix, ids: Iterable[str]) -> list:
         return list(writer.segments)
     finally:
         writer.cancel()
-
-
-def live_mask(segment) -> np.ndarray:
-    """Return which documents of ``segment`` are not deleted."""
-    keep = np.ones(segment.doc_count_all(), dtype=bool)
-    if segment.has_deletions():
-        keep[np.fromiter(segment.deleted_docs(), np.int64)] = False
-    return keep

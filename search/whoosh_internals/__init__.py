@@ -27,15 +27,15 @@ from .compat import (PINNED_WHOOSH, WHOOSH_VERSION, check_internals, check_writt
 from .matching import WithoutMatcher
 from .postings import (DamagedFileError, document_frequencies, field_terms, read_postings, terminfo_postings,
                        write_term)
-from .reading import (field_b, has_numeric_column, live_documents, read_field_lengths, read_numeric_column,
-                      reader_cache)
+from .reading import (field_b, has_numeric_column, live_documents, live_mask, read_field_lengths,
+                      read_numeric_column, reader_cache)
 from .writing import HookedSegmentWriter, commit_segments, index_segments
 
 __all__ = [
     "PINNED_WHOOSH", "WHOOSH_VERSION", "DamagedFileError", "HookedSegmentWriter", "WithoutMatcher",
     "check_internals", "check_written_by", "commit_segments", "document_frequencies", "field_b", "field_terms",
     "has_numeric_column", "index_segments", "index_whoosh_version", "is_storage_error", "live_documents",
-    "missing_internals",
+    "live_mask", "missing_internals",
     "read_field_lengths", "read_numeric_column", "read_postings", "reader_cache", "terminfo_postings", "write_term",
     "written_by",
 ]

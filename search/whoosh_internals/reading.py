@@ -28,14 +28,20 @@ def reader_cache(reader, name: str) -> dict:
     return reader.__dict__.setdefault(_CACHE_PREFIX + name, {})
 
 
+def live_mask(segment) -> np.ndarray:
+    """Return which documents of a Whoosh segment are not deleted, as a boolean mask."""
+    keep = np.ones(segment.doc_count_all(), dtype=bool)
+    if segment.has_deletions():
+        keep[np.fromiter(segment.deleted_docs(), np.int64)] = False
+    return keep
+
+
 def live_documents(reader) -> np.ndarray:
     """Return a segment reader's live documents as a read-only boolean mask (worked out once per reader:
     a segment of an updated index holds deletions, and every query of every segment asks)."""
     cache = reader_cache(reader, "live")
     if "mask" not in cache:
-        mask = np.ones(reader.doc_count_all(), dtype=bool)
-        if reader.has_deletions():
-            mask[np.fromiter(reader.segment().deleted_docs(), np.int64)] = False
+        mask = live_mask(reader.segment())
         mask.flags.writeable = False
         cache["mask"] = mask
     return cache["mask"]
