@@ -47,6 +47,14 @@ def test_offsets_survive_expanding_characters():
     assert origin == [0, 0, 1]
 
 
+@given(st.text(alphabet="ＡａＧ１，。ﬁ①㈱…ßİ\u200b\u00ad國際論壇 abcXYZ"))
+def test_offsets_map_every_folded_character_to_the_one_it_came_from(text):
+    folded, origin = normalise_with_offsets(text)
+    assert folded == normalise(text)
+    assert origin == sorted(origin) and len(origin) == len(folded)
+    assert folded == "".join(normalise(text[i]) for i in dict.fromkeys(origin))
+
+
 def test_offset_fold_equals_fast_fold():
     text = "Ｈｅｌｌｏ 國際 ＧＤＰ\u200b增長 iPhone15 ①"
     assert normalise_with_offsets(text)[0] == normalise(text)

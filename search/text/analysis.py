@@ -85,7 +85,9 @@ def nfkc(text: str) -> str:
     'GDP增长5.2%,fi'
     """
     pattern, table = _nfkc_table()
-    mapped = pattern.sub(lambda match: table[match.group()], text)
+    mapped = text
+    for char in set(pattern.findall(text)):  # no replacement holds a character of the table: order is free
+        mapped = mapped.replace(char, table[char])
     return mapped if unicodedata.is_normalized("NFKC", mapped) else unicodedata.normalize("NFKC", text)
 
 
@@ -107,25 +109,30 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
 
     Folding may change the length (``ﬁ`` -> ``fi``, ``…`` -> ``...``, zero-width
     characters vanish), so highlighting maps a match ``folded[i:j]`` back to
-    ``text[origin[i]:origin[j - 1] + 1]``. Text is folded in blocks; only a
-    block whose length changes is folded again character by character.
+    ``text[origin[i]:origin[j - 1] + 1]``. Only the characters whose own fold is
+    not one character are folded alone; the runs between them are folded whole
+    (character by character only where a run composes, e.g. a combining accent).
 
     >>> normalise_with_offsets("a\u200b國Ｂ…")
     ('a国b...', [0, 2, 3, 4, 4, 4])
     """
     pieces: list[str] = []
     origin: list[int] = []
-    for start in range(0, len(text), _BLOCK):
-        block = text[start:start + _BLOCK]
-        folded = nfkc(block).casefold()
-        if len(folded) == len(block) and not any(z in block for z in ZERO_WIDTH):
-            pieces.append(folded)
-            origin.extend(range(start, start + len(block)))
-            continue
-        for i, ch in enumerate(block, start):
-            folded = "" if ch in ZERO_WIDTH else unicodedata.normalize("NFKC", ch).casefold()
-            pieces.append(folded)
-            origin.extend([i] * len(folded))
+    start = 0
+    for match in [*_resizing_chars().finditer(text), None]:
+        end = match.start() if match else len(text)
+        if start < end:
+            run = text[start:end]
+            folded = nfkc(run).casefold()
+            if len(folded) == len(run):
+                pieces.append(folded)
+                origin.extend(range(start, end))
+            else:
+                for i, char in enumerate(run, start):
+                    _append_folded(pieces, origin, char, i)
+        if match:
+            _append_folded(pieces, origin, match.group(), end)
+            start = end + 1
     joined = "".join(pieces)
     converted = _t2s().convert(joined)
     if len(converted) != len(joined):
@@ -135,7 +142,30 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     return converted, origin
 
 
-_BLOCK = 256
+def _append_folded(pieces: list[str], origin: list[int], char: str, at: int) -> None:
+    folded = _fold_alone(char)
+    pieces.append(folded)
+    origin.extend([at] * len(folded))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_alone(char: str) -> str:
+    """One character folded on its own (NFKC and casefold; zero-width ones vanish), before ``t2s``."""
+    return "" if char in ZERO_WIDTH else unicodedata.normalize("NFKC", char).casefold()
+
+
+@functools.cache
+def _resizing_chars() -> re.Pattern:
+    """A pattern finding the BMP characters whose own fold is not one character (``ﬁ``, ``…``, ``ß``,
+    zero-width ones): the only places where offsets into the folded text shift."""
+    _, table = _nfkc_table()
+    chars = set(ZERO_WIDTH)
+    for point in range(0x10000):
+        if not 0xD800 <= point < 0xE000:
+            char = chr(point)
+            if len(table.get(char, char).casefold()) != 1:
+                chars.add(char)
+    return re.compile("[" + "".join(map(re.escape, sorted(chars))) + "]")
 
 
 def compact(folded: str, origin: list[int] | None = None) -> tuple[str, list[int] | None]:
