@@ -55,8 +55,12 @@ class FacetTable:
                 pairs = np.unique(found[shared].astype(np.int64) * len(ordinals) + story_of[shared])
                 found = np.concatenate([found[~shared], pairs // len(ordinals)])
             tally = np.bincount(found, minlength=len(labels))
-            out[name] = ordered(name, {str(labels[i]): int(tally[i]) for i in np.flatnonzero(tally) if labels[i]},
-                                limit)
+            if len(labels) and not labels[0]:
+                tally[0] = 0  # posts without a value (labels are sorted: "" comes first)
+            shown = np.flatnonzero(tally)
+            if limit and name not in DATED and len(shown) > limit:  # the first by count, then by value
+                shown = shown[np.lexsort((shown, -tally[shown]))[:limit]]
+            out[name] = ordered(name, {str(labels[i]): int(tally[i]) for i in shown}, limit)
         return out
 
 

@@ -81,7 +81,8 @@ def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | Non
     end = len(text) if end is None else end
     out: list[str] = []
     pos = start
-    for s, e in spans:
+    first = bisect_right(spans, start, key=_span_end)  # spans are sorted and disjoint: skip to the window
+    for s, e in spans[first:bisect_left(spans, end, lo=first, key=_span_start)]:
         s, e = max(s, start), min(e, end)
         if s >= e:
             continue
@@ -90,6 +91,14 @@ def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | Non
         pos = e
     out.append(escape(text[pos:end]))
     return "".join(out)
+
+
+def _span_start(span: tuple[int, int]) -> int:
+    return span[0]
+
+
+def _span_end(span: tuple[int, int]) -> int:
+    return span[1]
 
 
 def highlight_title(title: str, needles: Iterable[str]) -> str:
