@@ -447,8 +447,8 @@ class RecallReader:
         docs = np.searchsorted(self._bases[field], positions, side="right") - 1
         if not len(docs):
             return _NO_DOCS, _NO_DOCS
-        firsts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])  # sorted already: runs, not np.unique
-        return docs[firsts], np.diff(np.r_[firsts, len(docs)])
+        firsts = np.flatnonzero(np.diff(docs, prepend=-1))  # sorted already: runs, not np.unique
+        return docs[firsts], np.diff(firsts, append=len(docs))
 
     def close(self) -> None:
         self._fields = {}
@@ -522,6 +522,11 @@ def _offsets(sizes: np.ndarray, total: int) -> np.ndarray:
 def decode_varints(data: np.ndarray) -> np.ndarray:
     """Decode LEB128 varints (the inverse of :func:`encode_varints`).
 
+    Each value is read from its last byte (the most significant seven bits)
+    back to its first, one step for all values at a time: the values still
+    growing are those whose byte before is a continuation byte, fewer at each
+    step (most position gaps take one or two bytes).
+
     >>> decode_varints(np.array([1, 172, 2], dtype=np.uint8)).tolist()
     [1, 300]
     """
@@ -531,9 +536,17 @@ def decode_varints(data: np.ndarray) -> np.ndarray:
     if last.all():
         return data.astype(np.uint64)
     ends = np.flatnonzero(last)
-    starts = np.r_[0, ends[:-1] + 1]
-    shift = (np.arange(len(data)) - np.repeat(starts, ends - starts + 1)) * 7
-    return np.add.reduceat((data & 0x7F).astype(np.uint64) << shift.astype(np.uint64), starts)
+    payload = (data & 0x7F).astype(np.uint64)
+    values = payload[ends]
+    continued = np.concatenate(([False], ~last[:-1]))  # whether the byte before is a continuation byte
+    growing = np.flatnonzero(continued[ends])
+    back = 1
+    while len(growing):
+        at = ends[growing] - back
+        values[growing] = (values[growing] << np.uint64(7)) | payload[at]
+        back += 1
+        growing = growing[continued[at]]
+    return values
 
 
 def _padded(size: int) -> int:
