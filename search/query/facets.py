@@ -44,8 +44,7 @@ class FacetTable:
         if stories is not None and len(docnums):
             # Only matches whose story has another match can be counted twice: find them once.
             story_of = stories[docnums]
-            _, where, repeats = np.unique(story_of, return_inverse=True, return_counts=True)
-            shared = repeats[where] > 1
+            shared = np.bincount(story_of)[story_of] > 1  # story numbers are below the posts': no sort
             if not shared.any():
                 shared = None
         for name, ordinals in self.ordinals.items():

@@ -27,6 +27,7 @@ import itertools
 import math
 import os
 import re
+from array import array
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,8 +282,10 @@ class _Strings:
 
     def __init__(self, joined: str, ends: np.ndarray):
         self.joined = joined
-        self.ends = np.asarray(ends, dtype=np.int32)
-        self.starts = np.concatenate([np.zeros(1, np.int32), self.ends[:-1]])
+        ends = np.asarray(ends, dtype=np.int32)
+        # Bisection reads these one at a time: an array's items are Python ints at once, numpy's are not.
+        self.ends = array("i", ends.tobytes())
+        self.starts = array("i", np.concatenate([np.zeros(1, np.int32), ends[:-1]]).tobytes())
 
     @classmethod
     def unpack(cls, data, name: str) -> _Strings:
@@ -292,7 +295,7 @@ class _Strings:
         return len(self.ends)
 
     def __getitem__(self, i: int) -> str:
-        return self.joined[int(self.starts[i]):int(self.ends[i])]
+        return self.joined[self.starts[i]:self.ends[i]]
 
     def span(self, low: str, high: str | None = None) -> tuple[int, int]:
         """Return the positions of the (sorted) strings ``s`` with ``low <= s``, and ``s`` starting with
