@@ -132,13 +132,12 @@ def _choose_windows(text: str, matches: list[tuple[int, int, int]], length: int)
     """Pick non-overlapping windows that cover the most distinct matched needles, in text order."""
     size = max(length // MAX_FRAGMENTS, 40)
     matches = matches[:MAX_SPANS]
-    starts = [a for a, _, _ in matches]  # matches do not overlap: their ends are in order too
-    ends = [b for _, b, _ in matches]
+    starts, ends, needles = zip(*matches)  # matches do not overlap: their ends are in order too
     candidates = []
     for first in starts:
         start = max(0, first - LEAD_CHARS)
         end = min(len(text), start + size)
-        inside = [which for _, _, which in matches[bisect_left(starts, start):bisect_right(ends, end)]]
+        inside = needles[bisect_left(starts, start):bisect_right(ends, end)]
         candidates.append((-len(set(inside)), -len(inside), start, end))
     chosen: list[tuple[int, int]] = []
     for _, _, start, end in sorted(candidates):
