@@ -444,9 +444,14 @@ class RecallReader:
     def _count_by_document(self, field: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the documents (ascending) holding global ``positions`` (ascending) and how many of them
         each holds."""
-        docs = np.searchsorted(self._bases[field], positions, side="right") - 1
-        if not len(docs):
+        bases = self._bases[field]
+        if not len(positions):
             return _NO_DOCS, _NO_DOCS
+        if len(positions) > len(bases):  # more occurrences than documents: look up where each one starts
+            counts = np.diff(np.searchsorted(positions, bases), append=len(positions))
+            docs = np.flatnonzero(counts)
+            return docs, counts[docs]
+        docs = np.searchsorted(bases, positions, side="right") - 1
         firsts = np.flatnonzero(np.diff(docs, prepend=-1))  # sorted already: runs, not np.unique
         return docs[firsts], np.diff(firsts, append=len(docs))
 
