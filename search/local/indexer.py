@@ -38,12 +38,13 @@ from whoosh import index as whoosh_index
 from ..writing import storage
 from . import stories
 from ..query import vocabulary
+from ..text import language
 from ..text.analysis import DEFAULT_SEGMENTER, SECTION_BREAK, Segmenter, char_counts, word_counts
 from ..corpus.posts import Document, Problem, read_post
 from ..corpus.duplicates import Fingerprint, FingerprintTable, fingerprint
 from ..errors import IndexCorruptError
 from ..writing.fields import category_keys, filter_key, pack_content
-from .merging import MergePolicy, merge_index, optimize_segments
+from .merging import MergePolicy, MergeResult, merge_index, optimize_segments
 from ..writing.processes import in_workers
 from .segments import BulkSegmentWriter, delete_documents
 from ..writing.storage import DEFAULT_INDEX_DIR
@@ -184,6 +185,7 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
     started = time.perf_counter()
     words = Segmenter(segmenter, str(userdict) if userdict else None)
     words.warm_up()  # fails early if the segmenter is missing; forked workers share what it loaded
+    language.warm_up()
     corpus_dir, index_dir = Path(corpus_dir).resolve(), Path(index_dir)
     paths, problems = scan_corpus(corpus_dir)
     report = BuildReport(problems=problems)
@@ -208,10 +210,16 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
 
     A post counts as changed when its size or modification time differ and its
     content hash does too. ``corpus_dir`` defaults to the one recorded by the
-    last build. The update writes one new segment, then merges segments as
-    ``policy`` selects (None: no merging), all in one new generation. Posts
-    modified less than ``settle`` seconds ago are left for a later update
-    (a file still being written is not read half-way).
+    last build. Posts modified less than ``settle`` seconds ago are left for
+    a later update (a file still being written is not read half-way).
+
+    The update writes one new segment and publishes it in a new generation;
+    then, still holding the writer lock, it merges segments as ``policy``
+    selects (None: no merging) in a generation of its own, so that new posts
+    are searchable without waiting for a merge (``report.searchable_after``;
+    ``report.merge`` tells what was merged). Each generation is published
+    atomically: killed during the merge, the index answers with the new posts
+    and the next update merges.
 
     The index-wide tables worked out from every post (which posts are copies
     of one story) cost seconds at tens of thousands of posts. A ``fast``
@@ -236,6 +244,7 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         live = storage.current_generation(index_dir)
         meta = read_meta(live, index_dir)
         Segmenter.from_meta(meta).warm_up()
+        language.warm_up()  # forked workers share it
         corpus_dir = Path(corpus_dir or meta.get("corpus", "")).resolve()
         scope = None if only is None else Scope.of(corpus_dir, only)
         paths, problems = scan_corpus(corpus_dir) if scope is None else scope.scan()
@@ -251,16 +260,38 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             ix = whoosh_index.open_dir(generation)
             manifest, fingerprints = _update_documents(ix, corpus_dir, todo, deleted, manifest, report, progress,
                                                        procs=procs)
-            if policy is not None:
-                report.merge = merge_index(str(generation), policy, procs=procs or os.cpu_count() or 1,
-                                           postpone=report.deferred > 0)
             # posts of an index built before fingerprints existed stay unfolded until the next build
             table = _fingerprints(live).replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)],
                                                  fingerprints)
             _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table,
                     carried_from=live if fast else None, previous=meta)
+        report.searchable_after = time.perf_counter() - started
+        if policy is not None:
+            report.merge = _merge_generation(index_dir, generation, policy, procs=procs or os.cpu_count() or 1,
+                                             postpone=report.deferred > 0)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _merge_generation(index_dir: Path, live: Path, policy: MergePolicy, *, procs: int,
+                      postpone: bool) -> MergeResult:
+    """Merge the segments of the live generation ``live`` that ``policy`` selects into a generation of their
+    own, published after the update's (see :func:`update_index`); return what was merged.
+
+    Nothing but the segments and the document numbers change: the manifest,
+    fingerprints, vocabulary and meta.json stay the hard links they were
+    cloned as, and the stories are renumbered (:func:`search.local.stories.carry_stories`
+    is exact when no post changed).
+    """
+    result = None
+    with _new_generation(index_dir, live) as generation:
+        result = merge_index(str(generation), policy, procs=procs, postpone=postpone)
+        if not result.merges:
+            raise _Unchanged
+        with whoosh_index.open_dir(generation).reader() as reader, \
+                whoosh_index.open_dir(live).reader() as before:
+            stories.carry_stories(generation, reader, live, before)
+    return result
 
 
 def optimize_index(index_dir: Path = DEFAULT_INDEX_DIR, *, procs: int | None = None,

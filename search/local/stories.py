@@ -66,7 +66,8 @@ def carry_stories(generation: Path, reader, previous: Path, previous_reader) -> 
         old_ids = [doc_id for segment, _ in previous_reader.leaf_readers() for doc_id in segment_ids(segment)]
         numbers = document_numbers(reader)
         position[:] = int(before.position.max(initial=0)) + 1  # new posts after every post kept
-        for old, doc_id in enumerate(old_ids):
+        # live documents only: a deleted earlier version of a post has its id but no story
+        for doc_id, old in document_numbers(previous_reader).items():
             new = numbers.get(doc_id)
             if new is not None:
                 position[new] = before.position[old]

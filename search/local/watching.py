@@ -230,6 +230,10 @@ def describe(report: BuildReport, seconds: float) -> str:
 
     >>> describe(BuildReport(added=3, changed=1, deleted=0, total_docs=120), 0.84)
     'added 3, changed 1, deleted 0 in 0.8 s; 120 posts'
+    >>> from search.local.merging import MergeResult
+    >>> describe(BuildReport(added=500, total_docs=57742, searchable_after=2.93,
+    ...                      merge=MergeResult(5, 3, merges=1, docs_merged=1100)), 4.46)
+    'added 500, changed 0, deleted 0 in 4.5 s; 57742 posts, 3 segments (1100 posts merged, searchable after 2.9 s)'
     """
     line = f"added {report.added}, changed {report.changed}, deleted {report.deleted} in {seconds:.1f} s; " \
            f"{report.total_docs} posts"
@@ -237,7 +241,10 @@ def describe(report: BuildReport, seconds: float) -> str:
         segments = report.merge.segments_after
         line += f", {segments} segment{'s' if segments != 1 else ''}"
         if report.merge.merges:
-            line += f" ({report.merge.docs_merged} posts merged)"
+            line += f" ({report.merge.docs_merged} posts merged"
+            if report.searchable_after is not None:  # the merge ran after the posts were published
+                line += f", searchable after {report.searchable_after:.1f} s"
+            line += ")"
     if report.unsettled:
         line += f"; {report.unsettled} still being written"
     if report.skipped:

@@ -33,6 +33,7 @@ from typing import Self
 import numpy as np
 
 from ..writing import storage
+from ..text import language
 from ..text.analysis import Segmenter
 from ..corpus.posts import read_post
 from ..corpus.duplicates import Fingerprint, FingerprintTable, date_order, find_stories, fingerprint
@@ -192,7 +193,8 @@ def _analysed(jobs: list, words: Segmenter, procs: int | None) -> Iterator[tuple
     if procs <= 1 or len(jobs) < PARALLEL_THRESHOLD:
         yield from map(_analyse, jobs)
         return
-    words.warm_up()  # load the segmenter once, before forking, so workers share it
+    words.warm_up()  # load the segmenter and language tables once, before forking, so workers share them
+    language.warm_up()
     for _, analysed in in_workers(_analyse_each, [jobs[worker::procs] for worker in range(procs)]):
         yield analysed
 

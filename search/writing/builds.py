@@ -47,6 +47,7 @@ class BuildReport:
     merge: MergeResult | None = None  # what the merge policy did after an update
     unsettled: int = 0  # posts modified too recently to be read whole, left for the next update
     deferred: int = 0  # posts past an update's limit, left for the next update
+    searchable_after: float | None = None  # seconds until an update's posts were published (before merging)
 
     @property
     def skipped(self) -> list[Problem]:
