@@ -254,6 +254,10 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         report.deleted = len(deleted)
         if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")) and (fast or not meta.get("stale")):
             report.total_docs = meta.get("docs", 0)
+            if policy is not None:  # merges an earlier update left undone (stopped or killed before them)
+                merged = _merge_generation(index_dir, live, policy, procs=procs or os.cpu_count() or 1,
+                                           postpone=False)
+                report.merge = merged if merged.merges else None
             report.seconds = time.perf_counter() - started
             return report
         with _new_generation(index_dir, live) as generation:

@@ -8,6 +8,7 @@ post written with :func:`manifest_entry`, and reports in a :class:`BuildReport`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -187,8 +188,12 @@ class Scope:
         return cls(corpus_dir, frozenset(files), tuple(sorted(folders)))
 
     def holds(self, doc_id: str) -> bool:
-        """Whether the post ``doc_id`` lies in this scope."""
-        return doc_id in self.files or any(not folder or doc_id.startswith(folder + "/") for folder in self.folders)
+        """Whether the post ``doc_id`` lies in this scope (asked of every post an update's manifest lists)."""
+        return doc_id in self.files or doc_id.startswith(self._prefixes)
+
+    @functools.cached_property
+    def _prefixes(self) -> tuple[str, ...]:
+        return tuple(f"{folder}/" if folder else "" for folder in self.folders)
 
     def scan(self) -> tuple[list[Path], list[Problem]]:
         """Return the posts that exist in this scope now, and the places that could not be walked."""
