@@ -9,11 +9,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from whoosh import index as whoosh_index
 
 from search import Index, build_index, optimize_index, update_index
 from search.cli import cli
 from search.corpus.posts import find_posts
+from search.corpus.duplicates import FingerprintTable
+from search.local import stories
 from search.local.merging import MergePolicy, SegmentSize
+from search.local.stories import StoryMap
+from search.writing.storage import current_generation
 from tests.helpers import EVAL, RSSHUB, posts_in_segments, require_shared, write_post
 
 # --- the policy ------------------------------------------------------------------------------------
@@ -175,6 +180,54 @@ def test_an_update_that_merges_reports_it(corpus_dir, index_dir):
     assert [(r.merge.segments_before, r.merge.segments_after, r.merge.docs_merged) for r in reports] == \
         [(2, 2, 0), (3, 1, 6)]
     assert reports[1].to_dict()["segments"] == 1
+
+
+def _segment_sizes(generation: Path) -> list[int]:
+    with whoosh_index.open_dir(generation).reader() as reader:
+        return [segment.doc_count_all() for segment, _ in reader.leaf_readers()]
+
+
+def test_an_updates_posts_are_published_in_a_generation_before_its_merge(corpus_dir, index_dir):
+    write_post(corpus_dir, "新增/1.md", title="第一篇新增")
+    update_index(index_dir, policy=None)
+    write_post(corpus_dir, "新增/2.md", title="第二篇新增")
+    report = update_index(index_dir, policy=MergePolicy(factor=3, floor=10))
+    before_merge, merged = sorted(index_dir.glob("gen-*"))[-2:]
+    assert (report.merge.segments_before, report.merge.segments_after) == (3, 1)
+    assert _segment_sizes(before_merge) == [4, 1, 1] and _segment_sizes(merged) == [6]
+    with whoosh_index.open_dir(before_merge).searcher() as searcher:
+        assert searcher.document(id="新增/2.md") is not None
+    assert 0 < report.searchable_after < report.seconds
+
+
+def test_an_update_with_nothing_to_index_makes_the_merges_left_undone(corpus_dir, index_dir):
+    for i in range(2):
+        write_post(corpus_dir, f"新增/{i}.md", title=f"第{i}篇新增")
+        update_index(index_dir, policy=None)  # as if killed before merging
+    report = update_index(index_dir, policy=MergePolicy(factor=3, floor=10))
+    assert (report.indexed, report.merge.segments_before, report.merge.segments_after) == (0, 3, 1)
+    assert update_index(index_dir, policy=MergePolicy(factor=3, floor=10)).merge is None  # nothing left to do
+
+
+def test_an_update_with_nothing_to_index_or_merge_publishes_nothing(corpus_dir, index_dir):
+    live = (index_dir / "CURRENT").read_text()
+    report = update_index(index_dir)
+    assert (report.merge, (index_dir / "CURRENT").read_text(), len(list(index_dir.glob("gen-*")))) == (None, live, 1)
+
+
+@pytest.mark.slow
+def test_stories_renumbered_through_merges_are_those_worked_out_again(tmp_path, rsshub_posts):
+    _, grown = _grown_index(tmp_path, rsshub_posts, deletions=True)
+    live = current_generation(grown)
+    carried = StoryMap.load(live, whoosh_index.open_dir(live).doc_count_all())
+    again = tmp_path / "again"
+    shutil.copytree(live, again)
+    with whoosh_index.open_dir(again).reader() as reader:
+        stories.write_stories(again, reader, FingerprintTable.load(again / stories.FINGERPRINTS))
+        fresh = StoryMap.load(again, reader.doc_count_all())
+    assert carried.has_copies
+    assert (carried.canonical.tolist(), carried.position.tolist()) == (fresh.canonical.tolist(),
+                                                                      fresh.position.tolist())
 
 
 def test_a_segment_whose_posts_are_all_deleted_is_dropped(corpus_dir, index_dir):

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import pytest
 
 from search import Index, build_index, update_index
+from search.local.merging import MergePolicy
 from search.writing.storage import current_generation
 from tests.helpers import write_post
 from tests.servers import running_server, served
@@ -172,6 +173,35 @@ def test_optimize_killed_three_times_at_random_points_leaves_the_live_index_answ
     with Index.open(index_dir) as ix:
         assert (ix.stats().docs, ix.stats().segments, ix.stats().deleted) == (604, 2, 0)
     assert "killed" in outcomes, f"seed {seed}: no kill landed while optimize wrote ({outcomes})"
+
+
+#: Runs an update (of the index in argv[1]) that is killed with SIGKILL once its merge has written the
+#: merged segment, just before the merge's generation would be committed.
+KILLED_IN_MERGE = """
+import os, signal, sys
+from pathlib import Path
+from search import update_index
+from search.local import merging
+merging.commit_segments = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+update_index(Path(sys.argv[1]), policy=merging.MergePolicy(factor=3, floor=10))
+"""
+
+
+def test_update_killed_during_its_merge_leaves_its_posts_searchable_and_the_next_update_merges(
+        corpus_dir, index_dir):
+    write_post(corpus_dir, "新增/1.md", title="第一篇新增")
+    update_index(index_dir, policy=None)
+    write_post(corpus_dir, "新增/2.md", title="第二篇新增")
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_MERGE, str(index_dir)], timeout=180)
+    assert killed.returncode == -signal.SIGKILL
+    assert len(generations(index_dir)) == 3  # the one before, the update's (live), the merge's (unpublished)
+    with Index.open(index_dir) as ix:
+        assert (ix.stats().docs, ix.stats().segments, ix.search("新增").total) == (6, 3, 2)
+    report = update_index(index_dir, policy=MergePolicy(factor=3, floor=10))
+    assert (report.indexed, report.merge.segments_after) == (0, 1)
+    assert len(generations(index_dir)) == 2 and leftovers(index_dir) == []
+    with Index.open(index_dir) as ix:
+        assert (ix.stats().docs, ix.stats().segments, ix.search("新增").total) == (6, 1, 2)
 
 
 # --- concurrent writers --------------------------------------------------------------------------

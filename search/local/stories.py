@@ -63,16 +63,17 @@ def carry_stories(generation: Path, reader, previous: Path, previous_reader) -> 
     canonical, position = np.arange(total, dtype=np.int32), np.zeros(total, dtype=np.int32)
     before = StoryMap.load(previous, previous_reader.doc_count_all())
     if before is not None:
-        old_ids = [doc_id for segment, _ in previous_reader.leaf_readers() for doc_id in segment_ids(segment)]
         numbers = document_numbers(reader)
-        position[:] = int(before.position.max(initial=0)) + 1  # new posts after every post kept
         # live documents only: a deleted earlier version of a post has its id but no story
-        for doc_id, old in document_numbers(previous_reader).items():
-            new = numbers.get(doc_id)
-            if new is not None:
-                position[new] = before.position[old]
-                head = numbers.get(old_ids[before.canonical[old]])
-                canonical[new] = new if head is None else head
+        pairs = [(old, new) for doc_id, old in document_numbers(previous_reader).items()
+                 if (new := numbers.get(doc_id)) is not None]
+        olds, news = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
+        renumbered = np.full(len(before.canonical), -1, dtype=np.int64)  # old document number -> new
+        renumbered[olds] = news
+        position[:] = int(before.position.max(initial=0)) + 1  # new posts after every post kept
+        position[news] = before.position[olds]
+        heads = renumbered[before.canonical[olds]]
+        canonical[news] = np.where(heads >= 0, heads, news)
     _save(generation, canonical, position)
     has_copies = canonical != np.arange(total)
     return int(np.unique(canonical[has_copies]).size)
