@@ -75,9 +75,13 @@ def mutate_corpus(root: Path, round_: int, rng: random.Random, rewrite: int) -> 
 
 
 def snapshot(index_dir: Path) -> dict:
+    """What the index answers: its post count and every match of each query with its score, in order of
+    score then id (an update publishes its posts before merging, and a merge may reorder posts of equal
+    score, never change a score)."""
     with Index.open(index_dir) as ix:
         return {"docs": ix.stats().docs,
-                **{q: [h.id for h in ix.search(q, per_page=20, partial=False).hits] for q in QUERIES}}
+                **{q: sorted((-round(h.score, 6), h.id) for h in ix.search(
+                    q, per_page=0, partial=False, snippets=False, facets=False, fold=False).hits) for q in QUERIES}}
 
 
 def generations(index_dir: Path) -> list[str]:
@@ -146,7 +150,7 @@ def run_kills(command: str, workdir: Path, *, kills: int, posts: int, seed: int,
         # The next writer must complete with no clean-up, and publish the new corpus.
         done = subprocess.run(writer_command(command, corpus, index_dir), env=env, capture_output=True)
         final = snapshot(index_dir)
-        if done.returncode == 0 and final[MARKER] == [f"marker/{round_}.md"] and \
+        if done.returncode == 0 and [doc for _, doc in final[MARKER]] == [f"marker/{round_}.md"] and \
                 len(generations(index_dir)) == 2 and not leftovers(index_dir):
             result.completed_after += 1
         else:
