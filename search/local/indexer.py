@@ -280,14 +280,13 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
 def _merge_generation(index_dir: Path, live: Path, policy: MergePolicy, *, procs: int,
                       postpone: bool) -> MergeResult:
     """Merge the segments of the live generation ``live`` that ``policy`` selects into a generation of their
-    own, published after the update's (see :func:`update_index`); return what was merged.
+    own, published after the update's posts (see :func:`update_index`); return what was merged.
 
     Nothing but the segments and the document numbers change: the manifest,
     fingerprints, vocabulary and meta.json stay the hard links they were
     cloned as, and the stories are renumbered (:func:`search.local.stories.carry_stories`
     is exact when no post changed).
     """
-    result = None
     with _new_generation(index_dir, live) as generation:
         result = merge_index(str(generation), policy, procs=procs, postpone=postpone)
         if not result.merges:
