@@ -64,6 +64,7 @@ class MergePolicy:
     floor: int = 300
     max_docs: int = 30000
     deleted_share: float = 0.2
+    small_share: float = 0.1
 
     def level(self, live: int) -> int:
         """Return the size level of a segment of ``live`` posts.
@@ -111,9 +112,41 @@ class MergePolicy:
             groups = [group for g, group in enumerate(groups) if g not in take] + [(union, total)]
         picks = [list(group) for group in merged]
         chosen = {i for group in picks for i in group}
+        budget = self._small_budget(sizes, chosen)
+        if budget:
+            picks.append(budget)
+            chosen.update(budget)
         picks += [[i] for i, size in enumerate(sizes)
                   if i not in chosen and size.deleted and size.deleted > self.deleted_share * size.docs]
         return sorted(picks)
+
+    def _small_budget(self, sizes: Sequence[SegmentSize], chosen: set[int]) -> list[int]:
+        """Return the merge that keeps the posts of small segments within ``small_share`` of the index
+        (empty if they are within it).
+
+        A segment is small below ``1 / factor`` of the largest one (counted at
+        most ``max_docs / 2``): small segments cost the most bytes per post,
+        since each repeats the vocabulary it shares with the others. Past the
+        share they are merged into the smallest larger segment that has room
+        (a merge stays within ``max_docs``); when none has, they are merged
+        together once they add up to a segment that is no longer small.
+
+        >>> MergePolicy().select([SegmentSize(5000), SegmentSize(5000), SegmentSize(900), SegmentSize(300)])
+        [[0, 2, 3]]
+        """
+        cap = self.max_docs // 2
+        left = [i for i in range(len(sizes)) if i not in chosen]
+        if not left:
+            return []
+        limit = min(max(sizes[i].live for i in range(len(sizes))), cap) / self.factor
+        small = [i for i in left if sizes[i].live < limit]
+        held = sum(sizes[i].live for i in small)
+        if not small or held <= self.small_share * sum(size.live for size in sizes):
+            return []
+        room = [i for i in left if i not in small and sizes[i].live < cap and sizes[i].live + held <= self.max_docs]
+        if room:
+            return sorted([*small, min(room, key=lambda i: sizes[i].live)])
+        return small if len(small) >= 2 and held >= limit else []
 
 
 @dataclass(frozen=True)
