@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from bench import living
+from bench import living, mergesim
 from bench.queries import KINDS
 from bench.run import main
+from search.cli import demo_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +54,17 @@ def test_smoke_living_archive_writes_checkpoints_targets_and_chart(tmp_path):
     assert len(data["targets"]) == 6 and all(isinstance(t["met"], bool) for t in data["targets"])
     assert "| target | limit | measured | met |" in (tmp_path / "living.md").read_text(encoding="utf-8")
     assert (tmp_path / "living.svg").read_text(encoding="utf-8").startswith("<svg")
+
+
+def test_mergesim_replays_policies_on_the_kept_calibration(tmp_path):
+    calibration = Path(mergesim.__file__).parent / "results" / "mergesim-calibration.json"
+    shutil.copy(calibration, tmp_path)
+    result = CliRunner().invoke(mergesim.main, [
+        "--corpus", str(demo_corpus()), "--base", "12", "--updates", "10", "--posts", "2", "--out", str(tmp_path),
+        "--policy", "", "--policy", "small_share=1", "--json"])
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [r["policy"]["small_share"] for r in data["results"]] == [0.1, 1.0]
+    assert all(r["worst_ratio"] > 0 and r["rewritten"]["total"] >= 20 for r in data["results"])
+    assert "| default |" in (tmp_path / "mergesim.md").read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from whoosh import index as whoosh_index
 
+from bench.mergesim import SizeModel, replay
 from search import Index, build_index, optimize_index, update_index
 from search.cli import cli
 from search.corpus.posts import find_posts
@@ -20,6 +21,9 @@ from search.local.merging import MergePolicy, SegmentSize
 from search.local.stories import StoryMap
 from search.writing.storage import current_generation
 from tests.helpers import EVAL, RSSHUB, posts_in_segments, require_shared, write_post
+
+#: Sizes of indexes built from news-big, kept by ``python -m bench.mergesim``.
+CALIBRATION = Path(__file__).parent.parent / "bench" / "results" / "mergesim-calibration.json"
 
 # --- the policy ------------------------------------------------------------------------------------
 
@@ -51,10 +55,26 @@ def test_policy_rewrites_a_segment_whose_deleted_posts_pass_the_share():
     assert policy.select([SegmentSize(20000, deleted=3000), SegmentSize(5000, deleted=1001)]) == [[1]]
 
 
-def test_policy_keeps_segments_within_its_bound_over_a_thousand_updates():
-    policy, rng = MergePolicy(), random.Random(7)
-    sizes, most = [SegmentSize(5000), SegmentSize(5000)], 0
-    for update in range(1, 1001):
+def test_policy_merges_small_segments_past_their_share_into_the_smallest_larger_one():
+    policy = MergePolicy(small_share=0.1)  # small: below 6,000 / 3 posts
+    sizes = [SegmentSize(6000), SegmentSize(5000), SegmentSize(900), SegmentSize(300), SegmentSize(200)]
+    assert policy.select(sizes) == [[1, 2, 3, 4]]  # 1,400 small posts of 12,400: past 10%
+    assert policy.select(sizes[:4]) == []  # 1,200 small posts of 12,200: within it
+
+
+def test_policy_merges_small_segments_together_when_no_larger_one_has_room():
+    policy = MergePolicy(max_docs=1000, small_share=0.05)  # small: below 500 / 3 posts
+    assert policy.select([SegmentSize(900), SegmentSize(950), SegmentSize(100), SegmentSize(90)]) == [[2, 3]]
+    # merged together they would still be small, and merged again at the next update: wait instead
+    assert policy.select([SegmentSize(900), SegmentSize(950), SegmentSize(80), SegmentSize(60)]) == []
+
+
+def _live_updates(policy: MergePolicy, sizes: list[SegmentSize], updates: int):
+    """Apply ``updates`` updates of 10 new posts (every tenth also changes 10 and deletes 2, as
+    ``bench.living`` does) to segments of ``sizes``, merging as ``policy`` selects; yield the segments
+    after each update."""
+    rng = random.Random(7)
+    for update in range(1, updates + 1):
         sizes.append(SegmentSize(20 if update % 10 == 0 else 10))
         for _ in range(12 if update % 10 == 0 else 0):  # changed and deleted posts leave deletions behind
             i = rng.randrange(len(sizes))
@@ -64,9 +84,36 @@ def test_policy_keeps_segments_within_its_bound_over_a_thousand_updates():
         merged = {i for group in groups for i in group}
         sizes = [s for i, s in enumerate(sizes) if i not in merged] + [
             SegmentSize(sum(sizes[i].live for i in group)) for group in groups]
+        yield sizes
+
+
+@pytest.mark.parametrize("base", [[5000, 5000], [1000], [14000, 14000]])
+def test_policy_keeps_segments_within_its_bound_over_a_thousand_updates(base):
+    policy, most = MergePolicy(), 0
+    for sizes in _live_updates(policy, [SegmentSize(n) for n in base], 1000):
         assert all(s.live <= policy.max_docs for s in sizes)
         most = max(most, len(sizes))
     assert most <= policy.max_segments() == 8
+
+
+@pytest.mark.parametrize("base", [[5000, 5000], [1000], [2000, 2000]])
+def test_policy_keeps_small_segments_within_their_share_over_a_thousand_updates(base):
+    policy = MergePolicy()
+    for sizes in _live_updates(policy, [SegmentSize(n) for n in base], 1000):
+        live = sum(s.live for s in sizes)
+        small = sum(s.live for s in sizes if s.live < max(s.live for s in sizes) / policy.factor)
+        assert small <= policy.small_share * live + 20  # the share, and at most this update's posts
+
+
+def test_policy_keeps_a_living_index_within_a_tenth_of_a_fresh_builds_size():
+    """bench.living's updates replayed on segment sizes fitted to news-big indexes (bench.mergesim)."""
+    points = json.loads(CALIBRATION.read_text(encoding="utf-8"))
+    model = SizeModel.fit([(p["text_bytes"], p["bytes"]) for p in points])
+    posts = [3000] * 20000  # bytes of each post's file, news-big's mean
+    worst = {share: max(r["ratio"] for r in replay(MergePolicy(small_share=share), posts, model, base=10000,
+                                                   updates=1000, per_update=10))
+             for share in (0.1, 1.0)}
+    assert worst[0.1] <= 1.1 < worst[1.0]  # levels alone let small segments grow past it
 
 
 # --- merging real segments -------------------------------------------------------------------------
@@ -176,7 +223,7 @@ def test_an_update_that_merges_reports_it(corpus_dir, index_dir):
     reports = []
     for update in range(2):  # the built segment (4 posts), then one new segment of 1 post per update
         write_post(corpus_dir, f"新增/{update}.md", title=f"第{update}篇新增")
-        reports.append(update_index(index_dir, policy=MergePolicy(factor=3, floor=10)))
+        reports.append(update_index(index_dir, policy=MergePolicy(factor=3, floor=10, small_share=1.0)))  # levels only
     assert [(r.merge.segments_before, r.merge.segments_after, r.merge.docs_merged) for r in reports] == \
         [(2, 2, 0), (3, 1, 6)]
     assert reports[1].to_dict()["segments"] == 1
