@@ -32,11 +32,11 @@ of a fresh build. So small segments, below ``1 / factor`` of the largest
 ``small_share`` of the posts; past it they are merged into the smallest
 larger segment that has room, which stays large, so the budget is spent
 again only after another ``small_share`` of new posts (merged together
-instead when no larger segment has room). Over the updates of
-``bench.living`` this keeps the size within 1.07x of a fresh build where
-levels alone reach 1.13x, for about as many posts rewritten: such a merge
-rewrites thousands of posts once every few hundred updates, in place of the
-level cascades it makes rare. A merge copies postings instead of analysing
+instead when no larger segment has room). Replayed over the updates of
+``bench.living`` (``bench.mergesim``), this keeps the size within 1.06x of a
+fresh build where levels alone reach 1.11x, for about as many posts
+rewritten: such a merge rewrites thousands of posts once every hundred
+updates or so, in place of the level cascades it makes rare. A merge copies postings instead of analysing
 posts again.
 
 :func:`optimize_segments` merges an index down to the segments a fresh build
