@@ -9,12 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from search import Index, build_index
 from search.writing import storage
+from search.local import watching as watching_module
 from search.local.watching import Watcher, WatchSettings
 from tests import helpers
 from tests.helpers import write_post
@@ -131,6 +133,26 @@ def test_a_burst_of_posts_is_indexed_in_few_batches(watching, corpus_dir, index_
         write_post(corpus_dir, f"快讯/{i // 100}/{i}.md", title=f"快讯第{i}条", body=f"<p>突发新闻编号{i}</p>")
     wait_for(lambda: Index.open(index_dir).stats().docs == 504, timeout=60)
     assert len(batch_lines(caplog)) <= 5
+
+
+def test_a_burst_is_published_in_full_before_its_stories_are_worked_out_again(watching, corpus_dir, index_dir,
+                                                                               monkeypatch):
+    updates = []  # (fast, posts indexed) of every update the watcher makes
+    real = watching_module.update_index
+
+    def recorded(*args, **kwargs):
+        report = real(*args, **kwargs)
+        updates.append((kwargs["fast"], report.indexed))
+        return report
+
+    monkeypatch.setattr(watching_module, "update_index", recorded)
+    watching(replace(FAST, batch_posts=5, regroup_every=0.0, regroup_idle=60.0))  # stories always overdue
+    wait_for(lambda: updates)  # the catch-up scan, which works everything out
+    for i in range(12):
+        write_post(corpus_dir, f"快讯/{i}.md", title=f"快讯第{i}条", body=f"<p>突发新闻编号{i}</p>")
+    wait_for(lambda: sum(indexed for _, indexed in updates) == 12 and updates[-1] == (False, 0))
+    parts = [fast for fast, indexed in updates if indexed]
+    assert len(parts) >= 3 and all(parts)  # every part carried the stories forward; worked out again after
 
 
 def test_a_vanished_corpus_is_reported_once_and_watched_again_when_back(watching, corpus_dir, index_dir, caplog):

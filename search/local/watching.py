@@ -64,7 +64,8 @@ class WatchSettings:
     batch_posts: int = 500  # most posts a batch indexes: a burst is published in parts (on every core)
     rescan: float = 300.0  # a batch without events, for events the system dropped
     regroup_idle: float = 2.0  # quiet time after fast batches before the stories are worked out again
-    regroup_every: float = 60.0  # ... and at the latest this long after the first fast batch
+    regroup_every: float = 60.0  # ... and at the latest after the first batch this long after the first fast one
+    # that leaves no post waiting (so a burst is published in full first)
     retry: float = 30.0  # wait before retrying after a failed write (disk full)
     polling: bool | None = None  # None: poll only on network file systems
     poll_interval: float = 1.0  # between two polls of the folder
@@ -135,13 +136,17 @@ class Watcher:
                 now = time.monotonic()
                 rescan = now - last_batch >= self.settings.rescan
                 stale = self._stale_since is not None
-                overdue = stale and now - self._stale_since >= self.settings.regroup_every
+                overdue = self._overdue(now)
                 if rescan:
                     hints = None
                 if events or rescan or again is not None and now - last_batch >= again:
-                    again = self._batch(fast=hints is not None and not overdue, only=hints)
+                    # New posts never wait for the stories to be worked out again: that follows, once
+                    # nothing is left waiting (a burst's last part published).
+                    again = self._batch(fast=hints is not None, only=hints)
                     if again is None:
                         hints = set()
+                        if self._overdue(time.monotonic()):
+                            again = self._batch(fast=False, only=set())
                     last_batch = time.monotonic()
                 elif stale and (overdue or now - last_batch >= self.settings.regroup_idle):
                     again = self._batch(fast=False, only=set())  # quiet: work the stories out again
@@ -152,6 +157,10 @@ class Watcher:
         finally:
             changes.close()
         return again is not None
+
+    def _overdue(self, now: float) -> bool:
+        """Whether the stories carried forward by fast batches are due to be worked out again."""
+        return self._stale_since is not None and now - self._stale_since >= self.settings.regroup_every
 
     def _relevant(self, _change, path: str) -> bool:
         """Whether a change can matter: a post or a folder (a moved folder), not a hidden work file."""
