@@ -146,10 +146,10 @@ class Watcher:
                     if again is None:
                         hints = set()
                         if self._overdue(time.monotonic()):
-                            again = self._batch(fast=False, only=set())
+                            again = self._regroup()
                     last_batch = time.monotonic()
                 elif stale and (overdue or now - last_batch >= self.settings.regroup_idle):
-                    again = self._batch(fast=False, only=set())  # quiet: work the stories out again
+                    again = self._regroup()  # quiet
                     last_batch = time.monotonic()
         except OSError as exc:  # the folder went away while the watch started or ran
             log.debug("watch of %s ended: %s", self.corpus_dir, exc)
@@ -157,6 +157,10 @@ class Watcher:
         finally:
             changes.close()
         return again is not None
+
+    def _regroup(self) -> float | None:
+        """Work the stories out again (a batch that indexes nothing); see :meth:`_batch`."""
+        return self._batch(fast=False, only=set())
 
     def _overdue(self, now: float) -> bool:
         """Whether the stories carried forward by fast batches are due to be worked out again."""
