@@ -109,7 +109,7 @@ def main(corpus_spec: Path, base: int, updates: int, per_update: int, every: int
         queries.save_mix(queries.make_mix(sample, per_kind=3 if smoke else 20,
                                           dev_limit=20 if smoke else LIVING_DEV_QUERIES), mix_file)
         run = LivingRun(source, chosen, work, mix_file, base=base, per_update=per_update, rounds=rounds)
-        checkpoints = run.go(updates, every, keep=lambda points: _keep_partial(points, out))
+        checkpoints = run.go(updates, every, keep=lambda points: _keep_partial(points, run, out))
         final = run.optimize()
     document = {
         "meta": {"started": run.started, "corpus": str(source), "base": base, "updates": updates,
@@ -142,6 +142,7 @@ class LivingRun:
         self.rng = random.Random(5)
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.update_s: list[float] = []
+        self.searchable_s: list[float] = []
         self.segments: list[int] = []
         self.merged_docs: list[int] = []
         corpus.link_tree(source, chosen[:base], self.corpus_dir)
@@ -160,6 +161,8 @@ class LivingRun:
             started = time.perf_counter()
             report = update_index(self.index_dir, self.corpus_dir)
             self.update_s.append(time.perf_counter() - started)
+            self.searchable_s.append(report.searchable_after if report.searchable_after is not None
+                                     else self.update_s[-1])
             self.segments.append(report.merge.segments_after if report.merge else self.segments[-1])
             self.merged_docs.append(report.merge.docs_merged if report.merge else 0)
             if n % every == 0 or n == updates:
@@ -215,8 +218,12 @@ class LivingRun:
         return {"seconds": round(seconds, 2), "merged_docs": report.merged_docs, "living": living, "fresh": fresh}
 
     def summary(self) -> dict:
-        return {"update_s": _seconds(self.update_s), "max_segments": max(self.segments),
-                "merged_docs": sum(self.merged_docs),
+        """All updates: their wall time summarised, the slowest, and every update's own numbers."""
+        return {"update_s": _seconds(self.update_s), "searchable_s": _seconds(self.searchable_s),
+                "max_segments": max(self.segments), "merged_docs": sum(self.merged_docs),
+                "each": {"seconds": [round(s, 3) for s in self.update_s],
+                         "searchable_s": [round(s, 3) for s in self.searchable_s],
+                         "merged_docs": self.merged_docs, "segments": self.segments},
                 "slowest": [{"update": i + 1, "seconds": round(s, 2), "merged_docs": self.merged_docs[i]}
                             for i, s in sorted(enumerate(self.update_s), key=lambda x: -x[1])[:10]]}
 
@@ -287,10 +294,11 @@ def _checkpoint_row(c: dict) -> str:
             f"({living['bytes'] / fresh['bytes']:.3f}) |")
 
 
-def _keep_partial(checkpoints: list[dict], out: Path) -> None:
-    """Log the newest checkpoint's row and save all so far to ``living-partial.json``."""
+def _keep_partial(checkpoints: list[dict], run: LivingRun, out: Path) -> None:
+    """Log the newest checkpoint's row; save it and every update so far to ``living-partial.json``."""
     _log(_checkpoint_row(checkpoints[-1]))
-    (out / "living-partial.json").write_text(json.dumps(checkpoints, ensure_ascii=False, indent=1), encoding="utf-8")
+    partial = {"checkpoints": checkpoints, "all_updates": run.summary()}
+    (out / "living-partial.json").write_text(json.dumps(partial, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def _log(message: str) -> None:
