@@ -56,14 +56,14 @@ def test_policy_rewrites_a_segment_whose_deleted_posts_pass_the_share():
 
 
 def test_policy_merges_small_segments_past_their_share_into_the_smallest_larger_one():
-    policy = MergePolicy(small_share=0.1)  # small: below 6,000 / 3 posts
+    policy = MergePolicy(factor=3, floor=300, small_share=0.1)  # small: below 6,000 / 3 posts
     sizes = [SegmentSize(6000), SegmentSize(5000), SegmentSize(900), SegmentSize(300), SegmentSize(200)]
     assert policy.select(sizes) == [[1, 2, 3, 4]]  # 1,400 small posts of 12,400: past 10%
     assert policy.select(sizes[:4]) == []  # 1,200 small posts of 12,200: within it
 
 
 def test_policy_merges_small_segments_together_when_no_larger_one_has_room():
-    policy = MergePolicy(max_docs=1000, small_share=0.05)  # small: below 500 / 3 posts
+    policy = MergePolicy(factor=3, floor=300, max_docs=1000, small_share=0.05)  # small: below 500 / 3 posts
     assert policy.select([SegmentSize(900), SegmentSize(950), SegmentSize(100), SegmentSize(90)]) == [[2, 3]]
     # merged together they would still be small, and merged again at the next update: wait instead
     assert policy.select([SegmentSize(900), SegmentSize(950), SegmentSize(80), SegmentSize(60)]) == []
@@ -93,16 +93,21 @@ def test_policy_keeps_segments_within_its_bound_over_a_thousand_updates(base):
     for sizes in _live_updates(policy, [SegmentSize(n) for n in base], 1000):
         assert all(s.live <= policy.max_docs for s in sizes)
         most = max(most, len(sizes))
-    assert most <= policy.max_segments() == 8
+    assert most <= policy.max_segments() == 9
 
 
 @pytest.mark.parametrize("base", [[5000, 5000], [1000], [2000, 2000]])
 def test_policy_keeps_small_segments_within_their_share_over_a_thousand_updates(base):
-    policy = MergePolicy()
+    """... while a larger segment has room for them (else they wait to make a segment that is not small)."""
+    policy, cap, checked = MergePolicy(), MergePolicy().max_docs // 2, 0
     for sizes in _live_updates(policy, [SegmentSize(n) for n in base], 1000):
         live = sum(s.live for s in sizes)
-        small = sum(s.live for s in sizes if s.live < max(s.live for s in sizes) / policy.factor)
-        assert small <= policy.small_share * live + 20  # the share, and at most this update's posts
+        limit = min(max(s.live for s in sizes), cap) / policy.factor
+        small = sum(s.live for s in sizes if s.live < limit)
+        if any(limit <= s.live < cap and s.live + small <= policy.max_docs for s in sizes):
+            assert small <= policy.small_share * live + 20  # the share, and at most this update's posts
+            checked += 1
+    assert checked > 500
 
 
 def test_policy_keeps_a_living_index_within_a_tenth_of_a_fresh_builds_size():
@@ -143,7 +148,7 @@ def _scores(index_dir: Path, queries: list[str]) -> dict[str, list[tuple[float, 
             q, per_page=0, snippets=False, facets=False, fold=False).hits) for q in queries}
 
 
-#: A policy that merges at this corpus's scale (the default's floor is 300 posts).
+#: A policy that merges at this corpus's scale (the default's floor is 50 posts).
 SMALL_POLICY = MergePolicy(factor=3, floor=10)
 
 
@@ -283,7 +288,7 @@ def test_a_segment_whose_posts_are_all_deleted_is_dropped(corpus_dir, index_dir)
         write_post(corpus_dir, name, title="很快删除")
     update_index(index_dir, policy=None)
     shutil.rmtree(corpus_dir / "新增")
-    report = update_index(index_dir)
+    report = update_index(index_dir, policy=MergePolicy(floor=1))  # levels apart: only the deletions call for it
     assert (report.merge.segments_before, report.merge.segments_after, report.merge.docs_merged) == (2, 1, 0)
     with Index.open(index_dir) as ix:
         assert (ix.stats().docs, ix.stats().segments, ix.stats().deleted) == (4, 1, 0)

@@ -12,15 +12,24 @@ does), except that any segment whose deleted posts pass ``deleted_share`` is
 rewritten to purge them.
 
 The bound: at most ``factor - 1`` segments per level, and levels run from
-``floor`` to ``SEGMENT_DOCS / 2`` posts, so with the defaults (3, 300, 30,000:
-levels below 900, 2,700 and 8,100 posts, and up to 15,000) an index holds at
-most ``2 × 4 = 8`` segments below 15,000 posts, plus one segment per 15,000
+``floor`` to ``SEGMENT_DOCS / 2`` posts, so with the defaults (2, 50, 30,000:
+levels below 100, 200, 400, ... 12,800 posts, and up to 15,000) an index holds
+at most ``1 × 9 = 9`` segments below 15,000 posts, plus one segment per 15,000
 to 30,000 posts (two for a fresh build of 30,000-60,000 posts on two cores).
-As in Lucene's policies, segments below the floor count as if they were of
-its size, so the posts of the last few hundred updates gather in one small
-segment, rewritten every other update (a few hundred posts: tenths of a
-second) instead of a dozen tiny segments that each cost every query a visit
-and the index a term dictionary.
+
+Factor 2 makes the levels a binary counter: a post is rewritten about once
+per level it climbs (log2 of 15,000 / 50, about 8 times), and an update's
+merge is nearly always small. As in Lucene's policies, segments below the
+floor count as if they were of its size, so the posts of the last few
+updates gather in one segment of under a hundred posts, rewritten by each
+update (a few tenths of a second) instead of a dozen tiny segments that
+each cost every query a visit and the index a term dictionary. The
+defaults were 3 and 300 until ``bench.living`` timed them: the small
+segment then grew to 900 posts rewritten every other update, so one update
+in ten rewrote 800-900 posts (3 s against a median of 0.8 s) and about 25
+posts were rewritten for each one that arrived; with 2 and 50, replayed by
+``bench.mergesim`` over the same updates, 15 are, the largest merges are as
+rare, and the p95 update rewrites a few hundred posts.
 
 Levels alone bound the count, not the size: small segments cost the most
 bytes per post, because a segment's vocabulary grows more slowly than its
@@ -74,8 +83,8 @@ class SegmentSize:
 class MergePolicy:
     """Which segments to merge after an update (see the module docstring)."""
 
-    factor: int = 3
-    floor: int = 300
+    factor: int = 2
+    floor: int = 50
     max_docs: int = 30000
     deleted_share: float = 0.2
     small_share: float = 0.1
@@ -83,8 +92,8 @@ class MergePolicy:
     def level(self, live: int) -> int:
         """Return the size level of a segment of ``live`` posts.
 
-        >>> [MergePolicy().level(n) for n in (1, 899, 900, 2699, 2700, 14999)]
-        [0, 0, 1, 1, 2, 3]
+        >>> [MergePolicy().level(n) for n in (1, 99, 100, 199, 200, 12799, 12800, 14999)]
+        [0, 0, 1, 1, 2, 7, 8, 8]
         """
         return int(math.log(max(live, self.floor) / self.floor, self.factor) + 1e-9)
 
@@ -124,19 +133,19 @@ class MergePolicy:
             merged.add(tuple(union))
             merged -= {tuple(groups[g][0]) for g in take}
             groups = [group for g, group in enumerate(groups) if g not in take] + [(union, total)]
-        picks = [list(group) for group in merged]
+        # What the segments will be once the level merges are made: the share is kept on those.
+        after = [(list(group), sum(sizes[i].live for i in group)) for group in merged]
+        merging = {i for group in merged for i in group}
+        after += [([i], size.live) for i, size in enumerate(sizes) if i not in merging]
+        picks = [members for members in self._small_budget(after) if len(members) > 1 or members[0] in merging]
         chosen = {i for group in picks for i in group}
-        budget = self._small_budget(sizes, chosen)
-        if budget:
-            picks.append(budget)
-            chosen.update(budget)
         picks += [[i] for i, size in enumerate(sizes)
                   if i not in chosen and size.deleted and size.deleted > self.deleted_share * size.docs]
-        return sorted(picks)
+        return sorted(sorted(group) for group in picks)
 
-    def _small_budget(self, sizes: Sequence[SegmentSize], chosen: set[int]) -> list[int]:
-        """Return the merge that keeps the posts of small segments within ``small_share`` of the index
-        (empty if they are within it).
+    def _small_budget(self, segments: list[tuple[list[int], int]]) -> list[list[int]]:
+        """Return ``segments`` (each: the indexes of the segments it is made of, and its live posts) with
+        the small ones merged as needed to hold at most ``small_share`` of the posts.
 
         A segment is small below ``1 / factor`` of the largest one (counted at
         most ``max_docs / 2``): small segments cost the most bytes per post,
@@ -145,22 +154,26 @@ class MergePolicy:
         (a merge stays within ``max_docs``); when none has, they are merged
         together once they add up to a segment that is no longer small.
 
-        >>> MergePolicy().select([SegmentSize(5000), SegmentSize(5000), SegmentSize(900), SegmentSize(300)])
-        [[0, 2, 3]]
+        >>> MergePolicy().select([SegmentSize(10000), SegmentSize(900), SegmentSize(300), SegmentSize(100)])
+        [[0, 1, 2, 3]]
         """
         cap = self.max_docs // 2
-        left = [i for i in range(len(sizes)) if i not in chosen]
-        if not left:
-            return []
-        limit = min(max(sizes[i].live for i in range(len(sizes))), cap) / self.factor
-        small = [i for i in left if sizes[i].live < limit]
-        held = sum(sizes[i].live for i in small)
-        if not small or held <= self.small_share * sum(size.live for size in sizes):
-            return []
-        room = [i for i in left if i not in small and sizes[i].live < cap and sizes[i].live + held <= self.max_docs]
+        limit = min(max(live for _, live in segments), cap) / self.factor
+        small = [k for k, (_, live) in enumerate(segments) if live < limit]
+        held = sum(segments[k][1] for k in small)
+        unchanged = [members for members, _ in segments]
+        if not small or held <= self.small_share * sum(live for _, live in segments):
+            return unchanged
+        room = [k for k, (_, live) in enumerate(segments)
+                if k not in small and live < cap and live + held <= self.max_docs]
         if room:
-            return sorted([*small, min(room, key=lambda i: sizes[i].live)])
-        return small if len(small) >= 2 and held >= limit else []
+            into = [*small, min(room, key=lambda k: segments[k][1])]
+        elif len(small) >= 2 and held >= limit:
+            into = small
+        else:
+            return unchanged
+        return [[i for k in into for i in segments[k][0]]] + [members for k, (members, _) in enumerate(segments)
+                                                               if k not in into]
 
 
 @dataclass(frozen=True)
