@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search import build_index, update_index
+from search.local.indexer import install_vocabulary, stage_vocabulary, vocabulary_due
 from search.writing import storage
 from search.query.vocabulary import VOCABULARY, Vocabulary, char_syllables, spell
 from tests.helpers import write_post
@@ -55,6 +56,28 @@ def test_an_update_rewrites_the_vocabulary(posts, tmp_path):
     vocabulary = vocabulary_of(tmp_path / "index")
     assert vocabulary.get("智能手机").spellings[0] == ("zhi", "neng", "shou", "ji")
     assert vocabulary.get("冬奥会").titles == 2
+
+
+def test_an_update_publishes_its_posts_before_working_the_vocabulary_out_again(posts, tmp_path):
+    build_index(posts, tmp_path / "index", procs=1)
+    write_post(posts, "d.md", title="智能手机销量", body="<p>手机。</p>")
+    update_index(tmp_path / "index", procs=1, policy=None)
+    before, after = sorted((tmp_path / "index").glob("gen-*"))[-2:]  # the generation kept for readers, the live one
+    assert Vocabulary.load(before).get("智能手机") is None and "d.md" in storage.read_json(before / storage.MANIFEST)
+    assert Vocabulary.load(after).get("智能手机") is not None
+
+
+def test_an_update_can_leave_the_vocabulary_to_its_caller(posts, tmp_path):
+    build_index(posts, tmp_path / "index", procs=1)
+    write_post(posts, "d.md", title="智能手机销量", body="<p>手机。</p>")
+    update_index(tmp_path / "index", procs=1, vocabulary=False)
+    assert vocabulary_of(tmp_path / "index").get("智能手机") is None
+    assert vocabulary_due(storage.read_json(storage.current_generation(tmp_path / "index") / storage.META))
+    staged = stage_vocabulary(tmp_path / "index")
+    install_vocabulary(tmp_path / "index", staged)
+    assert vocabulary_of(tmp_path / "index").get("智能手机") is not None
+    assert not vocabulary_due(storage.read_json(storage.current_generation(tmp_path / "index") / storage.META))
+    assert not staged.exists()
 
 
 def test_a_deleted_posts_title_phrases_leave_the_vocabulary_its_segment_was_remembered_with(posts, tmp_path):

@@ -17,7 +17,10 @@ import pytest
 from search import Index, build_index
 from search.writing import storage
 from search.local import watching as watching_module
+from search.local.indexer import VOCABULARY_STAGE
 from search.local.watching import Watcher, WatchSettings
+from search.query import vocabulary as vocabulary_module
+from search.query.vocabulary import Vocabulary
 from tests import helpers
 from tests.helpers import write_post
 
@@ -153,6 +156,26 @@ def test_a_burst_is_published_in_full_before_its_stories_are_worked_out_again(wa
     wait_for(lambda: sum(indexed for _, indexed in updates) == 12 and updates[-1] == (False, 0))
     parts = [fast for fast, indexed in updates if indexed]
     assert len(parts) >= 3 and all(parts)  # every part carried the stories forward; worked out again after
+
+
+def test_new_posts_never_wait_for_the_vocabulary(watching, corpus_dir, index_dir, caplog, monkeypatch):
+    real = vocabulary_module.write_vocabulary
+
+    def slow(*args):  # the vocabulary of a large archive
+        time.sleep(8.0)
+        return real(*args)
+
+    monkeypatch.setattr(vocabulary_module, "write_vocabulary", slow)
+    watching()
+    write_post(corpus_dir, "新/火星.md", title="火星车着陆成功")  # one post in five: the vocabulary is due
+    wait_for(lambda: titles(index_dir, "火星车") == ["火星车着陆成功"])
+    time.sleep(2.5)  # the folder has been quiet: the stories are being worked out again
+    write_post(corpus_dir, "新/木星.md", title="木星探测器启程")
+    wait_for(lambda: titles(index_dir, "木星探测器") == ["木星探测器启程"], timeout=3.0)
+    assert not any("vocabulary" in m for m in caplog.messages)  # still being worked out
+    wait_for(lambda: any(m.startswith("vocabulary worked out again") for m in caplog.messages), timeout=30)
+    assert Vocabulary.load(storage.current_generation(index_dir)).get("火星车") is not None
+    assert not (index_dir / VOCABULARY_STAGE).exists()
 
 
 def test_a_vanished_corpus_is_reported_once_and_watched_again_when_back(watching, corpus_dir, index_dir, caplog):

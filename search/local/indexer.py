@@ -205,7 +205,8 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
 def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = None, *,
                  procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None,
                  policy: MergePolicy | None = DEFAULT_MERGE_POLICY, settle: float = 0.0,
-                 fast: bool = False, only: Iterable[Path] | None = None, limit: int | None = None) -> BuildReport:
+                 fast: bool = False, only: Iterable[Path] | None = None, limit: int | None = None,
+                 vocabulary: bool = True) -> BuildReport:
     """Bring ``index_dir`` up to date with its corpus, touching only added, changed and deleted posts.
 
     A post counts as changed when its size or modification time differ and its
@@ -219,7 +220,10 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
     are searchable without waiting for a merge (``report.searchable_after``;
     ``report.merge`` tells what was merged). Each generation is published
     atomically: killed during the merge, the index answers with the new posts
-    and the next update merges.
+    and the next update merges. The vocabulary (pinyin, suggestions) is
+    worked out again last, when due (:func:`vocabulary_due`), in a generation
+    of its own too; ``vocabulary=False`` leaves that to the caller (the
+    watcher does it in the background: :func:`stage_vocabulary`).
 
     The index-wide tables worked out from every post (which posts are copies
     of one story) cost seconds at tens of thousands of posts. A ``fast``
@@ -258,6 +262,8 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
                 merged = _merge_generation(index_dir, live, policy, procs=procs or os.cpu_count() or 1,
                                            postpone=False)
                 report.merge = merged if merged.merges else None
+            if vocabulary and not fast and vocabulary_due(meta):  # ... and its vocabulary
+                _vocabulary_generation(index_dir, storage.current_generation(index_dir))
             report.seconds = time.perf_counter() - started
             return report
         with _new_generation(index_dir, live) as generation:
@@ -267,12 +273,14 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
             # posts of an index built before fingerprints existed stay unfolded until the next build
             table = _fingerprints(live).replaced([*deleted, *(storage_id(corpus_dir, p) for p in todo)],
                                                  fingerprints)
-            _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table,
-                    carried_from=live if fast else None, previous=meta)
+            due = _finish(generation, corpus_dir, Segmenter.from_meta(meta), manifest, report, table,
+                          carried_from=live if fast else None, previous=meta)
         report.searchable_after = time.perf_counter() - started
         if policy is not None:
             report.merge = _merge_generation(index_dir, generation, policy, procs=procs or os.cpu_count() or 1,
                                              postpone=report.deferred > 0)
+        if vocabulary and not fast and due:
+            _vocabulary_generation(index_dir, storage.current_generation(index_dir))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -532,38 +540,112 @@ def _update_documents(ix, corpus_dir: Path, paths: list[Path], deleted: list[str
 
 def _finish(generation: Path, corpus_dir: Path, segmenter: Segmenter, manifest: dict,
             report: BuildReport, fingerprints: FingerprintTable, *, carried_from: Path | None = None,
-            previous: dict | None = None) -> None:
+            previous: dict | None = None) -> bool:
     """Record what built this generation (meta.json), what it holds (manifest.json), its stories (worked out
-    again, or carried forward from the generation ``carried_from``) and its vocabulary.
+    again, or carried forward from the generation ``carried_from``) and, for a build (no ``previous``
+    meta.json), its vocabulary; return whether an update's vocabulary is due.
 
-    The vocabulary (:mod:`search.query.vocabulary`) costs about 10 s at 56,000 posts, so an update (whose
-    ``previous`` meta.json records when it was last worked out) keeps the one it was cloned with
-    until :data:`VOCABULARY_DRIFT` of the posts have changed or it is :data:`VOCABULARY_AGE` old.
+    The vocabulary (:mod:`search.query.vocabulary`) costs seconds at tens of thousands of posts, so an
+    update keeps the one it was cloned with, counting the posts changed since in meta.json; once
+    :func:`vocabulary_due`, it is worked out again after the update's posts are published
+    (:func:`_vocabulary_generation`), or by the watcher in the background (:func:`stage_vocabulary`).
     """
     ix = whoosh_index.open_dir(generation)
     report.total_docs = ix.doc_count()
     changes = (previous or {}).get("vocabulary_changes", 0) + report.indexed + report.deleted
     made = (previous or {}).get("vocabulary_at")
-    due = previous is None or not made or changes >= VOCABULARY_DRIFT * max(report.total_docs, 1) or (
-        changes and datetime.now(timezone.utc) - datetime.fromisoformat(made) >= VOCABULARY_AGE)
     with ix.reader() as reader:
         if carried_from is None:
             report.stories = stories.write_stories(generation, reader, fingerprints)
-            if due:
+            if previous is None:
                 vocabulary.write_vocabulary(generation, reader)
-                changes, made = 0, datetime.now(timezone.utc).isoformat(timespec="seconds")
-        else:  # a fast update keeps the vocabulary it was cloned with until the next full finish
+                changes, made = 0, _now()
+        else:  # a fast update: the stories carried forward until the next update that is not fast
             fingerprints.save(generation / stories.FINGERPRINTS)
             with whoosh_index.open_dir(carried_from).reader() as before:
                 report.stories = stories.carry_stories(generation, reader, carried_from, before)
     storage.write_json(generation / storage.MANIFEST, manifest)
-    storage.write_json(generation / storage.META, {
+    meta = {
         "schema_version": SCHEMA_VERSION,
         **written_by(),
         **segmenter.to_meta(),
         "corpus": str(corpus_dir),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": _now(),
         "docs": report.total_docs,
         "vocabulary_at": made, "vocabulary_changes": changes,
         **({"stale": True} if carried_from is not None else {}),
-    })
+    }
+    storage.write_json(generation / storage.META, meta)
+    return previous is not None and vocabulary_due(meta)
+
+
+def vocabulary_due(meta: dict) -> bool:
+    """Whether the vocabulary of the generation ``meta`` describes should be worked out again: once
+    :data:`VOCABULARY_DRIFT` of its posts have changed since, or it is :data:`VOCABULARY_AGE` old and
+    any has (or it has none)."""
+    made, changes = meta.get("vocabulary_at"), meta.get("vocabulary_changes", 0)
+    return not made or changes >= VOCABULARY_DRIFT * max(meta.get("docs", 0), 1) or (
+        changes > 0 and datetime.now(timezone.utc) - datetime.fromisoformat(made) >= VOCABULARY_AGE)
+
+
+def _vocabulary_generation(index_dir: Path, live: Path) -> None:
+    """Work the vocabulary of the live generation ``live`` out again, in a generation of its own
+    (call with the writer lock held)."""
+    with _new_generation(index_dir, live) as generation:
+        with whoosh_index.open_dir(generation).reader() as reader:
+            vocabulary.write_vocabulary(generation, reader)
+        _record_vocabulary(generation, changes_since=0)
+
+
+#: Where :func:`stage_vocabulary` works, beside the generations (writers leave it alone).
+VOCABULARY_STAGE = ".vocabulary"
+
+
+def stage_vocabulary(index_dir: Path) -> Path:
+    """Work the vocabulary of the live generation out without holding the writer lock, in a copy of it
+    (hard links) that no writer deletes; return that copy, for :func:`install_vocabulary`.
+
+    The watcher runs this in a child process, so that new posts never wait
+    for the vocabulary: at tens of thousands of posts it reads every
+    segment's term table (about 10 s at 56,000 posts in a new process).
+    """
+    staged = Path(index_dir) / VOCABULARY_STAGE
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir()
+    storage.clone_generation(storage.current_generation(index_dir), staged)
+    with whoosh_index.open_dir(staged).reader() as reader:
+        vocabulary.write_vocabulary(staged, reader)
+    return staged
+
+
+def install_vocabulary(index_dir: Path, staged: Path, *, wait: bool = False) -> None:
+    """Publish the vocabulary :func:`stage_vocabulary` worked out, in a generation of its own.
+
+    It was worked out from an earlier generation: the posts changed since
+    stay counted towards the next one (their words wait for it, as a fast
+    update's do).
+
+    :raises IndexBusyError: if another writer holds the index and ``wait`` is False.
+    """
+    index_dir = Path(index_dir)
+    with storage.writer_lock(index_dir, wait=wait):
+        storage.remove_stale_generations(index_dir)
+        live = storage.current_generation(index_dir)
+        then = storage.read_json(staged / storage.META).get("vocabulary_changes", 0)
+        since = max(storage.read_json(live / storage.META).get("vocabulary_changes", 0) - then, 0)
+        with _new_generation(index_dir, live) as generation:
+            os.replace(staged / vocabulary.VOCABULARY, generation / vocabulary.VOCABULARY)
+            _record_vocabulary(generation, changes_since=since)
+    shutil.rmtree(staged, ignore_errors=True)
+
+
+def _record_vocabulary(generation: Path, *, changes_since: int) -> None:
+    """Record in ``generation``'s meta.json that its vocabulary was worked out now, ``changes_since``
+    posts ago."""
+    meta = storage.read_json(generation / storage.META)
+    storage.write_json(generation / storage.META, {**meta, "vocabulary_at": _now(),
+                                                   "vocabulary_changes": changes_since})
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -21,6 +21,9 @@ turns that into few, complete updates:
   forward); once the folder has been quiet for ``regroup_idle`` seconds, or
   ``regroup_every`` seconds after the first fast batch, an ordinary update
   works the stories out again;
+* the vocabulary (pinyin, suggestions), once due, is worked out by a child
+  process from a copy of the live generation and published between batches:
+  at tens of thousands of posts it takes seconds that new posts never wait;
 * another writer holding the index is waited for; a failed write (disk full)
   is logged and retried after ``retry`` seconds, the live index untouched;
   a corpus folder that disappears is reported once and waited for;
@@ -34,7 +37,9 @@ the ``news_search.watch`` logger; nothing is logged while nothing changes.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -44,8 +49,9 @@ from pathlib import Path
 from ..writing import storage
 from ..corpus.posts import is_hidden, is_post_name
 from ..errors import IndexBusyError, IndexWriteError, SearchError
-from .indexer import read_meta, update_index
+from .indexer import VOCABULARY_STAGE, install_vocabulary, read_meta, stage_vocabulary, update_index, vocabulary_due
 from ..writing.builds import BuildReport
+from ..writing.processes import die_with_parent
 
 log = logging.getLogger("news_search.watch")
 logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every set of changes at INFO
@@ -90,6 +96,7 @@ class Watcher:
         self._stop = threading.Event()
         self.batches = 0  # batches that published a new generation
         self._stale_since: float | None = None  # when a fast batch first carried the stories forward
+        self._vocabulary = _BackgroundVocabulary(self.index_dir, retry=settings.retry)
 
     def stop(self) -> None:
         """Stop at the next chance: between batches, or by abandoning the batch under way."""
@@ -107,10 +114,13 @@ class Watcher:
         how = f"polling every {self.settings.poll_interval:g} s" if polling else "file system events"
         log.info("watching %s for %s (%s)", self.corpus_dir, self.index_dir, how)
         pending = True  # catch up first
-        while not self.stopping:
-            if not self._wait_for_corpus():
-                break
-            pending = self._watch(polling, pending)
+        try:
+            while not self.stopping:
+                if not self._wait_for_corpus():
+                    break
+                pending = self._watch(polling, pending)
+        finally:
+            self._vocabulary.stop()
 
     def _watch(self, polling: bool, pending: bool) -> bool:
         """Watch until the corpus folder disappears or is replaced, or the watcher stops; return whether
@@ -151,6 +161,7 @@ class Watcher:
                 elif stale and (overdue or now - last_batch >= self.settings.regroup_idle):
                     again = self._regroup()  # quiet
                     last_batch = time.monotonic()
+                self._vocabulary.tend()
         except OSError as exc:  # the folder went away while the watch started or ran
             log.debug("watch of %s ended: %s", self.corpus_dir, exc)
             return True
@@ -225,7 +236,7 @@ class Watcher:
             try:
                 return update_index(self.index_dir, self.corpus_dir, procs=self.procs, settle=self.settings.settle,
                                     progress=self._check_stop, fast=fast, only=only,
-                                    limit=self.settings.batch_posts)
+                                    limit=self.settings.batch_posts, vocabulary=False)
             except IndexBusyError as exc:
                 if not waited:
                     log.info("%s; waiting", exc)
@@ -236,6 +247,79 @@ class Watcher:
     def _check_stop(self, _done: int, _total: int) -> None:
         if self.stopping:
             raise Stopped
+
+
+class _BackgroundVocabulary:
+    """The index's vocabulary, worked out by a child process when due and published between batches.
+
+    A batch publishes a generation in a second or so; the vocabulary reads
+    every segment's term table, about 10 s at 56,000 posts in a new process,
+    and new posts arriving meanwhile would wait for it. So the child works
+    from a copy of the live generation (:func:`~search.local.indexer.stage_vocabulary`,
+    niced, so batches keep the cores) and the watcher, still the one writer,
+    publishes the result once it is ready (:func:`~search.local.indexer.install_vocabulary`).
+    """
+
+    def __init__(self, index_dir: Path, *, retry: float):
+        self.index_dir, self.retry = index_dir, retry
+        self._child: multiprocessing.process.BaseProcess | None = None
+        self._started = 0.0
+        self._ready = False  # staged, waiting for the writer lock
+        self._not_before = 0.0  # after a failure
+
+    def tend(self) -> None:
+        """Publish the child's work if it is done, or start a child if the vocabulary is due (between batches)."""
+        now = time.monotonic()
+        if self._child is not None:
+            if self._child.is_alive():
+                return
+            code, self._child = self._child.exitcode, None
+            if code != 0:
+                self._failed(f"the process working the vocabulary out failed (exit code {code})")
+                return
+            self._ready = True
+        if self._ready:
+            try:
+                install_vocabulary(self.index_dir, self.index_dir / VOCABULARY_STAGE)
+            except IndexBusyError:
+                return  # another writer: next time
+            except (IndexWriteError, OSError) as exc:
+                self._failed(f"publishing the vocabulary failed: {exc}")
+                return
+            self._ready = False
+            log.info("vocabulary worked out again in %.1f s", time.monotonic() - self._started)
+        elif now >= self._not_before and self._due():
+            self._started = now
+            self._child = multiprocessing.get_context("fork").Process(
+                target=_stage_vocabulary, args=(self.index_dir,), name="news-search vocabulary", daemon=True)
+            self._child.start()
+
+    def stop(self) -> None:
+        """Abandon the work under way (nothing is published)."""
+        if self._child is not None:
+            self._child.terminate()
+            self._child.join()
+            self._child = None
+        self._ready = False
+        shutil.rmtree(self.index_dir / VOCABULARY_STAGE, ignore_errors=True)
+
+    def _due(self) -> bool:
+        try:
+            return vocabulary_due(storage.read_json(storage.current_generation(self.index_dir) / storage.META))
+        except (OSError, SearchError):
+            return False
+
+    def _failed(self, message: str) -> None:
+        log.error("%s; trying again in %g s", message, self.retry)
+        self._ready = False
+        self._not_before = time.monotonic() + self.retry
+
+
+def _stage_vocabulary(index_dir: Path) -> None:
+    """The child process of :class:`_BackgroundVocabulary`."""
+    die_with_parent()
+    os.nice(10)
+    stage_vocabulary(index_dir)
 
 
 def describe(report: BuildReport, seconds: float) -> str:
