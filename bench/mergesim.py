@@ -18,7 +18,7 @@ which is what an update's time follows). On news-big the model puts the
 living run's checkpoints within 0.02 of their measured size ratios.
 
     python -m bench.mergesim                                  # the default policy and the alternatives
-    python -m bench.mergesim --policy small_share=1 --policy factor=2,small_share=1
+    python -m bench.mergesim --policy small_share=1 --policy factor=3,floor=300
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from .measure import dir_bytes, median, percentile
 #: the small segments hold them; two slices, since the corpus's sources differ in length.
 CALIBRATION = ((10, 0), (30, 0), (100, 0), (300, 0), (1000, 0), (3000, 0), (300, 5000), (1000, 5000), (10000, 0))
 #: Policies compared besides the default (fields of MergePolicy that differ from it).
-ALTERNATIVES = ({"small_share": 1.0}, {"small_share": 0.05}, {"small_share": 0.2},
-                {"factor": 2, "small_share": 1.0}, {"floor": 1000, "small_share": 1.0}, {"factor": 4})
+ALTERNATIVES = ({"small_share": 1.0}, {"small_share": 0.05}, {"small_share": 0.2}, {"floor": 100},
+                {"factor": 3, "floor": 300}, {"factor": 3, "floor": 300, "small_share": 1.0}, {"factor": 4})
 
 
 @dataclass(frozen=True)
