@@ -153,6 +153,8 @@ class Watcher:
                     # New posts never wait for the stories to be worked out again: that follows, once
                     # nothing is left waiting (a burst's last part published).
                     again = self._batch(fast=hints is not None, only=hints)
+                    while again == 0.0 and not self.stopping:  # a burst's next part: at once, not at the
+                        again = self._batch(fast=hints is not None, only=hints)  # next events (up to 0.5 s)
                     if again is None:
                         hints = set()
                         if self._overdue(time.monotonic()):
