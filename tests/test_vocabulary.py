@@ -80,6 +80,16 @@ def test_an_update_can_leave_the_vocabulary_to_its_caller(posts, tmp_path):
     assert not staged.exists()
 
 
+def test_a_staged_vocabulary_older_than_the_live_one_is_dropped(posts, tmp_path):
+    build_index(posts, tmp_path / "index", procs=1)
+    staged = stage_vocabulary(tmp_path / "index")  # from the build's generation
+    write_post(posts, "d.md", title="智能手机销量", body="<p>手机。</p>")
+    update_index(tmp_path / "index", procs=1)  # works a newer vocabulary out itself
+    install_vocabulary(tmp_path / "index", staged)
+    assert vocabulary_of(tmp_path / "index").get("智能手机") is not None
+    assert not staged.exists()
+
+
 def test_a_deleted_posts_title_phrases_leave_the_vocabulary_its_segment_was_remembered_with(posts, tmp_path):
     build_index(posts, tmp_path / "index", procs=1)  # the process now remembers the segment's words
     (posts / "b.md").unlink()

@@ -613,9 +613,22 @@ def stage_vocabulary(index_dir: Path) -> Path:
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir()
     storage.clone_generation(storage.current_generation(index_dir), staged)
+    if (staged / vocabulary.VOCABULARY).exists():  # the one it replaces (a new one is a new file)
+        os.link(staged / vocabulary.VOCABULARY, staged / _VOCABULARY_BASIS)
     with whoosh_index.open_dir(staged).reader() as reader:
         vocabulary.write_vocabulary(staged, reader)
     return staged
+
+
+_VOCABULARY_BASIS = "vocabulary.basis"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are links to one file, or both missing."""
+    try:
+        return os.path.samefile(a, b)
+    except FileNotFoundError:
+        return not a.exists() and not b.exists()
 
 
 def install_vocabulary(index_dir: Path, staged: Path, *, wait: bool = False) -> None:
@@ -623,7 +636,8 @@ def install_vocabulary(index_dir: Path, staged: Path, *, wait: bool = False) -> 
 
     It was worked out from an earlier generation: the posts changed since
     stay counted towards the next one (their words wait for it, as a fast
-    update's do).
+    update's do). If another writer worked a vocabulary out meanwhile (an
+    update), that newer one stays and this one is dropped.
 
     :raises IndexBusyError: if another writer holds the index and ``wait`` is False.
     """
@@ -631,11 +645,12 @@ def install_vocabulary(index_dir: Path, staged: Path, *, wait: bool = False) -> 
     with storage.writer_lock(index_dir, wait=wait):
         storage.remove_stale_generations(index_dir)
         live = storage.current_generation(index_dir)
-        then = storage.read_json(staged / storage.META).get("vocabulary_changes", 0)
-        since = max(storage.read_json(live / storage.META).get("vocabulary_changes", 0) - then, 0)
-        with _new_generation(index_dir, live) as generation:
-            os.replace(staged / vocabulary.VOCABULARY, generation / vocabulary.VOCABULARY)
-            _record_vocabulary(generation, changes_since=since)
+        then, now = storage.read_json(staged / storage.META), storage.read_json(live / storage.META)
+        if _same_file(staged / _VOCABULARY_BASIS, live / vocabulary.VOCABULARY):  # else a writer made a newer one
+            with _new_generation(index_dir, live) as generation:
+                os.replace(staged / vocabulary.VOCABULARY, generation / vocabulary.VOCABULARY)
+                since = now.get("vocabulary_changes", 0) - then.get("vocabulary_changes", 0)
+                _record_vocabulary(generation, changes_since=max(since, 0))
     shutil.rmtree(staged, ignore_errors=True)
 
 
