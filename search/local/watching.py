@@ -40,6 +40,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterable
@@ -251,6 +252,10 @@ class Watcher:
             raise Stopped
 
 
+#: Seconds a vocabulary may take before its process is given up for stuck (56,000 posts: about 10).
+VOCABULARY_TIMEOUT = 600.0
+
+
 class _BackgroundVocabulary:
     """The index's vocabulary, worked out by a child process when due and published between batches.
 
@@ -273,8 +278,11 @@ class _BackgroundVocabulary:
         """Publish the child's work if it is done, or start a child if the vocabulary is due (between batches)."""
         now = time.monotonic()
         if self._child is not None:
-            if self._child.is_alive():
+            if self._child.is_alive() and now - self._started < VOCABULARY_TIMEOUT:
                 return
+            if self._child.is_alive():
+                self._child.kill()
+                self._child.join()
             code, self._child = self._child.exitcode, None
             if code != 0:
                 self._failed(f"the process working the vocabulary out failed (exit code {code})")
@@ -299,7 +307,7 @@ class _BackgroundVocabulary:
     def stop(self) -> None:
         """Abandon the work under way (nothing is published)."""
         if self._child is not None:
-            self._child.terminate()
+            self._child.kill()
             self._child.join()
             self._child = None
         self._ready = False
@@ -319,6 +327,8 @@ class _BackgroundVocabulary:
 
 def _stage_vocabulary(index_dir: Path) -> None:
     """The child process of :class:`_BackgroundVocabulary`."""
+    for sig in (signal.SIGTERM, signal.SIGINT):  # not the watcher's handlers, which a fork inherits
+        signal.signal(sig, signal.SIG_DFL)
     die_with_parent()
     os.nice(10)
     stage_vocabulary(index_dir)
