@@ -25,6 +25,7 @@ from urllib.parse import quote
 import pytest
 
 from search import Index, build_index, update_index
+from search.local import searcher as searcher_module
 from search.local.merging import MergePolicy
 from search.writing.storage import current_generation
 from tests.helpers import write_post
@@ -372,6 +373,28 @@ def test_deleted_index_directory_keeps_the_server_answering_from_open_files(corp
         assert {q: search_ids(base, q) for q in QUERIES} == before
         for path in ("/", "/search?q=" + quote("开幕"), "/api/stats", "/post/" + quote(before["开幕"][0])):
             assert get(base, path)[0] == 200, path
+
+
+def test_a_generation_deleted_while_a_reader_opens_it_gives_way_to_the_newer_one(corpus_dir, index_dir,
+                                                                                 monkeypatch):
+    ix = Index.open(index_dir)
+    write_post(corpus_dir, "新/1.md", title="蓝鲸观测第1次")
+    update_index(index_dir, policy=None)
+    opened, real = [], searcher_module._open_searcher
+
+    def racing(generation: Path, *args):
+        searcher = real(generation, *args)
+        if not opened:  # a busy writer publishes twice more while the reader opens: this one is deleted
+            opened.append(generation)
+            for n in (2, 3):
+                write_post(corpus_dir, f"新/{n}.md", title=f"蓝鲸观测第{n}次")
+                update_index(index_dir, policy=None)
+        return searcher
+
+    monkeypatch.setattr(searcher_module, "_open_searcher", racing)
+    hits = ix.search("蓝鲸观测", partial=False).hits  # titles come from the stored fields, opened with the rest
+    assert sorted(hit.title for hit in hits) == ["蓝鲸观测第1次", "蓝鲸观测第2次", "蓝鲸观测第3次"]
+    assert not opened[0].exists() and not list(index_dir.glob(".deleted-*"))
 
 
 def test_deleted_index_directory_answers_503_where_open_files_do_not_suffice(corpus_dir, index_dir):

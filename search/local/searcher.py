@@ -130,29 +130,40 @@ class Index(IndexBase):
         """Switch to the newest published generation if it changed; return True if it did.
 
         A new generation that cannot be read is remembered and not retried; the
-        generation already open keeps answering.
+        generation already open keeps answering. One deleted while it was being
+        opened (writers delete superseded generations: two publications later,
+        about a second while a watcher merges after each batch) is given up for
+        the newer one.
         """
         with self._lock:
-            key = storage.generation_fingerprint(self.index_dir)
-            if self._searcher is not None and key in (self._key, self._failed_key):
-                return False
-            generation = storage.current_generation(self.index_dir)
-            try:
-                searcher, facets = _open_searcher(generation, self.index_dir)
-            except (IndexCorruptError, IndexVersionError):
-                self._failed_key = key
-                if self._searcher is not None:
+            for _ in range(OPEN_ATTEMPTS):
+                key = storage.generation_fingerprint(self.index_dir)
+                if self._searcher is not None and key in (self._key, self._failed_key):
                     return False
-                raise
-            if self._closer is not None:
-                self._closer()  # closes the generation we were using
-            self._searcher, self._closer = searcher, weakref.finalize(self, searcher.close)
-            self._key, self._generation, self._stats, self._facets = key, generation, None, facets
-            self.segmenter = Segmenter.from_meta(storage.read_json(generation / storage.META))
-            self._stories = StoryMap.load(generation, searcher.doc_count_all())
-            self._vocabulary = Vocabulary.load(generation)
-            self._newest = _newest_day(searcher)
-            return True
+                generation = storage.current_generation(self.index_dir)
+                try:
+                    opened = _open_generation(generation, self.index_dir)
+                except (IndexCorruptError, IndexVersionError):
+                    if not generation.is_dir():
+                        continue  # deleted under us: a newer one is live
+                    self._failed_key = key
+                    if self._searcher is not None:
+                        return False
+                    raise
+                if not generation.is_dir():  # deleted while its sidecars were read (they may have been gone)
+                    opened.searcher.close()
+                    continue
+                if self._closer is not None:
+                    self._closer()  # closes the generation we were using
+                self._searcher, self._closer = opened.searcher, weakref.finalize(self, opened.searcher.close)
+                self._key, self._generation, self._stats, self._facets = key, generation, None, opened.facets
+                self.segmenter, self._stories, self._vocabulary, self._newest = (
+                    opened.segmenter, opened.stories, opened.vocabulary, opened.newest)
+                return True
+            if self._searcher is not None:
+                return False
+            raise IndexCorruptError(f"the index in {self.index_dir}/ changed {OPEN_ATTEMPTS} times while it was "
+                                    f"being opened; try again")
 
     def close(self) -> None:
         """Close the index files (also done when the Index is garbage-collected)."""
@@ -431,6 +442,36 @@ def warm_up_segmenter(index_dir: Path | str = DEFAULT_INDEX_DIR) -> None:
     Segmenter.from_meta(meta).warm_up()
 
 
+#: Generations tried in a row by :meth:`Index.refresh` when each is deleted while being opened.
+OPEN_ATTEMPTS = 5
+
+
+@dataclass
+class _Opened:
+    """A generation opened for searching: its searcher and everything read beside it."""
+
+    searcher: Searcher
+    facets: FacetTable
+    segmenter: Segmenter
+    stories: StoryMap | None
+    vocabulary: Vocabulary | None
+    newest: date | None
+
+
+def _open_generation(generation: Path, index_dir: Path) -> _Opened:
+    """Open ``generation`` (see :func:`_open_searcher`) and read its sidecars.
+
+    A sidecar missing because the generation was deleted meanwhile reads as
+    absent: the caller checks that the generation still exists afterwards
+    (writers delete one at once, by renaming it away first: see
+    :func:`search.writing.storage.remove_stale_generations`).
+    """
+    searcher, facets = _open_searcher(generation, index_dir)
+    return _Opened(searcher, facets, Segmenter.from_meta(storage.read_json(generation / storage.META)),
+                   StoryMap.load(generation, searcher.doc_count_all()), Vocabulary.load(generation),
+                   _newest_day(searcher))
+
+
 def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTable]:
     """Open a generation's Whoosh index, the recall index and evaluation columns of each segment and the facet table.
 
@@ -455,6 +496,8 @@ def _open_searcher(generation: Path, index_dir: Path) -> tuple[Searcher, FacetTa
                 for leaf, _ in searcher.leaf_searchers():
                     recall_index(leaf.reader())
                     preload(leaf.reader())
+                    if leaf.reader().doc_count_all():
+                        leaf.reader().stored_fields(0)  # opens the stored fields' file, else opened at the first hit
                 return searcher, FacetTable(searcher.reader(), FACETS)
             except Exception as exc:
                 searcher.close()

@@ -38,6 +38,8 @@ MANIFEST = "manifest.json"
 GEN_PREFIX = "gen-"
 #: Generations kept besides the live one, for readers still using them.
 KEEP_PREVIOUS = 1
+#: A generation being deleted is renamed to this prefix and its name first.
+TRASH_PREFIX = ".deleted-"
 
 
 def current_generation(index_dir: Path) -> Path:
@@ -128,10 +130,23 @@ def remove_stale_generations(index_dir: Path) -> None:
     else:
         older = [p.name for p in gens if p.name < live]
         keep = {live, *older[len(older) - KEEP_PREVIOUS:]} if KEEP_PREVIOUS else {live}
+    for trash in Path(index_dir).glob(f"{TRASH_PREFIX}*"):  # left by a writer killed while deleting
+        shutil.rmtree(trash, ignore_errors=True)
     for gen in gens:
         if gen.name not in keep:
-            shutil.rmtree(gen, ignore_errors=True)
+            _delete_generation(gen)
     (Path(index_dir) / f"{CURRENT}.tmp").unlink(missing_ok=True)
+
+
+def _delete_generation(generation: Path) -> None:
+    """Delete a generation, renamed away first so that it vanishes at once, not file by file: a reader
+    that finds it still there after reading what it needs read all of it (see ``Index.refresh``)."""
+    trash = generation.with_name(TRASH_PREFIX + generation.name)
+    try:
+        os.rename(generation, trash)
+    except OSError:
+        trash = generation
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _generations(index_dir: Path) -> Iterator[Path]:
