@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -136,6 +137,17 @@ def test_a_burst_of_posts_is_indexed_in_few_batches(watching, corpus_dir, index_
         write_post(corpus_dir, f"快讯/{i // 100}/{i}.md", title=f"快讯第{i}条", body=f"<p>突发新闻编号{i}</p>")
     wait_for(lambda: Index.open(index_dir).stats().docs == 504, timeout=60)
     assert len(batch_lines(caplog)) <= 5
+
+
+def test_a_burst_still_being_written_waits_to_fill_its_first_part(corpus_dir, index_dir):
+    watcher = Watcher(index_dir, corpus_dir, settings=replace(FAST, batch_posts=3, settle=0.5))
+    old = [write_post(corpus_dir, f"快讯/{i}.md", title=f"快讯第{i}条") for i in range(3)]
+    for path in old:
+        os.utime(path, (time.time() - 5, time.time() - 5))
+    fresh = write_post(corpus_dir, "快讯/3.md", title="快讯第3条")
+    assert 0.3 < watcher._filling({*old[:2], fresh, corpus_dir / "快讯"}) <= 0.5  # 2 ready of a part of 3
+    assert watcher._filling({*old, fresh}) == 0.0  # a full part is ready: go
+    assert watcher._filling(set(old[:2])) == 0.0  # nothing is being written
 
 
 def test_a_burst_is_published_in_full_before_its_stories_are_worked_out_again(watching, corpus_dir, index_dir,

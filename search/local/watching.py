@@ -206,6 +206,8 @@ class Watcher:
         """Run one update of the paths ``only`` (None: the whole corpus; ``fast``: carrying the stories
         forward, see :func:`~search.local.indexer.update_index`); return how soon the next batch should run for
         the posts it left (past its limit, still being written, a failed write), or None if it left none."""
+        if only:
+            self._stop.wait(self._filling(only))
         started = time.monotonic()
         try:
             report = self._update(fast, only)
@@ -231,6 +233,27 @@ class Watcher:
         if report.deferred:
             return 0.0
         return self.settings.settle if report.unsettled else None
+
+    def _filling(self, paths: set[Path]) -> float:
+        """Return how long to wait for the posts among ``paths`` still being written to settle, when fewer
+        than a part's worth are ready: a burst then starts with a full part, not with whatever was
+        complete when its first events came (a part costs ~0.5 s besides its posts at 56,000, so every
+        part saved is time off the burst's last posts)."""
+        now, ready, youngest = time.time(), 0, 0.0
+        for path in paths:
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            if not is_post_name(path.name):
+                continue
+            if now - mtime >= self.settings.settle:
+                ready += 1
+            else:
+                youngest = max(youngest, mtime)
+        if not youngest or ready >= self.settings.batch_posts:
+            return 0.0
+        return min(youngest + self.settings.settle - now, self.settings.settle)
 
     def _update(self, fast: bool, only: set[Path] | None) -> BuildReport:
         """Update the index, waiting (and staying stoppable) while another writer holds it."""
