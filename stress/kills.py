@@ -4,8 +4,10 @@ Each round changes the corpus (a new marker post, the previous one deleted,
 posts rewritten), starts the writer, kills it with SIGKILL after a random delay
 (up to about one uninterrupted run), then checks that
 
-* the index answers exactly as before, or exactly as the new corpus if the writer got as far as
-  publishing (or finished) before the kill landed: never a mix,
+* the index answers exactly as before, or with exactly the new corpus's posts if the writer got as far
+  as publishing (or finished) before the kill landed: never a mix (an update publishes its posts before
+  merging, and until a merge purges the old versions of changed posts their lengths still count in BM25's
+  averages, so the scores of that moment may differ slightly from the merged index's; the posts may not),
 * at most one unpublished generation is left behind, and nothing else,
 * the next writer completes without any clean-up, leaving the live generation and one previous.
 """
@@ -84,6 +86,11 @@ def snapshot(index_dir: Path) -> dict:
                     q, per_page=0, partial=False, snippets=False, facets=False, fold=False).hits) for q in QUERIES}}
 
 
+def _posts(answers: dict) -> dict:
+    """What a snapshot says of the corpus alone: the post count and each query's matching posts."""
+    return {q: v if q == "docs" else sorted(doc for _, doc in v) for q, v in answers.items()}
+
+
 def generations(index_dir: Path) -> list[str]:
     return sorted(p.name for p in index_dir.glob("gen-*"))
 
@@ -156,15 +163,15 @@ def run_kills(command: str, workdir: Path, *, kills: int, posts: int, seed: int,
         else:
             problem = problem or (f"round {round_}: next {command} exited {done.returncode} "
                                   f"{generations(index_dir)} {done.stderr.decode()[-300:]}")
-        # After the kill the index answered exactly as the old corpus or exactly as the new one (a
-        # writer killed after publishing, before exiting), never anything in between.
-        if after not in (expected, final):
+        # After the kill the index answered exactly as the old corpus, or with the new corpus's posts (a
+        # writer killed after publishing, before exiting or before merging), never anything in between.
+        if after != expected and _posts(after) != _posts(final):
             problem = problem or f"round {round_}: after a kill at {delay:.2f}s the index matched neither corpus"
-        elif proc.returncode == 0 and after != final:
+        elif proc.returncode == 0 and _posts(after) != _posts(final):
             problem = problem or f"round {round_}: a finished writer did not publish the new corpus"
         else:
             result.verified += 1
-            result.published_before_kill += proc.returncode == -signal.SIGKILL and after == final != expected
+            result.published_before_kill += proc.returncode == -signal.SIGKILL and after != expected
         if problem:
             result.failures.append(problem)
         log(f"  {command} round {round_ - 1}/{kills}: "
