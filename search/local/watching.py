@@ -241,11 +241,11 @@ class Watcher:
         part saved is time off the burst's last posts)."""
         now, ready, youngest = time.time(), 0, 0.0
         for path in paths:
+            if not is_post_name(path.name):
+                continue
             try:
                 mtime = path.stat().st_mtime
             except OSError:
-                continue
-            if not is_post_name(path.name):
                 continue
             if now - mtime >= self.settings.settle:
                 ready += 1
