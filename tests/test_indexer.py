@@ -16,7 +16,7 @@ from search import (Index, IndexBusyError, IndexCorruptError, IndexNotFoundError
                     build_index, update_index)
 from search.local import indexer
 from search.corpus.posts import read_post
-from search.writing.builds import SCHEMA_VERSION
+from search.writing.builds import SCHEMA_VERSION, post_cost
 from search.writing.storage import writer_lock
 from tests.helpers import posts_in_segments, write_post
 
@@ -372,13 +372,21 @@ def test_an_update_of_a_folder_that_is_gone_deletes_its_posts(corpus_dir, index_
     assert (report.deleted, _titles(index_dir, "ＧＤＰ")) == (1, [])
 
 
-def test_an_update_with_a_limit_leaves_the_rest_for_the_next(corpus_dir, index_dir):
-    for i in range(5):
-        write_post(corpus_dir, f"新/{i}.md", title=f"新闻{i}")
-    first = update_index(index_dir, limit=3)
-    assert (first.added, first.deferred, len(_titles(index_dir, "新闻"))) == (3, 2, 3)
-    second = update_index(index_dir, limit=3)
-    assert (second.added, second.deferred, len(_titles(index_dir, "新闻"))) == (2, 0, 5)
+def test_an_update_with_a_limit_takes_the_shortest_posts_first_and_leaves_the_rest(corpus_dir, index_dir):
+    posts = [write_post(corpus_dir, f"新/{i}.md", title=f"新闻{i}", body="<p>正文</p>" * (100 * paragraphs))
+             for i, paragraphs in enumerate([5, 1, 4, 2, 3])]
+    limit = sum(post_cost(p.stat().st_size) for p in posts[1::2] + posts[4:])  # the three shortest
+    first = update_index(index_dir, limit_bytes=limit)
+    assert (first.added, first.deferred, _titles(index_dir, "新闻")) == (3, 2, ["新闻1", "新闻3", "新闻4"])
+    second = update_index(index_dir, limit_bytes=limit)  # the other two do not fit together
+    assert (second.added, second.deferred, "新闻2" in _titles(index_dir, "新闻")) == (1, 1, True)
+    third = update_index(index_dir, limit_bytes=limit)
+    assert (third.added, third.deferred, len(_titles(index_dir, "新闻"))) == (1, 0, 5)
+
+
+def test_an_update_with_a_limit_takes_one_post_longer_than_it(corpus_dir, index_dir):
+    write_post(corpus_dir, "新/长文.md", title="长新闻", body="<p>正文</p>" * 1000)
+    assert update_index(index_dir, limit_bytes=1).added == 1
 
 
 def test_a_burst_published_in_parts_merges_after_its_last_part(corpus_dir, index_dir):
@@ -387,7 +395,7 @@ def test_a_burst_published_in_parts_merges_after_its_last_part(corpus_dir, index
     for i in range(4):
         write_post(corpus_dir, f"新/{i}.md", title=f"新闻{i}")
     while not parts or parts[-1].deferred:
-        parts.append(update_index(index_dir, limit=1, policy=policy))
+        parts.append(update_index(index_dir, limit_bytes=1, policy=policy))  # a post a part
     assert [p.merge.merges for p in parts] == [0, 0, 0, parts[-1].merge.merges] and parts[-1].merge.merges
     assert len(_titles(index_dir, "新闻")) == 4
 

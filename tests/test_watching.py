@@ -20,6 +20,7 @@ from search.writing import storage
 from search.local import watching as watching_module
 from search.local.indexer import VOCABULARY_STAGE
 from search.local.watching import Watcher, WatchSettings
+from search.writing.builds import post_cost
 from search.query import vocabulary as vocabulary_module
 from search.query.vocabulary import Vocabulary
 from tests import helpers
@@ -140,11 +141,12 @@ def test_a_burst_of_posts_is_indexed_in_few_batches(watching, corpus_dir, index_
 
 
 def test_a_burst_still_being_written_waits_to_fill_its_first_part(corpus_dir, index_dir):
-    watcher = Watcher(index_dir, corpus_dir, settings=replace(FAST, batch_posts=3, settle=0.5))
     old = [write_post(corpus_dir, f"快讯/{i}.md", title=f"快讯第{i}条") for i in range(3)]
     for path in old:
         os.utime(path, (time.time() - 5, time.time() - 5))
     fresh = write_post(corpus_dir, "快讯/3.md", title="快讯第3条")
+    part = sum(post_cost(path.stat().st_size) for path in old)  # a part of three posts
+    watcher = Watcher(index_dir, corpus_dir, settings=replace(FAST, part_bytes=part, settle=0.5))
     assert 0.3 < watcher._filling({*old[:2], fresh, corpus_dir / "快讯"}) <= 0.5  # 2 ready of a part of 3
     assert watcher._filling({*old, fresh}) == 0.0  # a full part is ready: go
     assert watcher._filling(set(old[:2])) == 0.0  # nothing is being written
@@ -161,7 +163,8 @@ def test_a_burst_is_published_in_full_before_its_stories_are_worked_out_again(wa
         return report
 
     monkeypatch.setattr(watching_module, "update_index", recorded)
-    watching(replace(FAST, batch_posts=5, regroup_every=0.0, regroup_idle=60.0))  # stories always overdue
+    watching(replace(FAST, part_bytes=5 * post_cost(150), regroup_every=0.0,  # parts of 5 posts
+                      regroup_idle=60.0))  # stories always overdue
     wait_for(lambda: updates)  # the catch-up scan, which works everything out
     for i in range(12):
         write_post(corpus_dir, f"快讯/{i}.md", title=f"快讯第{i}条", body=f"<p>突发新闻编号{i}</p>")

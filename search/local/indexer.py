@@ -205,7 +205,7 @@ def build_index(corpus_dir: Path, index_dir: Path = DEFAULT_INDEX_DIR, *, userdi
 def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = None, *,
                  procs: int | None = None, wait: bool = False, progress: ProgressCallback | None = None,
                  policy: MergePolicy | None = DEFAULT_MERGE_POLICY, settle: float = 0.0,
-                 fast: bool = False, only: Iterable[Path] | None = None, limit: int | None = None,
+                 fast: bool = False, only: Iterable[Path] | None = None, limit_bytes: int | None = None,
                  vocabulary: bool = True) -> BuildReport:
     """Bring ``index_dir`` up to date with its corpus, touching only added, changed and deleted posts.
 
@@ -235,7 +235,8 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
     ``only`` limits the update to some paths of the corpus (a watcher's
     events): a file, a folder (every post below it), or a path that no longer
     exists (every post that was there); the rest of the corpus is not even
-    scanned. ``limit`` caps the posts indexed (a burst is published in
+    scanned. ``limit_bytes`` bounds the posts indexed, the shortest first
+    (:func:`~search.writing.builds.shortest_first`: a burst is published in
     parts); those left over are counted in ``report.deferred``.
 
     :raises IndexNotFoundError: if there is no index to update.
@@ -254,7 +255,8 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         paths, problems = scan_corpus(corpus_dir) if scope is None else scope.scan()
         old = storage.read_json(live / storage.MANIFEST)
         report = BuildReport(problems=problems)
-        manifest, todo, deleted = diff_corpus(corpus_dir, paths, old, report, settle=settle, limit=limit, scope=scope)
+        manifest, todo, deleted = diff_corpus(corpus_dir, paths, old, report, settle=settle,
+                                                 limit_bytes=limit_bytes, scope=scope)
         report.deleted = len(deleted)
         if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")) and (fast or not meta.get("stale")):
             report.total_docs = meta.get("docs", 0)

@@ -51,7 +51,7 @@ from ..writing import storage
 from ..corpus.posts import is_hidden, is_post_name
 from ..errors import IndexBusyError, IndexWriteError, SearchError
 from .indexer import VOCABULARY_STAGE, install_vocabulary, read_meta, stage_vocabulary, update_index, vocabulary_due
-from ..writing.builds import BuildReport
+from ..writing.builds import BuildReport, post_cost
 from ..writing.processes import die_with_parent
 
 log = logging.getLogger("news_search.watch")
@@ -68,7 +68,9 @@ class WatchSettings:
 
     debounce: float = 1.0  # most time changes are gathered for before a batch starts
     settle: float = 0.5  # a post modified more recently waits for the next batch
-    batch_posts: int = 500  # most posts a batch indexes: a burst is published in parts (on every core)
+    # Most a batch indexes, in bytes of posts (each counted a little longer, see ``post_cost``): a burst is
+    # published in parts of about 500 posts of news-big's average length, ~4 s on two cores, shortest first.
+    part_bytes: int = 2_000_000
     rescan: float = 300.0  # a batch without events, for events the system dropped
     regroup_idle: float = 2.0  # quiet time after fast batches before the stories are worked out again
     regroup_every: float = 60.0  # ... and at the latest after the first batch this long after the first fast one
@@ -244,14 +246,14 @@ class Watcher:
             if not is_post_name(path.name):
                 continue
             try:
-                mtime = path.stat().st_mtime
+                st = path.stat()
             except OSError:
                 continue
-            if now - mtime >= self.settings.settle:
-                ready += 1
+            if now - st.st_mtime >= self.settings.settle:
+                ready += post_cost(st.st_size)
             else:
-                youngest = max(youngest, mtime)
-        if not youngest or ready >= self.settings.batch_posts:
+                youngest = max(youngest, st.st_mtime)
+        if not youngest or ready >= self.settings.part_bytes:
             return 0.0
         return min(youngest + self.settings.settle - now, self.settings.settle)
 
@@ -262,7 +264,7 @@ class Watcher:
             try:
                 return update_index(self.index_dir, self.corpus_dir, procs=self.procs, settle=self.settings.settle,
                                     progress=self._check_stop, fast=fast, only=only,
-                                    limit=self.settings.batch_posts, vocabulary=False)
+                                    limit_bytes=self.settings.part_bytes, vocabulary=False)
             except IndexBusyError as exc:
                 if not waited:
                     log.info("%s; waiting", exc)

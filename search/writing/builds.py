@@ -116,17 +116,19 @@ def _content_hash(path: Path) -> str:
 
 
 def diff_corpus(corpus_dir: Path, paths: list[Path], old: dict, report: BuildReport, *, settle: float = 0.0,
-          limit: int | None = None, scope: Scope | None = None):
+                limit_bytes: int | None = None, scope: Scope | None = None):
     """Sort posts into unchanged and to-do (added or changed); list the deleted ids.
 
     A post modified less than ``settle`` seconds ago may still be being
     written: it is left as the index holds it (absent, if new), and counted
-    in ``report.unsettled`` for the next update to take; so are posts past
-    ``limit`` (``report.deferred``). With a ``scope``, ``paths`` are the posts
-    found in it, and posts outside it are left as they are.
+    in ``report.unsettled`` for the next update to take. ``limit_bytes``
+    bounds the work taken on (:func:`shortest_first`); the posts left over
+    are counted in ``report.deferred``. With a ``scope``, ``paths`` are the
+    posts found in it, and posts outside it are left as they are.
     """
     manifest: dict = {} if scope is None else {k: v for k, v in old.items() if not scope.holds(k)}
     todo: list[Path] = []
+    waiting: list[tuple[Path, str, int, int]] = []  # settled posts whose size or time changed
     settled_before = time.time_ns() - int(settle * 1e9)
     ids = storage_ids(corpus_dir, paths)
     for path, doc_id in zip(paths, ids):
@@ -139,11 +141,17 @@ def diff_corpus(corpus_dir: Path, paths: list[Path], old: dict, report: BuildRep
         if before and before[:2] == [size, mtime]:
             manifest[doc_id] = before
             report.unchanged += 1
-            continue
-        fresh = bool(settle) and mtime > settled_before
-        if fresh or limit is not None and len(todo) >= limit:
-            report.unsettled += fresh
-            report.deferred += not fresh
+        elif settle and mtime > settled_before:
+            report.unsettled += 1
+            if before:
+                manifest[doc_id] = before
+        else:
+            waiting.append((path, doc_id, size, mtime))
+    taken = [True] * len(waiting) if limit_bytes is None else shortest_first([w[2] for w in waiting], limit_bytes)
+    for (path, doc_id, size, mtime), take in zip(waiting, taken):
+        before = old.get(doc_id)
+        if not take:
+            report.deferred += 1
             if before:
                 manifest[doc_id] = before
             continue
@@ -163,6 +171,37 @@ def diff_corpus(corpus_dir: Path, paths: list[Path], old: dict, report: BuildRep
     seen = set(ids)
     deleted = [doc_id for doc_id in old if doc_id not in seen and (scope is None or scope.holds(doc_id))]
     return manifest, todo, deleted
+
+
+#: What indexing any post costs besides its length, in bytes of post that cost as much: ~3 ms (reading,
+#: counting, storing its fields) against ~2.7 µs a byte, measured on news-big's posts (16 ms a post of
+#: 4.8 KB, 8 ms one of 1.9 KB).
+POST_COST_BYTES = 1024
+
+
+def post_cost(size: int) -> int:
+    """Roughly what indexing a post of ``size`` bytes costs, in bytes (see :data:`POST_COST_BYTES`)."""
+    return size + POST_COST_BYTES
+
+
+def shortest_first(sizes: list[int], limit_bytes: int) -> list[bool]:
+    """Return which of the posts of ``sizes`` (bytes) an update bounded by ``limit_bytes`` takes on.
+
+    The shortest go first, as many as fit (at least one, however long):
+    short posts are indexed soonest, so of a burst published in parts the
+    most posts become searchable soonest (shortest job first), and a part is
+    bounded by the work it holds, not its count, so a part of long posts
+    takes no longer than one of short posts. A long post waits for the
+    parts of shorter ones only while more than a part keeps arriving.
+    """
+    taken = [False] * len(sizes)
+    spent = 0
+    for i in sorted(range(len(sizes)), key=sizes.__getitem__):  # stable: path order among equals
+        cost = post_cost(sizes[i])
+        if spent and spent + cost > limit_bytes:
+            break
+        taken[i], spent = True, spent + cost
+    return taken
 
 
 @dataclass(frozen=True)
