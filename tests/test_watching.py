@@ -152,6 +152,30 @@ def test_a_burst_still_being_written_waits_to_fill_its_first_part(corpus_dir, in
     assert watcher._filling(set(old[:2])) == 0.0  # nothing is being written
 
 
+def test_a_file_written_for_long_holds_back_the_posts_beside_it_no_longer_than_settle(watching, corpus_dir,
+                                                                                       index_dir):
+    watching()
+    write_post(corpus_dir, "新/先.md", title="天宫课堂再次开讲")
+    wait_for(lambda: titles(index_dir, "天宫课堂") == ["天宫课堂再次开讲"])  # caught up, watching events
+    writing = threading.Event()
+
+    def write_slowly():  # a download that takes its time
+        with open(corpus_dir / "新/慢.md", "w", encoding="utf-8") as out:
+            while not writing.wait(0.1):
+                out.write("<p>还在写</p>\n")
+                out.flush()
+
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        write_post(corpus_dir, "新/快.md", title="猎户座流星雨今夜迎来极大")
+        wait_for(lambda: titles(index_dir, "猎户座流星雨") == ["猎户座流星雨今夜迎来极大"], timeout=3.0)
+    finally:
+        writing.set()
+        writer.join()
+
+
 def test_a_burst_is_published_in_full_before_its_stories_are_worked_out_again(watching, corpus_dir, index_dir,
                                                                                monkeypatch):
     updates = []  # (fast, posts indexed) of every update the watcher makes

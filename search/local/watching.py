@@ -136,12 +136,13 @@ class Watcher:
         again = 0.0 if pending else None  # seconds after the last batch until the next one
         last_batch = time.monotonic()
         hints: set[Path] | None = None if pending else set()  # paths events named since; None: scan it all
+        held: float | None = None  # when the batch due was first held back for posts still being written
         changes = watchfiles.watch(
             self.corpus_dir, watch_filter=self._relevant, debounce=int(self.settings.debounce * 1000),
-            step=50, stop_event=self._stop, rust_timeout=500, yield_on_timeout=True, raise_interrupt=False,
+            step=50, stop_event=self._stop, rust_timeout=100, yield_on_timeout=True, raise_interrupt=False,
             force_polling=polling, poll_delay_ms=int(self.settings.poll_interval * 1000))
         try:
-            for events in changes:  # a set of changes, or an empty one every half second
+            for events in changes:  # a set of changes, or an empty one every 0.1 s (a batch due waits no longer)
                 if _identity(self.corpus_dir) != folder:
                     return True  # gone, or replaced by another folder: watch it anew when it is back
                 if hints is not None:
@@ -153,16 +154,22 @@ class Watcher:
                 if rescan:
                     hints = None
                 if events or rescan or again is not None and now - last_batch >= again:
-                    # New posts never wait for the stories to be worked out again: that follows, once
-                    # nothing is left waiting (a burst's last part published).
-                    again = self._batch(fast=hints is not None, only=hints)
-                    while again == 0.0 and not self.stopping:  # a burst's next part: at once, not at the
-                        again = self._batch(fast=hints is not None, only=hints)  # next events (up to 0.5 s)
-                    if again is None:
-                        hints = set()
-                        if self._overdue(time.monotonic()):
-                            again = self._regroup()
-                    last_batch = time.monotonic()
+                    held = now if held is None else held
+                    # A burst still being written: wait (at most ``settle``) and its next posts' events join
+                    filling = min(self._filling(hints), held + self.settings.settle - now) if hints else 0.0
+                    if filling > 0:
+                        again, last_batch = filling, now
+                    else:
+                        held = None
+                        # New posts never wait for the stories to be worked out again: that follows, once
+                        # nothing is left waiting (a burst's last part published). A burst's next part
+                        # follows at once (again == 0), with the events that came meanwhile.
+                        again = self._batch(fast=hints is not None, only=hints)
+                        if again is None:
+                            hints = set()
+                            if self._overdue(time.monotonic()):
+                                again = self._regroup()
+                        last_batch = time.monotonic()
                 elif stale and (overdue or now - last_batch >= self.settings.regroup_idle):
                     again = self._regroup()  # quiet
                     last_batch = time.monotonic()
@@ -208,8 +215,6 @@ class Watcher:
         """Run one update of the paths ``only`` (None: the whole corpus; ``fast``: carrying the stories
         forward, see :func:`~search.local.indexer.update_index`); return how soon the next batch should run for
         the posts it left (past its limit, still being written, a failed write), or None if it left none."""
-        if only:
-            self._stop.wait(self._filling(only))
         started = time.monotonic()
         try:
             report = self._update(fast, only)
@@ -224,6 +229,7 @@ class Watcher:
             return self.settings.retry
         if report.merge is not None:  # a new generation was published
             self.batches += 1
+            self._vocabulary.changed()
             if fast:
                 self._stale_since = self._stale_since or started
             else:
@@ -298,6 +304,7 @@ class _BackgroundVocabulary:
         self._started = 0.0
         self._ready = False  # staged, waiting for the writer lock
         self._not_before = 0.0  # after a failure
+        self._unchecked = True  # whether the vocabulary may have fallen due since it was last looked at
 
     def tend(self) -> None:
         """Publish the child's work if it is done, or start a child if the vocabulary is due (between batches)."""
@@ -323,11 +330,19 @@ class _BackgroundVocabulary:
                 return
             self._ready = False
             log.info("vocabulary worked out again in %.1f s", time.monotonic() - self._started)
-        elif now >= self._not_before and self._due():
+        elif self._unchecked and now >= self._not_before:
+            self._unchecked = False
+            if not self._due():
+                return
             self._started = now
             self._child = multiprocessing.get_context("fork").Process(
                 target=_stage_vocabulary, args=(self.index_dir,), name="news-search vocabulary", daemon=True)
             self._child.start()
+
+    def changed(self) -> None:
+        """Note that the watcher published a generation: the vocabulary may be due (read at the next
+        :meth:`tend`, not every time the watcher wakes)."""
+        self._unchecked = True
 
     def stop(self) -> None:
         """Abandon the work under way (nothing is published)."""
@@ -347,6 +362,7 @@ class _BackgroundVocabulary:
     def _failed(self, message: str) -> None:
         log.error("%s; trying again in %g s", message, self.retry)
         self._ready = False
+        self._unchecked = True
         self._not_before = time.monotonic() + self.retry
 
 
