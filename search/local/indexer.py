@@ -256,7 +256,7 @@ def update_index(index_dir: Path = DEFAULT_INDEX_DIR, corpus_dir: Path | None = 
         old = storage.read_json(live / storage.MANIFEST)
         report = BuildReport(problems=problems)
         manifest, todo, deleted = diff_corpus(corpus_dir, paths, old, report, settle=settle,
-                                                 limit_bytes=limit_bytes, scope=scope)
+                                              limit_bytes=limit_bytes, scope=scope)
         report.deleted = len(deleted)
         if not todo and not deleted and corpus_dir == Path(meta.get("corpus", "")) and (fast or not meta.get("stale")):
             report.total_docs = meta.get("docs", 0)
