@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from search import Index, build_index
+from search import Index, build_index, update_index
 from search.writing import storage
 from search.local import watching as watching_module
 from search.local.indexer import VOCABULARY_STAGE
@@ -215,6 +215,16 @@ def test_new_posts_never_wait_for_the_vocabulary(watching, corpus_dir, index_dir
     wait_for(lambda: any(m.startswith("vocabulary worked out again") for m in caplog.messages), timeout=30)
     assert Vocabulary.load(storage.current_generation(index_dir)).get("火星车") is not None
     assert not (index_dir / VOCABULARY_STAGE).exists()
+
+
+def test_merges_an_earlier_update_left_undone_are_made_and_logged_as_merges(watching, corpus_dir, index_dir,
+                                                                              caplog):
+    write_post(corpus_dir, "新/先.md", title="天宫课堂再次开讲")
+    update_index(index_dir, policy=None)  # a second segment, which the policy merges with the first
+    watching()
+    wait_for(lambda: batch_lines(caplog))
+    assert "posts merged" in batch_lines(caplog)[0] and "1 segment" in batch_lines(caplog)[0]
+    assert not any("stories worked out again" in m for m in caplog.messages)
 
 
 def test_a_vanished_corpus_is_reported_once_and_watched_again_when_back(watching, corpus_dir, index_dir, caplog):

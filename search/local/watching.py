@@ -234,8 +234,8 @@ class Watcher:
                 self._stale_since = self._stale_since or started
             else:
                 self._stale_since = None
-            if report.indexed or report.deleted or fast:
-                log.info("%s", describe(report, time.monotonic() - started))
+            if report.indexed or report.deleted or fast or report.searchable_after is None:
+                log.info("%s", describe(report, time.monotonic() - started))  # or merges left undone alone
             else:
                 log.info("stories worked out again in %.1f s", time.monotonic() - started)
         if report.deferred:
