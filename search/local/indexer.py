@@ -647,8 +647,8 @@ def install_vocabulary(index_dir: Path, staged: Path, *, wait: bool = False) -> 
     with storage.writer_lock(index_dir, wait=wait):
         storage.remove_stale_generations(index_dir)
         live = storage.current_generation(index_dir)
-        then, now = storage.read_json(staged / storage.META), storage.read_json(live / storage.META)
         if _same_file(staged / _VOCABULARY_BASIS, live / vocabulary.VOCABULARY):  # else a writer made a newer one
+            then, now = storage.read_json(staged / storage.META), storage.read_json(live / storage.META)
             with _new_generation(index_dir, live) as generation:
                 os.replace(staged / vocabulary.VOCABULARY, generation / vocabulary.VOCABULARY)
                 since = now.get("vocabulary_changes", 0) - then.get("vocabulary_changes", 0)
